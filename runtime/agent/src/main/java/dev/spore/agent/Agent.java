@@ -1,0 +1,451 @@
+package dev.spore.agent;
+
+import dev.spore.agent.internal.Criu;
+import dev.spore.agent.internal.Pipe;
+import dev.spore.host.control.Message;
+import dev.spore.host.control.Message.Type;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Stream;
+
+/**
+ * The node agent: launches function JVMs, checkpoints them with CRIU and restores instances from snapshots
+ * (MITOSIS' fork_prepare and fork_resume, on one node).
+ *
+ * <p>Every instance is the init of its own PID namespace and a session leader, so any number of instances
+ * can be restored from one image at once without PID collisions, and killing the JVM takes its whole
+ * namespace along. Its stdio and control channel are pipes the agent creates; at restore CRIU swaps them for
+ * fresh ones ({@code --inherit-fd}), which gives each instance its own output and its own identity.
+ *
+ * <p>Thread-safe: launches and restores may run concurrently. {@link #close()} stops every instance this
+ * agent started.
+ */
+public final class Agent implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger("spore.agent");
+    private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(20);
+    /** Flags every function JVM gets; see docs/checkpoint-hooks.md for why each is there. */
+    private static final List<String> JVM_FLAGS = List.of(
+            "-XX:-UsePerfData",            // no mmapped hsperfdata file in /tmp that a restore would need
+            "-XX:+UseSerialGC",            // fewest GC threads: fewer tasks for CRIU to restore
+            "-XX:MinHeapFreeRatio=10",     // let the pre-dump full GC give unused heap back: smaller images
+            "-XX:MaxHeapFreeRatio=20",
+            "-Xshare:auto",
+            "--add-opens=java.base/java.lang=ALL-UNNAMED",           // reseed Math.random, TLR probes
+            "--add-opens=java.base/java.util=ALL-UNNAMED",           // reseed Random's uniquifier
+            "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED" // reseed ThreadLocalRandom's seeder
+    );
+
+    private final Path home;
+    private final Path workDir;
+    private final Criu criu;
+    private final List<Path> hostClassPath;
+    private final Set<Instance> instances = ConcurrentHashMap.newKeySet();
+    private final ExecutorService restorers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "spore-restore");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private Agent(Path home, Path workDir, Criu criu, List<Path> hostClassPath) {
+        this.home = home;
+        this.workDir = workDir;
+        this.criu = criu;
+        this.hostClassPath = hostClassPath;
+    }
+
+    /**
+     * Creates an agent. {@code home} is the Spore checkout (for CRIU and the host jar), {@code workDir}
+     * holds one directory per instance with its logs.
+     */
+    public static Agent create(Path home, Path workDir) {
+        Criu criu = Criu.locate(home);
+        List<Path> hostCp = hostClassPath(home);
+        try {
+            Files.createDirectories(workDir.resolve("instances"));
+        } catch (IOException e) {
+            throw new AgentException("cannot create agent work directory " + workDir + ": " + e.getMessage());
+        }
+        warnIfKdatNotOnTmpfs();
+        return new Agent(home, workDir, criu, hostCp);
+    }
+
+    /** The host jar and org.crac, prepended to every function's class path. */
+    private static List<Path> hostClassPath(Path home) {
+        String explicit = System.getProperty("spore.host.classpath");
+        List<Path> cp = new ArrayList<>();
+        if (explicit != null && !explicit.isBlank()) {
+            for (String e : explicit.split(":")) {
+                cp.add(Path.of(e));
+            }
+            return cp;
+        }
+        Path target = home.resolve("runtime/host/target");
+        try (Stream<Path> jars = Stream.concat(Files.list(target).filter(p -> p.getFileName().toString().matches("spore-host-.*\\.jar")),
+                Files.list(target.resolve("host-classpath")).filter(p -> p.toString().endsWith(".jar")))) {
+            jars.sorted().forEach(cp::add);
+        } catch (IOException e) {
+            throw new AgentException("host jar not found under " + target + ": build it first (`mvn -q package -DskipTests`)");
+        }
+        if (cp.stream().noneMatch(p -> p.getFileName().toString().startsWith("spore-host"))) {
+            throw new AgentException("host jar not found under " + target + ": build it first (`mvn -q package -DskipTests`)");
+        }
+        return cp;
+    }
+
+    private static void warnIfKdatNotOnTmpfs() {
+        try {
+            if (!"tmpfs".equals(Files.getFileStore(Path.of("/run")).type())) {
+                LOG.log(System.Logger.Level.WARNING, "/run is not tmpfs: CRIU cannot cache its kernel probe (kdat) and "
+                        + "every restore re-probes the kernel (~12 ms). Run `bash scripts/setup.sh` to mount it.");
+            }
+        } catch (IOException ignored) {
+            // no /run: CRIU will say so
+        }
+    }
+
+    public String criuVersion() {
+        return criu.version();
+    }
+
+    public Criu criu() {
+        return criu;
+    }
+
+    /** Starts a function JVM cold. Returns once the JVM process runs (not when the function is warm). */
+    public Instance launch(LaunchSpec spec) {
+        String id = spec.instanceId != null ? spec.instanceId : newId();
+        Path dir = instanceDir(id);
+        Path java = spec.javaHome.resolve("bin/java");
+        if (!Files.isExecutable(java)) {
+            throw new AgentException("instance=" + id + ": no java at " + java + " (javaHome " + spec.javaHome + ")");
+        }
+        List<String> jvm = new ArrayList<>();
+        jvm.add(java.toString());
+        jvm.addAll(JVM_FLAGS);
+        jvm.add("-Dorg.crac.Core.Compat=dev.spore.host.crac");
+        jvm.add("-Dspore.control=3:4");
+        jvm.add("-Dspore.instance=" + id);
+        spec.config.forEach((k, v) -> jvm.add("-Dspore.config." + k + "=" + v));
+        jvm.addAll(spec.jvmOptions);
+        List<Path> cp = new ArrayList<>(hostClassPath);
+        cp.addAll(spec.classPath);
+        jvm.add("-cp");
+        jvm.add(String.join(":", cp.stream().map(Path::toString).toList()));
+        jvm.add(spec.mainClass);
+        jvm.addAll(spec.args);
+
+        List<String> exec = new ArrayList<>(List.of("unshare", "--pid", "--fork", "--kill-child", "setsid"));
+        exec.addAll(jvm);
+        Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false);
+        instance.pid(nsInit(instance, id));
+        LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
+        return instance;
+    }
+
+    /**
+     * Checkpoints {@code instance} into {@code imageDir} once its host asks for it (the function called
+     * {@code Core.checkpointRestore()}). Without {@code leaveRunning} the JVM ends after the dump (it is the
+     * template); with it, it continues as a live instance.
+     */
+    public Snapshot checkpoint(Instance instance, Path imageDir, String name, boolean leaveRunning, Duration timeout) {
+        Message request = instance.await(EnumSet.of(Type.CHECKPOINT, Type.CHECKPOINT_ABORTED), timeout, "checkpoint request");
+        if (request == null) {
+            throw new AgentException("snapshot=" + name + " instance=" + instance.id() + " exited before it asked for a "
+                    + "checkpoint: does it call org.crac.Core.checkpointRestore()? See " + instance.stderrLog());
+        }
+        if (request.type() == Type.CHECKPOINT_ABORTED) {
+            throw new AgentException("snapshot=" + name + " instance=" + instance.id() + " refused the checkpoint: "
+                    + request.header("reason") + " (the instance keeps running)");
+        }
+        Map<String, String> pipes = new LinkedHashMap<>();
+        String[] roles = {"stdout", "stderr", "control-in", "control-out"};
+        int[] fds = {1, 2, 3, 4};
+        for (int i = 0; i < fds.length; i++) {
+            pipes.put("pipe." + roles[i], fdTarget(instance.pid(), fds[i]));
+        }
+        try {
+            prepareImageDir(imageDir);
+            long t0 = System.nanoTime();
+            criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), leaveRunning, instance.dir().resolve("dump.log"));
+            double dumpMs = (System.nanoTime() - t0) / 1e6;
+            Map<String, String> meta = new LinkedHashMap<>(pipes);
+            meta.put("name", name);
+            meta.put("created", Instant.now().toString());
+            meta.put("dump-ms", String.format(java.util.Locale.ROOT, "%.1f", dumpMs));
+            meta.put("criu", criu.version());
+            meta.put("source-instance", instance.id());
+            Snapshot snapshot = Snapshot.write(imageDir, meta);
+            LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " instance=" + instance.id() + " dumped in "
+                    + meta.get("dump-ms") + " ms, " + snapshot.sizeBytes() / 1024 + " KiB");
+            if (leaveRunning) {
+                resume(instance, Map.of("instance", instance.id(), "restored", "false"), timeout);
+            } else {
+                instance.awaitExit(Duration.ofSeconds(10));
+                instances.remove(instance);
+            }
+            return snapshot;
+        } catch (AgentException e) {
+            if (instance.isAlive()) {
+                // CRIU resumes the tree when a dump fails; tell the host so its checkpointRestore() throws
+                instance.send(Message.of(Type.CHECKPOINT_FAILED, Map.of("reason", e.getMessage())));
+            }
+            throw e;
+        } catch (IOException e) {
+            instance.send(Message.of(Type.CHECKPOINT_FAILED, Map.of("reason", e.toString())));
+            throw new AgentException("snapshot=" + name + ": cannot write image to " + imageDir + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("snapshot=" + name + ": interrupted");
+        }
+    }
+
+    /** Restores one instance; returns when it is live (its afterRestore hooks ran). */
+    public Instance restore(Snapshot snapshot, RestoreSpec spec) {
+        long t0 = System.nanoTime();
+        String id = spec.instanceId != null ? spec.instanceId : newId();
+        Path dir = instanceDir(id);
+        List<String> exec = new ArrayList<>(criu.command());
+        exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
+                "--pidfile", dir.resolve("pid").toString()));
+        String[] roles = {"control-in", "control-out", "stdout", "stderr"};
+        for (int i = 0; i < roles.length; i++) {
+            String pipe = snapshot.get("pipe." + roles[i]);
+            if (pipe == null) {
+                throw new AgentException("snapshot=" + snapshot.name() + " lacks pipe." + roles[i] + " in its metadata: it was not made by this agent");
+            }
+            exec.add("--inherit-fd");
+            exec.add("fd[" + (3 + i) + "]:" + pipe);
+        }
+        Instance instance = start(id, Instance.Kind.RESTORED, dir, exec, spec.output, true);
+        long marker = instance.awaitLauncher(LAUNCH_TIMEOUT);
+        Map<String, String> identity = new LinkedHashMap<>();
+        identity.put("instance", id);
+        identity.put("restored", "true");
+        identity.put("snapshot", snapshot.name());
+        spec.config.forEach((k, v) -> identity.put("config." + k, v));
+        Message done;
+        try {
+            done = resume(instance, identity, spec.timeout);
+        } catch (AgentException e) {
+            String criuError = Criu.errorSummary(dir.resolve("restore.log"), null);
+            instance.stop();
+            instances.remove(instance);
+            throw new AgentException("snapshot=" + snapshot.name() + " instance=" + id + ": restore failed: " + criuError
+                    + " (log: " + dir.resolve("restore.log") + ")", e);
+        }
+        long end = System.nanoTime();
+        instance.pid(readPid(dir.resolve("pid")));
+        long now = epochMicros();
+        double total = (end - t0) / 1e6;
+        double spawn = (marker - t0) / 1e6;
+        double hooks = Long.parseLong(done.headers().getOrDefault("hooks-us", "0")) / 1e3;
+        long readAt = Long.parseLong(done.headers().getOrDefault("resume-read-us", "0"));
+        // host's wall clock at its read() returning, mapped onto this call's timeline
+        double reply = readAt > 0 ? Math.max(0, (now - readAt) / 1e3 - hooks) : 0;
+        double criuMs = Math.max(0, total - spawn - hooks - reply);
+        instance.profile(new RestoreProfile(spawn, criuMs, hooks, reply, total));
+        LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " instance=" + id + " restored: " + instance.profile());
+        return instance;
+    }
+
+    /** Restores {@code specs.size()} instances from one snapshot concurrently. Fails if any fails (stopping the others). */
+    public List<Instance> restore(Snapshot snapshot, List<RestoreSpec> specs) {
+        List<Future<Instance>> futures = new ArrayList<>();
+        for (RestoreSpec spec : specs) {
+            futures.add(restorers.submit(() -> restore(snapshot, spec)));
+        }
+        List<Instance> restored = new ArrayList<>();
+        AgentException failure = null;
+        for (Future<Instance> f : futures) {
+            try {
+                restored.add(f.get());
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                AgentException ae = cause instanceof AgentException a ? a : new AgentException(cause.toString(), cause);
+                if (failure == null) {
+                    failure = ae;
+                } else {
+                    failure.addSuppressed(ae);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure = new AgentException("interrupted while restoring snapshot=" + snapshot.name());
+            }
+        }
+        if (failure != null) {
+            restored.forEach(Instance::stop);
+            throw failure;
+        }
+        return restored;
+    }
+
+    private Message resume(Instance instance, Map<String, String> identity, Duration timeout) {
+        instance.send(Message.of(Type.RESUME, identity));
+        Message done = instance.awaitOne(Type.RESUMED, timeout, "RESUMED after restore");
+        if (done == null) {
+            throw new AgentException("instance=" + instance.id() + " exited before it resumed");
+        }
+        return done;
+    }
+
+    private Instance start(String id, Instance.Kind kind, Path dir, List<String> exec, OutputListener listener, boolean restore) {
+        Pipe out = null;
+        Pipe err = null;
+        Pipe ctlIn = null;
+        Pipe ctlOut = null;
+        try {
+            out = Pipe.fromChild();
+            err = Pipe.fromChild();
+            ctlIn = Pipe.toChild();
+            ctlOut = Pipe.fromChild();
+            // cold: the JVM gets stdio on 1,2 and control on 3,4. restore: CRIU gets the four new pipes on
+            // 3..6 and hands them to the restored JVM in place of the dumped ones (--inherit-fd).
+            String redirects = restore
+                    ? ctlIn.redirect(3) + " " + ctlOut.redirect(4) + " " + out.redirect(5) + " " + err.redirect(6)
+                    : out.redirect(1) + " " + err.redirect(2) + " " + ctlIn.redirect(3) + " " + ctlOut.redirect(4);
+            String script = "exec 0</dev/null " + redirects + " && printf R >&4 && exec \"$@\"";
+            List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", script, "spore-launch"));
+            cmd.addAll(exec);
+            Process process = new ProcessBuilder(cmd)
+                    .directory(dir.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            Instance instance = new Instance(id, kind, dir, process, ctlOut.agentInput(), ctlIn.agentOutput(),
+                    out.agentInput(), err.agentInput(), listener);
+            instances.add(instance);
+            try {
+                instance.awaitLauncher(LAUNCH_TIMEOUT);
+            } catch (AgentException e) {
+                instance.stop();
+                instances.remove(instance);
+                throw e;
+            }
+            return instance;
+        } catch (IOException e) {
+            throw new AgentException("instance=" + id + ": cannot start " + exec.get(0) + ": " + e.getMessage(), e);
+        } finally {
+            // the child has its ends (or failed); the agent keeps only the streams opened above
+            for (Pipe p : new Pipe[] {out, err, ctlIn, ctlOut}) {
+                if (p != null) {
+                    p.close();
+                }
+            }
+        }
+    }
+
+    /** The JVM is unshare's only child: init of the new PID namespace. */
+    private static long nsInit(Instance instance, String id) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            Long child = instance.onExit().isDone() ? null : firstChild(instance);
+            if (child != null) {
+                return child;
+            }
+            if (!instance.isAlive()) {
+                break;
+            }
+            Thread.onSpinWait();
+        }
+        throw new AgentException("instance=" + id + ": JVM did not start; see " + instance.stderrLog());
+    }
+
+    private static Long firstChild(Instance instance) {
+        // the launcher (sh, exec'ed into unshare) keeps its pid
+        long launcher = instance.processPid();
+        try {
+            String children = Files.readString(Path.of("/proc/" + launcher + "/task/" + launcher + "/children")).trim();
+            return children.isEmpty() ? null : Long.parseLong(children.split("\\s+")[0]);
+        } catch (IOException | NumberFormatException e) {
+            return null;
+        }
+    }
+
+    private static String fdTarget(long pid, int fd) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString();
+        } catch (IOException e) {
+            throw new AgentException("pid " + pid + " has no fd " + fd + " (" + e.getMessage() + "): it was not launched by this agent");
+        }
+    }
+
+    private static long readPid(Path pidFile) {
+        try {
+            return Long.parseLong(Files.readString(pidFile).trim());
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static void prepareImageDir(Path imageDir) throws IOException {
+        Files.createDirectories(imageDir);
+        try (Stream<Path> old = Files.list(imageDir)) {
+            for (Path p : (Iterable<Path>) old::iterator) {
+                if (Files.isRegularFile(p)) {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+
+    private Path instanceDir(String id) {
+        if (!id.matches("[A-Za-z0-9._-]{1,64}")) {
+            throw new AgentException("instance id '" + id + "' is invalid: use 1-64 of [A-Za-z0-9._-]");
+        }
+        Path dir = workDir.resolve("instances").resolve(id);
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new AgentException("instance=" + id + ": cannot create " + dir + ": " + e.getMessage());
+        }
+        return dir;
+    }
+
+    private static String newId() {
+        byte[] b = new byte[6];
+        ThreadLocalRandom.current().nextBytes(b);
+        return "i-" + HexFormat.of().formatHex(b);
+    }
+
+    private static long epochMicros() {
+        Instant now = Instant.now();
+        return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
+    }
+
+    /** Instances started by this agent that have not been stopped. */
+    public List<Instance> instances() {
+        return List.copyOf(instances);
+    }
+
+    public Path home() {
+        return home;
+    }
+
+    /** Stops every instance this agent started. */
+    @Override
+    public void close() {
+        for (Instance i : instances) {
+            i.stop();
+        }
+        instances.clear();
+        restorers.shutdownNow();
+    }
+}

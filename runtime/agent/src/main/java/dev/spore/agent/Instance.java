@@ -1,0 +1,247 @@
+package dev.spore.agent;
+
+import dev.spore.agent.internal.StreamPump;
+import dev.spore.host.control.Message;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running function JVM: started cold by {@link Agent#launch} or restored by {@link Agent#restore}. Its
+ * stdout and stderr go to {@code stdout.log} and {@code stderr.log} in its own directory.
+ */
+public final class Instance implements AutoCloseable {
+
+    /** How an instance came to be. */
+    public enum Kind { COLD, RESTORED }
+
+    private static final Message EOF = Message.of(Message.Type.RESUMED, java.util.Map.of("eof", "true"));
+
+    private final String id;
+    private final Kind kind;
+    private final Path dir;
+    private final Process process;
+    private final OutputStream control;
+    private final BlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+    private final CountDownLatch marker = new CountDownLatch(1);
+    private final StreamPump stdout;
+    private final StreamPump stderr;
+    private volatile long pid;
+    private volatile long markerNanos;
+    private volatile RestoreProfile profile;
+    private volatile String controlError;
+
+    Instance(String id, Kind kind, Path dir, Process process, InputStream controlIn, OutputStream control,
+             InputStream out, InputStream err, OutputListener listener) {
+        this.id = id;
+        this.kind = kind;
+        this.dir = dir;
+        this.process = process;
+        this.control = control;
+        this.stdout = new StreamPump(out, dir.resolve("stdout.log"), id, OutputListener.Stream.STDOUT, listener).start();
+        this.stderr = new StreamPump(err, dir.resolve("stderr.log"), id, OutputListener.Stream.STDERR, listener).start();
+        Thread reader = new Thread(() -> readControl(controlIn), "spore-control-" + id);
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /**
+     * The launcher writes one byte 'R' on the control pipe once it has opened all of its pipes and is about
+     * to exec (java, or CRIU for a restore); then come the host's frames.
+     */
+    private void readControl(InputStream in) {
+        try (InputStream src = in) {
+            int first = src.read();
+            if (first != 'R') {
+                controlError = first < 0 ? "launcher exited before it opened its pipes" : "unexpected first byte " + first;
+                return;
+            }
+            markerNanos = System.nanoTime();
+            marker.countDown();
+            Message m;
+            while ((m = Message.read(src)) != null) {
+                inbox.add(m);
+            }
+        } catch (IOException e) {
+            controlError = e.getMessage();
+        } finally {
+            marker.countDown();
+            inbox.add(EOF);
+        }
+    }
+
+    /** Waits for the launcher's marker; returns its {@link System#nanoTime()} or throws with the launcher's error. */
+    long awaitLauncher(Duration timeout) {
+        try {
+            if (!marker.await(timeout.toMillis(), TimeUnit.MILLISECONDS) || markerNanos == 0) {
+                throw new AgentException("instance=" + id + " could not start: " + launcherError());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("instance=" + id + ": interrupted while starting");
+        }
+        return markerNanos;
+    }
+
+    private String launcherError() {
+        try {
+            process.waitFor(2, TimeUnit.SECONDS);
+            String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            return err.isEmpty() ? String.valueOf(controlError) : err;
+        } catch (IOException | InterruptedException e) {
+            return String.valueOf(controlError);
+        }
+    }
+
+    /**
+     * Waits for the next message from the host of one of the given types; null if the instance closed its
+     * control channel (exited) first. Throws on timeout.
+     */
+    Message await(Set<Message.Type> types, Duration timeout, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (true) {
+                long left = deadline - System.nanoTime();
+                Message m = left > 0 ? inbox.poll(left, TimeUnit.NANOSECONDS) : null;
+                if (m == null) {
+                    throw new AgentException("instance=" + id + ": no " + what + " within " + timeout.toMillis()
+                            + " ms (limit); see " + dir.resolve("stderr.log"));
+                }
+                if (m == EOF) {
+                    inbox.add(EOF);
+                    return null;
+                }
+                if (types.contains(m.type())) {
+                    return m;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("instance=" + id + ": interrupted while waiting for " + what);
+        }
+    }
+
+    Message awaitOne(Message.Type type, Duration timeout, String what) {
+        return await(EnumSet.of(type), timeout, what);
+    }
+
+    void send(Message m) {
+        try {
+            m.write(control);
+        } catch (IOException e) {
+            throw new AgentException("instance=" + id + ": control channel closed (" + e.getMessage() + "); the instance has exited");
+        }
+    }
+
+    void pid(long value) {
+        this.pid = value;
+    }
+
+    void profile(RestoreProfile value) {
+        this.profile = value;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    /** The JVM's pid as seen by the agent (it is 1 inside the instance's own PID namespace). */
+    public long pid() {
+        return pid;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path stdoutLog() {
+        return dir.resolve("stdout.log");
+    }
+
+    public Path stderrLog() {
+        return dir.resolve("stderr.log");
+    }
+
+    /** For a restored instance: where its restore time went. Null for a cold one. */
+    public RestoreProfile profile() {
+        return profile;
+    }
+
+    long processPid() {
+        return process.pid();
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Completes when the instance's JVM (and with it its PID namespace) is gone. */
+    public CompletableFuture<Instance> onExit() {
+        return process.onExit().thenApply(p -> this);
+    }
+
+    /** Waits for the instance to exit by itself and its logs to be complete; false on timeout. */
+    public boolean awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            return false;
+        }
+        stdout.join(2000);
+        stderr.join(2000);
+        return true;
+    }
+
+    /** The instance's stdout so far. */
+    public String stdoutText() throws IOException {
+        return Files.readString(stdoutLog());
+    }
+
+    /**
+     * Stops the instance: SIGKILL to its JVM, which as init of its PID namespace takes every process in it
+     * along, then waits for the launcher (unshare or CRIU) to exit.
+     */
+    public void stop() {
+        long p = pid;
+        if (p > 0) {
+            ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+            stdout.join(2000);
+            stderr.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            control.close();
+        } catch (IOException ignored) {
+            // already closed
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    @Override
+    public String toString() {
+        return "instance=" + id + " kind=" + kind + " pid=" + pid;
+    }
+}

@@ -1,0 +1,109 @@
+package dev.spore.agent;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/** How to start a function JVM cold. Immutable; build with {@link #builder(String)}. */
+public final class LaunchSpec {
+
+    final String mainClass;
+    final List<Path> classPath;
+    final List<String> args;
+    final List<String> jvmOptions;
+    final Path javaHome;
+    final String instanceId;
+    final Map<String, String> config;
+    final OutputListener output;
+
+    private LaunchSpec(Builder b) {
+        this.mainClass = b.mainClass;
+        this.classPath = List.copyOf(b.classPath);
+        this.args = List.copyOf(b.args);
+        this.jvmOptions = List.copyOf(b.jvmOptions);
+        this.javaHome = b.javaHome;
+        this.instanceId = b.instanceId;
+        this.config = Map.copyOf(b.config);
+        this.output = b.output;
+    }
+
+    public static Builder builder(String mainClass) {
+        return new Builder(mainClass);
+    }
+
+    public String mainClass() {
+        return mainClass;
+    }
+
+    public Path javaHome() {
+        return javaHome;
+    }
+
+    public static final class Builder {
+        private final String mainClass;
+        private final List<Path> classPath = new ArrayList<>();
+        private final List<String> args = new ArrayList<>();
+        private final List<String> jvmOptions = new ArrayList<>();
+        private Path javaHome = Path.of(System.getProperty("java.home"));
+        private String instanceId;
+        private final Map<String, String> config = new LinkedHashMap<>();
+        private OutputListener output = OutputListener.NONE;
+
+        private Builder(String mainClass) {
+            this.mainClass = Objects.requireNonNull(mainClass, "mainClass");
+        }
+
+        public Builder classPath(Path... entries) {
+            return classPath(List.of(entries));
+        }
+
+        /** Entries are made absolute: the JVM runs in its instance directory. */
+        public Builder classPath(List<Path> entries) {
+            entries.forEach(e -> classPath.add(e.toAbsolutePath()));
+            return this;
+        }
+
+        public Builder args(String... values) {
+            args.addAll(List.of(values));
+            return this;
+        }
+
+        public Builder args(List<String> values) {
+            args.addAll(values);
+            return this;
+        }
+
+        public Builder jvmOption(String option) {
+            jvmOptions.add(option);
+            return this;
+        }
+
+        /** The JDK to run on; the agent's own by default. Function JVMs run on JDK 17 and 25 alike. */
+        public Builder javaHome(Path home) {
+            this.javaHome = Objects.requireNonNull(home);
+            return this;
+        }
+
+        public Builder instanceId(String id) {
+            this.instanceId = id;
+            return this;
+        }
+
+        public Builder config(String key, String value) {
+            config.put(key, value);
+            return this;
+        }
+
+        public Builder output(OutputListener listener) {
+            this.output = Objects.requireNonNull(listener);
+            return this;
+        }
+
+        public LaunchSpec build() {
+            return new LaunchSpec(this);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package dev.spore.agent;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * What a restored instance receives at restore time: its id and its per-instance configuration. Nothing of
+ * this is in the image, so secrets and ids never leak between instances.
+ */
+public final class RestoreSpec {
+
+    final String instanceId;
+    final Map<String, String> config;
+    final OutputListener output;
+    final Duration timeout;
+
+    private RestoreSpec(Builder b) {
+        this.instanceId = b.instanceId;
+        this.config = Map.copyOf(b.config);
+        this.output = b.output;
+        this.timeout = b.timeout;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public static RestoreSpec defaults() {
+        return builder().build();
+    }
+
+    public static final class Builder {
+        private String instanceId;
+        private final Map<String, String> config = new LinkedHashMap<>();
+        private OutputListener output = OutputListener.NONE;
+        private Duration timeout = Duration.ofSeconds(30);
+
+        public Builder instanceId(String id) {
+            this.instanceId = id;
+            return this;
+        }
+
+        public Builder config(String key, String value) {
+            config.put(key, value);
+            return this;
+        }
+
+        public Builder config(Map<String, String> values) {
+            config.putAll(values);
+            return this;
+        }
+
+        public Builder output(OutputListener listener) {
+            this.output = Objects.requireNonNull(listener);
+            return this;
+        }
+
+        /** How long CRIU plus the instance's restore hooks may take before the restore is abandoned. */
+        public Builder timeout(Duration value) {
+            this.timeout = Objects.requireNonNull(value);
+            return this;
+        }
+
+        public RestoreSpec build() {
+            return new RestoreSpec(this);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+package dev.spore.agent.internal;
+
+import dev.spore.agent.AgentException;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * Finds and runs CRIU 4.x.
+ *
+ * <p>Order of search: {@code -Dspore.criu=/path/to/criu} (an executable), then the project-local prefix that
+ * {@code scripts/setup.sh} unpacks from Debian's trixie packages ({@code <spore.home>/.spore/criu}, run
+ * through that prefix's own dynamic loader because it needs a newer glibc than bookworm's), then {@code criu}
+ * on the PATH. Anything older than 4.0 is refused: bookworm's 3.17 cannot dump on kernel 6.18
+ * ({@code vdso: Unexpected rt vDSO area bounds}).
+ */
+public final class Criu {
+
+    private static final Pattern VERSION = Pattern.compile("Version: (\\d+)\\.(\\d+)(?:\\.(\\d+))?");
+
+    private final List<String> command;
+    private final String version;
+
+    private Criu(List<String> command, String version) {
+        this.command = List.copyOf(command);
+        this.version = version;
+    }
+
+    /** Locates CRIU and checks version and privileges; throws with what is missing and how to fix it. */
+    public static Criu locate(Path sporeHome) {
+        String uid = System.getProperty("user.name");
+        List<String> command = candidate(sporeHome);
+        String version = version(command);
+        if (!"root".equals(uid) && !isRoot()) {
+            throw new AgentException("CRIU needs root (CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE) to dump and restore "
+                    + "processes; this agent runs as " + uid + ". Run the agent as root.");
+        }
+        return new Criu(command, version);
+    }
+
+    private static List<String> candidate(Path sporeHome) {
+        String explicit = System.getProperty("spore.criu", System.getenv("SPORE_CRIU"));
+        if (explicit != null && !explicit.isBlank()) {
+            return List.of(explicit);
+        }
+        if (sporeHome != null) {
+            Path root = sporeHome.resolve(".spore/criu/root");
+            Path binary = root.resolve("usr/sbin/criu");
+            Path loader = root.resolve("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+            if (Files.isExecutable(binary) && Files.exists(loader)) {
+                return List.of(loader.toString(), "--library-path", root.resolve("usr/lib/x86_64-linux-gnu").toString(),
+                        binary.toString());
+            }
+        }
+        return List.of("criu");
+    }
+
+    private static String version(List<String> command) {
+        List<String> cmd = new ArrayList<>(command);
+        cmd.add("--version");
+        String out;
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(10, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            throw new AgentException("CRIU not found (tried " + String.join(" ", command) + "): " + e.getMessage()
+                    + ". Install it with `bash scripts/setup.sh`, or point -Dspore.criu at a CRIU >= 4.0 binary.");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("interrupted while asking CRIU for its version");
+        }
+        Matcher m = VERSION.matcher(out);
+        if (!m.find()) {
+            throw new AgentException("`" + String.join(" ", cmd) + "` did not print a version (" + out.strip()
+                    + "). Reinstall CRIU with `bash scripts/setup.sh`.");
+        }
+        int major = Integer.parseInt(m.group(1));
+        String v = m.group(1) + "." + m.group(2) + (m.group(3) != null ? "." + m.group(3) : "");
+        if (major < 4) {
+            throw new AgentException("CRIU " + v + " at " + String.join(" ", command) + " is too old: Spore needs CRIU >= 4.0 "
+                    + "(3.x fails on this kernel's vDSO). Run `bash scripts/setup.sh` to install 4.x into .spore/criu.");
+        }
+        return v;
+    }
+
+    private static boolean isRoot() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("Uid:")) {
+                    return line.split("\\s+")[2].equals("0");
+                }
+            }
+        } catch (IOException ignored) {
+            // fall through
+        }
+        return false;
+    }
+
+    public String version() {
+        return version;
+    }
+
+    /** The command line prefix that runs CRIU (loader and library path included when needed). */
+    public List<String> command() {
+        return command;
+    }
+
+    /** {@code criu dump} of the tree rooted at {@code pid}; external pipes stay outside the image. */
+    public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, Path log) {
+        List<String> cmd = new ArrayList<>(command);
+        cmd.addAll(List.of("dump", "-t", Long.toString(pid), "-D", imageDir.toString(), "-o", log.toString(), "-v2"));
+        for (String pipe : externalPipes) {
+            cmd.add("--external");
+            cmd.add(pipe);
+        }
+        if (leaveRunning) {
+            cmd.add("--leave-running");
+        }
+        run(cmd, "criu dump of pid " + pid, log);
+    }
+
+    /** Runs {@code criu check}; returns its output or throws with it. */
+    public String check() {
+        List<String> cmd = new ArrayList<>(command);
+        cmd.add("check");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            if (p.waitFor() != 0) {
+                throw new AgentException("`criu check` failed: this kernel or machine cannot checkpoint:\n" + out);
+            }
+            return out;
+        } catch (IOException e) {
+            throw new AgentException("cannot run `criu check`: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("interrupted during `criu check`");
+        }
+    }
+
+    private static void run(List<String> cmd, String what, Path log) {
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            int rc = p.waitFor();
+            if (rc != 0) {
+                throw new AgentException(what + " failed (exit " + rc + "): " + errorSummary(log, out) + " (log: " + log + ")");
+            }
+        } catch (IOException e) {
+            throw new AgentException(what + ": cannot run CRIU: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException(what + ": interrupted");
+        }
+    }
+
+    /** The error lines of a CRIU log (or its last lines), for messages. */
+    public static String errorSummary(Path log, String fallback) {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            List<String> errors = lines.stream().filter(l -> l.contains("Error (") || l.contains("Error:"))
+                    .map(String::strip).collect(Collectors.toList());
+            if (errors.isEmpty()) {
+                errors = lines.subList(Math.max(0, lines.size() - 3), lines.size());
+            }
+            return String.join(" | ", errors.subList(Math.max(0, errors.size() - 4), errors.size()));
+        } catch (IOException e) {
+            return fallback == null || fallback.isBlank() ? "no CRIU log at " + log : fallback;
+        }
+    }
+}

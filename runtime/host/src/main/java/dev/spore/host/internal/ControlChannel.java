@@ -1,0 +1,84 @@
+package dev.spore.host.internal;
+
+import dev.spore.host.control.Message;
+import dev.spore.host.control.Message.Type;
+
+import java.io.BufferedOutputStream;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The host's end of the agent's control pipes. The agent names the descriptors with
+ * {@code -Dspore.control=IN:OUT} (normally {@code 3:4}); Java cannot adopt a bare descriptor number, so they
+ * are reopened through {@code /proc/self/fd}, which for a pipe yields the same pipe.
+ */
+final class ControlChannel {
+
+    static final String PROPERTY = "spore.control";
+
+    private final InputStream in;
+    private final OutputStream out;
+    private final Set<String> targets;
+
+    private ControlChannel(InputStream in, OutputStream out, Set<String> targets) {
+        this.in = in;
+        this.out = out;
+        this.targets = targets;
+    }
+
+    /** Returns null when this JVM was not started by an agent. */
+    static ControlChannel fromSystemProperty() throws IOException {
+        String spec = System.getProperty(PROPERTY);
+        if (spec == null || spec.isBlank()) {
+            return null;
+        }
+        String[] parts = spec.split(":");
+        if (parts.length != 2) {
+            throw new IOException("-D" + PROPERTY + "=" + spec + " is malformed: expected IN:OUT descriptor numbers, e.g. 3:4");
+        }
+        InputStream in = new FileInputStream("/proc/self/fd/" + parts[0].trim());
+        OutputStream out = new BufferedOutputStream(new FileOutputStream("/proc/self/fd/" + parts[1].trim()));
+        Set<String> targets = new HashSet<>();
+        for (String fd : new String[] {"0", "1", "2", parts[0].trim(), parts[1].trim()}) {
+            try {
+                targets.add(Files.readSymbolicLink(Paths.get("/proc/self/fd/" + fd)).toString());
+            } catch (IOException ignored) {
+                // stdin may be closed
+            }
+        }
+        return new ControlChannel(in, out, targets);
+    }
+
+    /** What the agent's descriptors point at; any descriptor pointing there too belongs to the agent. */
+    Set<String> targets() {
+        return targets;
+    }
+
+    /**
+     * Asks for the dump and blocks in {@code read()} until the agent answers. In a restored instance this read
+     * returns the new agent's {@code RESUME} from a fresh pipe.
+     */
+    Message checkpoint() throws IOException {
+        Message.of(Type.CHECKPOINT, Map.of()).write(out);
+        Message reply = Message.read(in);
+        if (reply == null) {
+            throw new IOException("agent closed the control channel during checkpoint");
+        }
+        if (reply.type() != Type.RESUME && reply.type() != Type.CHECKPOINT_FAILED) {
+            throw new IOException("agent answered " + reply.type() + " to CHECKPOINT; expected RESUME or CHECKPOINT_FAILED");
+        }
+        return reply;
+    }
+
+    void send(Message message) throws IOException {
+        message.write(out);
+    }
+}

@@ -1,0 +1,164 @@
+package dev.spore.host.internal;
+
+import dev.spore.host.Instance;
+import dev.spore.host.control.Message;
+import dev.spore.host.control.Message.Type;
+import dev.spore.host.crac.CheckpointException;
+import dev.spore.host.crac.CheckpointOpenResourceException;
+import dev.spore.host.crac.RestoreException;
+
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Runs one checkpoint: hooks, checks, heap shrink, the agent's dump, identity, hooks again.
+ *
+ * <p>Every failure is reported as a suppressed exception because {@code org.crac} rebuilds our exceptions
+ * and keeps only their suppressed list, not their message.
+ */
+public final class Engine {
+
+    private static final Engine INSTANCE = new Engine();
+
+    private final OrderedContext global = new OrderedContext();
+    /** Guarded by this. */
+    private boolean inProgress;
+    /** Opened on first checkpoint; guarded by this. */
+    private ControlChannel channel;
+
+    public static Engine get() {
+        return INSTANCE;
+    }
+
+    public OrderedContext globalContext() {
+        return global;
+    }
+
+    public void checkpointRestore() throws CheckpointException, RestoreException {
+        ControlChannel ch;
+        synchronized (this) {
+            if (inProgress) {
+                CheckpointException e = new CheckpointException();
+                e.addSuppressed(new IllegalStateException("a checkpoint is already in progress (recursive or concurrent checkpointRestore call)"));
+                throw e;
+            }
+            try {
+                if (channel == null) {
+                    channel = ControlChannel.fromSystemProperty();
+                }
+            } catch (IOException e) {
+                CheckpointException ce = new CheckpointException();
+                ce.addSuppressed(e);
+                throw ce;
+            }
+            if (channel == null) {
+                CheckpointException e = new CheckpointException();
+                e.addSuppressed(new IllegalStateException("this JVM was not started by a Spore agent (no -D"
+                        + ControlChannel.PROPERTY + "): start it with `spore-agent checkpoint` to take a snapshot"));
+                throw e;
+            }
+            ch = channel;
+            inProgress = true;
+        }
+        try {
+            run(ch);
+        } finally {
+            synchronized (this) {
+                inProgress = false;
+            }
+        }
+    }
+
+    private void run(ControlChannel ch) throws CheckpointException, RestoreException {
+        CheckpointException failure = null;
+        try {
+            global.beforeCheckpoint(null);
+        } catch (CheckpointException e) {
+            failure = e;
+        }
+        if (failure == null) {
+            for (CheckpointOpenResourceException open : OpenFiles.check(ch.targets())) {
+                failure = failure == null ? new CheckpointException() : failure;
+                failure.addSuppressed(open);
+            }
+        }
+        Message resume = null;
+        long resumedAtMicros = 0;
+        try {
+            if (failure == null) {
+                System.gc(); // a smaller heap is a smaller image: dead objects' pages are not worth fetching
+                Message reply = ch.checkpoint();
+                resumedAtMicros = epochMicros();
+                if (reply.type() == Type.RESUME) {
+                    resume = reply;
+                } else {
+                    failure = new CheckpointException();
+                    failure.addSuppressed(new IOException("agent could not make the image: " + reply.header("reason")));
+                }
+            } else {
+                ch.send(Message.of(Type.CHECKPOINT_ABORTED, Map.of("reason", describe(failure))));
+            }
+        } catch (IOException e) {
+            failure = failure == null ? new CheckpointException() : failure;
+            failure.addSuppressed(e);
+        }
+        if (resume != null) {
+            Instance.resume(resume.headers());
+            if ("true".equals(resume.header("restored"))) {
+                Freshness.reseed();
+            }
+        }
+        RestoreException restoreFailure = null;
+        long hooksStart = System.nanoTime();
+        try {
+            global.afterRestore(null);
+        } catch (RestoreException e) {
+            restoreFailure = e;
+        }
+        if (resume != null) {
+            Map<String, String> done = new LinkedHashMap<>();
+            // the agent splits its restore time with these (same machine, same wall clock)
+            done.put("resume-read-us", Long.toString(resumedAtMicros));
+            done.put("hooks-us", Long.toString((System.nanoTime() - hooksStart) / 1000));
+            done.put("hook-failures", restoreFailure == null ? "0" : String.valueOf(restoreFailure.getSuppressed().length));
+            if (restoreFailure != null) {
+                done.put("reason", describe(restoreFailure));
+            }
+            try {
+                ch.send(Message.of(Type.RESUMED, done));
+            } catch (IOException e) {
+                restoreFailure = restoreFailure == null ? new RestoreException() : restoreFailure;
+                restoreFailure.addSuppressed(e);
+            }
+        }
+        if (failure != null) {
+            if (restoreFailure != null) {
+                for (Throwable t : restoreFailure.getSuppressed()) {
+                    failure.addSuppressed(t);
+                }
+            }
+            throw failure;
+        }
+        if (restoreFailure != null) {
+            throw restoreFailure;
+        }
+    }
+
+    private static long epochMicros() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
+    }
+
+    private static String describe(Exception aggregate) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable t : aggregate.getSuppressed()) {
+            if (sb.length() > 0) {
+                sb.append("; ");
+            }
+            sb.append(t.getClass().getSimpleName()).append(": ").append(t.getMessage());
+        }
+        return sb.length() == 0 ? String.valueOf(aggregate) : sb.toString();
+    }
+
+}
