@@ -152,7 +152,10 @@ public final class Agent implements AutoCloseable {
         jvm.add(spec.mainClass);
         jvm.addAll(spec.args);
 
-        List<String> exec = new ArrayList<>(List.of("unshare", "--pid", "--fork", "--kill-child", "setsid"));
+        // unshare keeps the launcher's stderr: it complains on stderr when CRIU kills the dumped JVM, which
+        // is no business of the instance's log. The JVM gets the stderr pipe from fd 5.
+        List<String> exec = new ArrayList<>(List.of("unshare", "--pid", "--fork", "setsid",
+                "/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
         Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false);
         instance.pid(nsInit(instance, id));
@@ -316,11 +319,11 @@ public final class Agent implements AutoCloseable {
             err = Pipe.fromChild();
             ctlIn = Pipe.toChild();
             ctlOut = Pipe.fromChild();
-            // cold: the JVM gets stdio on 1,2 and control on 3,4. restore: CRIU gets the four new pipes on
+            // cold: the JVM gets stdout on 1, stderr on 5 (moved to 2 inside), control on 3,4. restore: CRIU gets the four new pipes on
             // 3..6 and hands them to the restored JVM in place of the dumped ones (--inherit-fd).
             String redirects = restore
                     ? ctlIn.redirect(3) + " " + ctlOut.redirect(4) + " " + out.redirect(5) + " " + err.redirect(6)
-                    : out.redirect(1) + " " + err.redirect(2) + " " + ctlIn.redirect(3) + " " + ctlOut.redirect(4);
+                    : out.redirect(1) + " " + err.redirect(5) + " " + ctlIn.redirect(3) + " " + ctlOut.redirect(4);
             String script = "exec 0</dev/null " + redirects + " && printf R >&4 && exec \"$@\"";
             List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", script, "spore-launch"));
             cmd.addAll(exec);

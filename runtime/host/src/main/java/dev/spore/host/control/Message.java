@@ -48,7 +48,21 @@ public final class Message {
         /** A: continue, with this identity (headers {@code instance}, {@code restored}, {@code config.*}). */
         RESUME,
         /** H: afterRestore hooks ran (header {@code hook-failures}); the instance is live. */
-        RESUMED;
+        RESUMED,
+        /**
+         * A: run the handler once (header {@code id}; {@code deadline} in epoch ms; the caller's headers as
+         * {@code h.<name>}); the body is the payload. Answered by a RESULT with the same {@code id}.
+         */
+        INVOKE,
+        /**
+         * H: one invocation's outcome (header {@code id}; {@code error} and {@code error-type} when it failed;
+         * the function's response headers as {@code h.<name>}); the body is the handler's output.
+         */
+        RESULT,
+        /** H: the function's serve loop runs; INVOKE messages are read from now on (header {@code restored}). */
+        READY,
+        /** H: warm-up statistics so far (header {@code done=true} on the last one, just before CHECKPOINT). */
+        WARMUP_PROGRESS;
 
         private static final Type[] ALL = values();
     }

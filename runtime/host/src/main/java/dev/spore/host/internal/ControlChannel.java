@@ -1,5 +1,6 @@
 package dev.spore.host.internal;
 
+import dev.spore.host.control.Channel;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 
@@ -20,7 +21,7 @@ import java.util.Set;
  * {@code -Dspore.control=IN:OUT} (normally {@code 3:4}); Java cannot adopt a bare descriptor number, so they
  * are reopened through {@code /proc/self/fd}, which for a pipe yields the same pipe.
  */
-final class ControlChannel {
+final class ControlChannel implements Channel {
 
     static final String PROPERTY = "spore.control";
 
@@ -67,7 +68,7 @@ final class ControlChannel {
      * returns the new agent's {@code RESUME} from a fresh pipe.
      */
     Message checkpoint() throws IOException {
-        Message.of(Type.CHECKPOINT, Map.of()).write(out);
+        send(Message.of(Type.CHECKPOINT, Map.of()));
         Message reply = Message.read(in);
         if (reply == null) {
             throw new IOException("agent closed the control channel during checkpoint");
@@ -78,7 +79,14 @@ final class ControlChannel {
         return reply;
     }
 
-    void send(Message message) throws IOException {
+    /** Synchronized: invocation results are sent from several threads and frames must not interleave. */
+    @Override
+    public synchronized void send(Message message) throws IOException {
         message.write(out);
+    }
+
+    @Override
+    public Message receive() throws IOException {
+        return Message.read(in);
     }
 }

@@ -1,6 +1,7 @@
 package dev.spore.host.internal;
 
 import dev.spore.host.Instance;
+import dev.spore.host.control.Channel;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 import dev.spore.host.crac.CheckpointException;
@@ -24,6 +25,8 @@ public final class Engine {
     private final OrderedContext global = new OrderedContext();
     /** Guarded by this. */
     private boolean inProgress;
+    /** Prepared before the first dump; used only by the thread that holds {@code inProgress}. */
+    private Freshness freshness;
     /** Opened on first checkpoint; guarded by this. */
     private ControlChannel channel;
 
@@ -35,6 +38,23 @@ public final class Engine {
         return global;
     }
 
+    /**
+     * The control channel to the agent, opened on first use; null when this JVM was not started by an agent
+     * (no {@code -Dspore.control}). The function runtime reads INVOKE messages from it once
+     * {@link #checkpointRestore()} has returned; see {@link Channel} for the single-reader rule.
+     */
+    public synchronized Channel channel() throws IOException {
+        return openChannel();
+    }
+
+    /** Guarded by this. */
+    private ControlChannel openChannel() throws IOException {
+        if (channel == null) {
+            channel = ControlChannel.fromSystemProperty();
+        }
+        return channel;
+    }
+
     public void checkpointRestore() throws CheckpointException, RestoreException {
         ControlChannel ch;
         synchronized (this) {
@@ -44,9 +64,7 @@ public final class Engine {
                 throw e;
             }
             try {
-                if (channel == null) {
-                    channel = ControlChannel.fromSystemProperty();
-                }
+                openChannel();
             } catch (IOException e) {
                 CheckpointException ce = new CheckpointException();
                 ce.addSuppressed(e);
@@ -87,6 +105,7 @@ public final class Engine {
         long resumedAtMicros = 0;
         try {
             if (failure == null) {
+                freshness = freshness == null ? Freshness.prepare() : freshness;
                 System.gc(); // a smaller heap is a smaller image: dead objects' pages are not worth fetching
                 Message reply = ch.checkpoint();
                 resumedAtMicros = epochMicros();
@@ -106,7 +125,7 @@ public final class Engine {
         if (resume != null) {
             Instance.resume(resume.headers());
             if ("true".equals(resume.header("restored"))) {
-                Freshness.reseed();
+                freshness.reseed();
             }
         }
         RestoreException restoreFailure = null;

@@ -16,40 +16,90 @@ import java.util.concurrent.atomic.AtomicLong;
  * needs {@code --add-opens java.base/java.lang=ALL-UNNAMED} and {@code java.base/java.util(.concurrent)},
  * which the agent passes; without them it is skipped with one warning. Instances of SHA1PRNG or DRBG that the
  * application seeded before the checkpoint stay shared: reseed them in a {@code Resource.afterRestore}.
+ *
+ * <p>{@link #prepare()} runs before the dump so that the restore path does no class loading, provider
+ * lookup or reflection: measured, a first {@code new SecureRandom()} after restore cost ~30 ms.
  */
 final class Freshness {
 
-    private Freshness() {
+    private final SecureRandom seeds = new SecureRandom();
+    private final Random mathRandom;
+    private final AtomicLong randomUniquifier;
+    private final AtomicLong tlrSeeder;
+    private final Field tlrProbe;
+    private final String skipped;
+
+    private Freshness(Random mathRandom, AtomicLong randomUniquifier, AtomicLong tlrSeeder, Field tlrProbe, String skipped) {
+        this.mathRandom = mathRandom;
+        this.randomUniquifier = randomUniquifier;
+        this.tlrSeeder = tlrSeeder;
+        this.tlrProbe = tlrProbe;
+        this.skipped = skipped;
+        seeds.nextLong(); // opens /dev/urandom and loads the provider now, not after restore
     }
 
-    static void reseed() {
-        SecureRandom fresh = new SecureRandom();
+    static Freshness prepare() {
         StringBuilder skipped = new StringBuilder();
+        Random math = null;
+        AtomicLong uniquifier = null;
+        AtomicLong seeder = null;
+        Field probe = null;
         try {
-            Class<?> holder = Class.forName("java.lang.Math$RandomNumberGeneratorHolder");
-            ((Random) field(holder, "randomNumberGenerator").get(null)).setSeed(fresh.nextLong());
+            math = (Random) field(Class.forName("java.lang.Math$RandomNumberGeneratorHolder"), "randomNumberGenerator").get(null);
         } catch (ReflectiveOperationException | RuntimeException e) {
             skipped.append(" Math.random");
         }
         try {
-            ((AtomicLong) field(Random.class, "seedUniquifier").get(null)).set(fresh.nextLong());
+            uniquifier = (AtomicLong) field(Random.class, "seedUniquifier").get(null);
         } catch (ReflectiveOperationException | RuntimeException e) {
             skipped.append(" Random.seedUniquifier");
         }
         try {
-            ((AtomicLong) field(ThreadLocalRandom.class, "seeder").get(null)).set(fresh.nextLong());
-            Field probe = field(Thread.class, "threadLocalRandomProbe");
-            for (Thread t : Thread.getAllStackTraces().keySet()) {
-                probe.setInt(t, 0); // next ThreadLocalRandom.current() re-seeds this thread from the seeder
-            }
-            probe.setInt(Thread.currentThread(), 0);
+            seeder = (AtomicLong) field(ThreadLocalRandom.class, "seeder").get(null);
+            probe = field(Thread.class, "threadLocalRandomProbe");
         } catch (ReflectiveOperationException | RuntimeException e) {
             skipped.append(" ThreadLocalRandom");
         }
-        if (skipped.length() > 0) {
+        return new Freshness(math, uniquifier, seeder, probe, skipped.toString());
+    }
+
+    /** Called in a restored instance before its afterRestore hooks. */
+    void reseed() {
+        if (mathRandom != null) {
+            mathRandom.setSeed(seeds.nextLong());
+        }
+        if (randomUniquifier != null) {
+            randomUniquifier.set(seeds.nextLong());
+        }
+        if (tlrSeeder != null && tlrProbe != null) {
+            tlrSeeder.set(seeds.nextLong());
+            ThreadGroup root = rootGroup();
+            Thread[] threads;
+            int n;
+            do {
+                threads = new Thread[root.activeCount() * 2 + 16];
+                n = root.enumerate(threads, true);
+            } while (n == threads.length);
+            try {
+                for (int i = 0; i < n; i++) {
+                    tlrProbe.setInt(threads[i], 0); // next ThreadLocalRandom.current() re-seeds from the seeder
+                }
+            } catch (IllegalAccessException e) {
+                // cannot happen: made accessible in prepare()
+            }
+        }
+        if (!skipped.isEmpty()) {
             System.err.println("spore-host: WARNING restored instance shares PRNG state with its siblings for:" + skipped
                     + " (start the JVM with the agent's --add-opens flags)");
         }
+    }
+
+    private static ThreadGroup rootGroup() {
+        ThreadGroup g = Thread.currentThread().getThreadGroup();
+        while (g.getParent() != null) {
+            g = g.getParent();
+        }
+        return g;
     }
 
     private static Field field(Class<?> owner, String name) throws NoSuchFieldException {

@@ -1,0 +1,216 @@
+package dev.spore.agent;
+
+import dev.spore.agent.apps.HooksApp;
+import dev.spore.agent.apps.IdentityApp;
+import dev.spore.agent.apps.OpenFileApp;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** End to end with real JVMs and real CRIU: what a restored instance sees, and what its siblings see. */
+class CheckpointRestoreTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
+    @TempDir
+    Path tmp;
+    private Agent agent;
+
+    @BeforeEach
+    void start() {
+        agent = TestSupport.agent(tmp.resolve("agent"));
+    }
+
+    @AfterEach
+    void stop() {
+        agent.close();
+    }
+
+    private Snapshot checkpoint(String name, Class<?> app, String... args) {
+        Instance parent = agent.launch(LaunchSpec.builder(app.getName()).classPath(TestSupport.testClasses())
+                .instanceId("parent-" + name).args(args).build());
+        return agent.checkpoint(parent, tmp.resolve("snapshots/" + name), name, false, WAIT);
+    }
+
+    @Test
+    void demoChildrenContinueTheCounterFromTheCheckpoint() throws Exception {
+        Instance parent = agent.launch(LaunchSpec.builder("dev.spore.functions.demo.MitosisDemo")
+                .classPath(TestSupport.demoJar()).instanceId("parent-demo").args("--until", "3", "--interval-ms", "10").build());
+        Snapshot snapshot = agent.checkpoint(parent, tmp.resolve("snapshots/73"), "73", false, WAIT);
+        assertThat(parent.awaitExit(WAIT)).as("the parent ends after the dump").isTrue();
+        assertThat(TestSupport.lines(parent.stdoutLog()))
+                .containsExactly("time 0 instance=parent-demo", "beforeCheckpoint: preparing the snapshot");
+
+        List<Instance> children = agent.restore(snapshot, List.of(
+                RestoreSpec.builder().instanceId("child-1").build(), RestoreSpec.builder().instanceId("child-2").build()));
+        for (Instance child : children) {
+            assertThat(child.awaitExit(WAIT)).isTrue();
+            String id = child.id();
+            assertThat(TestSupport.lines(child.stdoutLog()))
+                    .containsExactly("time 1 instance=" + id, "time 2 instance=" + id, "time 3 instance=" + id);
+            assertThat(child.profile().total()).isPositive();
+        }
+    }
+
+    @Test
+    void hooksRunInReverseOrderBeforeAndInOrderAfterRestore() throws Exception {
+        Snapshot snapshot = checkpoint("hooks", HooksApp.class);
+        Instance parent = agent.instances().isEmpty() ? null : agent.instances().get(0);
+        assertThat(parent).as("the dumped parent is gone").isNull();
+        assertThat(TestSupport.lines(tmp.resolve("agent/instances/parent-hooks/stdout.log")))
+                .containsExactly("before C", "before B", "before A");
+
+        Instance child = agent.restore(snapshot, RestoreSpec.builder().instanceId("hooks-child").build());
+        assertThat(child.awaitExit(WAIT)).isTrue();
+        assertThat(TestSupport.lines(child.stdoutLog()))
+                .containsExactly("after A", "after B", "after C", "restored as hooks-child");
+    }
+
+    @Test
+    void restoreHookFailuresAreCollectedAndEveryHookStillRuns() throws Exception {
+        Snapshot snapshot = checkpoint("hooks-fail", HooksApp.class, "fail-restore");
+        Instance child = agent.restore(snapshot, RestoreSpec.defaults());
+        assertThat(child.awaitExit(WAIT)).isTrue();
+        assertThat(TestSupport.lines(child.stdoutLog())).containsExactly("after A", "after B", "after C",
+                "restore failure: java.lang.IllegalStateException: B cannot reconnect");
+    }
+
+    @Test
+    void fourConcurrentRestoresGetTheirOwnIdentityRandomnessAndLogs() throws Exception {
+        Snapshot snapshot = checkpoint("identity", IdentityApp.class);
+        List<RestoreSpec> specs = new ArrayList<>();
+        for (int i = 1; i <= 4; i++) {
+            specs.add(RestoreSpec.builder().instanceId("sibling-" + i).config("region", "r" + i).build());
+        }
+        List<Instance> siblings = agent.restore(snapshot, specs);
+
+        Map<String, Set<String>> seen = new HashMap<>();
+        for (int i = 0; i < siblings.size(); i++) {
+            Instance s = siblings.get(i);
+            assertThat(s.awaitExit(WAIT)).isTrue();
+            List<String> out = TestSupport.lines(s.stdoutLog());
+            assertThat(out).as("only its own output in its log").hasSize(1);
+            Map<String, String> fields = parse(out.get(0));
+            assertThat(fields).containsEntry("id", s.id()).containsEntry("prop", s.id())
+                    .containsEntry("restored", "true").containsEntry("region", "r" + (i + 1));
+            for (String key : List.of("secure", "math", "random", "tlr")) {
+                assertThat(seen.computeIfAbsent(key, k -> new HashSet<>()).add(fields.get(key)))
+                        .as(key + " differs between siblings: " + fields.get(key)).isTrue();
+            }
+        }
+        assertThat(Files.readString(siblings.get(0).stderrLog())).doesNotContain("WARNING");
+    }
+
+    @Test
+    void leaveRunningKeepsTheParentAsAnInstanceWithItsOwnIdentity() throws Exception {
+        Instance parent = agent.launch(LaunchSpec.builder(IdentityApp.class.getName()).classPath(TestSupport.testClasses())
+                .instanceId("parent-kept").config("region", "home").build());
+        Snapshot snapshot = agent.checkpoint(parent, tmp.resolve("snapshots/kept"), "kept", true, WAIT);
+        assertThat(parent.awaitExit(WAIT)).isTrue();
+        assertThat(parse(TestSupport.lines(parent.stdoutLog()).get(0)))
+                .containsEntry("id", "parent-kept").containsEntry("restored", "false");
+        Instance child = agent.restore(snapshot, RestoreSpec.builder().instanceId("kept-child").build());
+        assertThat(child.awaitExit(WAIT)).isTrue();
+        assertThat(parse(TestSupport.lines(child.stdoutLog()).get(0)))
+                .as("configuration comes only from the restore").containsEntry("id", "kept-child").containsEntry("region", "-");
+    }
+
+    @Test
+    void aForgottenOpenFileRefusesTheCheckpointAndTheJvmKeepsRunning() throws Exception {
+        Instance app = agent.launch(LaunchSpec.builder(OpenFileApp.class.getName()).classPath(TestSupport.testClasses()).build());
+        assertThatThrownBy(() -> agent.checkpoint(app, tmp.resolve("snapshots/open"), "open", false, WAIT))
+                .isInstanceOf(AgentException.class)
+                .hasMessageContaining("refused the checkpoint")
+                .hasMessageContaining("CheckpointOpenFileException")
+                .hasMessageContaining("spore-forgotten");
+        assertThat(app.awaitExit(WAIT)).isTrue();
+        List<String> out = TestSupport.lines(app.stdoutLog());
+        assertThat(out.get(0)).matches("refused: fd \\d+ -> .*spore-forgotten.*\\.txt is still open.*");
+        assertThat(out).endsWith("still running");
+        assertThat(tmp.resolve("snapshots/open/" + Snapshot.METADATA)).doesNotExist();
+    }
+
+    @Test
+    void aMissingSnapshotIsReportedByName() {
+        assertThatThrownBy(() -> Snapshot.open(tmp.resolve("snapshots/nope")))
+                .isInstanceOf(AgentException.class)
+                .hasMessageContaining("snapshot not found")
+                .hasMessageContaining("nope");
+    }
+
+    @Test
+    void aTruncatedImageFileIsReportedBeforeCriuRuns() throws Exception {
+        Snapshot snapshot = checkpoint("truncated", IdentityApp.class);
+        Path pages = largestFile(snapshot);
+        long size = Files.size(pages);
+        try (var ch = java.nio.channels.FileChannel.open(pages, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(size / 2);
+        }
+        assertThatThrownBy(() -> Snapshot.open(snapshot.dir()))
+                .isInstanceOf(AgentException.class)
+                .hasMessageContaining("snapshot=truncated is corrupted")
+                .hasMessageContaining(pages.getFileName().toString())
+                .hasMessageContaining("expected " + size);
+    }
+
+    @Test
+    void aCorruptedImageFailsTheRestoreClearlyAndLeavesNoProcessBehind() throws Exception {
+        Snapshot snapshot = checkpoint("corrupt", IdentityApp.class);
+        // same size, garbage content: only CRIU can notice
+        try (var stream = Files.list(snapshot.dir())) {
+            for (Path core : (Iterable<Path>) stream.filter(p -> p.getFileName().toString().startsWith("core-"))::iterator) {
+                byte[] junk = new byte[(int) Files.size(core)];
+                java.util.Arrays.fill(junk, (byte) 0x5a);
+                Files.write(core, junk);
+            }
+        }
+        Snapshot damaged = Snapshot.open(snapshot.dir());
+        assertThatThrownBy(() -> agent.restore(damaged, RestoreSpec.builder().instanceId("doomed").build()))
+                .isInstanceOf(AgentException.class)
+                .hasMessageContaining("snapshot=corrupt instance=doomed: restore failed")
+                .hasMessageContaining("restore.log");
+        assertThat(TestSupport.processesMentioning("parent-corrupt")).as("no restored JVM").isEmpty();
+        assertThat(TestSupport.processesMentioning(snapshot.dir().toString())).as("no CRIU").isEmpty();
+        assertThat(agent.instances()).isEmpty();
+    }
+
+    @Test
+    void functionJvmsRunOnTemurin25Too() throws Exception {
+        Path jdk25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(jdk25.resolve("bin/java")), "no Temurin 25 on this machine");
+        Instance parent = agent.launch(LaunchSpec.builder(IdentityApp.class.getName()).classPath(TestSupport.testClasses())
+                .javaHome(jdk25).instanceId("parent-25").build());
+        Snapshot snapshot = agent.checkpoint(parent, tmp.resolve("snapshots/jdk25"), "jdk25", false, WAIT);
+        Instance child = agent.restore(snapshot, RestoreSpec.builder().instanceId("child-25").build());
+        assertThat(child.awaitExit(WAIT)).isTrue();
+        assertThat(parse(TestSupport.lines(child.stdoutLog()).get(0))).containsEntry("id", "child-25").containsEntry("restored", "true");
+        assertThat(Files.readString(child.stderrLog())).doesNotContain("WARNING");
+    }
+
+    private static Path largestFile(Snapshot s) {
+        return s.dir().resolve(s.files().entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey());
+    }
+
+    private static Map<String, String> parse(String line) {
+        Map<String, String> m = new HashMap<>();
+        for (String part : line.split(" ")) {
+            int eq = part.indexOf('=');
+            m.put(part.substring(0, eq), part.substring(eq + 1));
+        }
+        return m;
+    }
+}

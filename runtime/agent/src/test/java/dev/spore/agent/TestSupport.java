@@ -1,0 +1,63 @@
+package dev.spore.agent;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** Shared by the end-to-end tests: where things are, and what is still running. */
+final class TestSupport {
+
+    private TestSupport() {
+    }
+
+    static Path home() {
+        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
+    }
+
+    static Agent agent(Path workDir) {
+        return Agent.create(home(), workDir);
+    }
+
+    /** Test classes (the apps) for a launched JVM's class path. */
+    static Path testClasses() {
+        return home().resolve("runtime/agent/target/test-classes");
+    }
+
+    static Path demoJar() {
+        return home().resolve("functions/mitosis-demo/target/mitosis-demo.jar");
+    }
+
+    /** Pids of live processes whose command line contains {@code marker} (e.g. an instance id). */
+    static List<Long> processesMentioning(String marker) {
+        List<Long> found = new ArrayList<>();
+        long self = ProcessHandle.current().pid();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit) || Long.parseLong(name) == self) {
+                    continue;
+                }
+                try {
+                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline"))).replace('\0', ' ');
+                    String stat = Files.readString(p.resolve("stat"));
+                    boolean zombie = stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+                    if (!zombie && cmdline.contains(marker)) {
+                        found.add(Long.parseLong(name));
+                    }
+                } catch (IOException e) {
+                    // exited meanwhile
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return found;
+    }
+
+    static List<String> lines(Path file) throws IOException {
+        return Files.readAllLines(file);
+    }
+}
