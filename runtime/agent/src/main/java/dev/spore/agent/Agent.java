@@ -2,6 +2,7 @@ package dev.spore.agent;
 
 import dev.spore.agent.internal.Criu;
 import dev.spore.agent.internal.Pipe;
+import dev.spore.agent.internal.PinnedClassPath;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 
@@ -48,6 +49,11 @@ public final class Agent implements AutoCloseable {
             "-XX:MinHeapFreeRatio=10",     // let the pre-dump full GC give unused heap back: smaller images
             "-XX:MaxHeapFreeRatio=20",
             "-Xshare:auto",
+            // map the CDS archive at its base address instead of relocating it: relocation dirties every
+            // page of it, ~8 MB more image per instance (measured 16.7 -> 8.9 MB dirty on JDK 17 and 25).
+            // Restored siblings share one address layout anyway, as with any snapshot (see docs).
+            "-XX:+UnlockDiagnosticVMOptions",
+            "-XX:ArchiveRelocationMode=0",
             "--add-opens=java.base/java.lang=ALL-UNNAMED",           // reseed Math.random, TLR probes
             "--add-opens=java.base/java.util=ALL-UNNAMED",           // reseed Random's uniquifier
             "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED" // reseed ThreadLocalRandom's seeder
@@ -57,6 +63,7 @@ public final class Agent implements AutoCloseable {
     private final Path workDir;
     private final Criu criu;
     private final List<Path> hostClassPath;
+    private final PinnedClassPath pinned;
     private final Set<Instance> instances = ConcurrentHashMap.newKeySet();
     private final ExecutorService restorers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "spore-restore");
@@ -69,6 +76,7 @@ public final class Agent implements AutoCloseable {
         this.workDir = workDir;
         this.criu = criu;
         this.hostClassPath = hostClassPath;
+        this.pinned = new PinnedClassPath(workDir.resolve("classpath"));
     }
 
     /**
@@ -147,6 +155,7 @@ public final class Agent implements AutoCloseable {
         jvm.addAll(spec.jvmOptions);
         List<Path> cp = new ArrayList<>(hostClassPath);
         cp.addAll(spec.classPath);
+        cp = pinned.pin(cp);
         jvm.add("-cp");
         jvm.add(String.join(":", cp.stream().map(Path::toString).toList()));
         jvm.add(spec.mainClass);
@@ -228,6 +237,7 @@ public final class Agent implements AutoCloseable {
         List<String> exec = new ArrayList<>(criu.command());
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
                 "--pidfile", dir.resolve("pid").toString()));
+        exec.addAll(criu.logLevel());
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
             String pipe = snapshot.get("pipe." + roles[i]);

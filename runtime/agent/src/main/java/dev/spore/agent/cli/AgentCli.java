@@ -61,6 +61,8 @@ public final class AgentCli {
         List<Path> classPath = new ArrayList<>();
         @Option(names = "--java-home", description = "JDK for the program (default: the agent's)")
         Path javaHome;
+        @Option(names = {"-J", "--jvm-option"}, description = "extra JVM option for the program, repeatable (e.g. -J-Xmx256m)")
+        List<String> jvmOptions = new ArrayList<>();
         @Option(names = "--images", description = "directory of snapshots (default: .spore/snapshots)")
         Path images;
         @Option(names = "--leave-running", description = "keep the original JVM running after the dump")
@@ -79,6 +81,7 @@ public final class AgentCli {
             try (Agent agent = agent()) {
                 LaunchSpec.Builder spec = LaunchSpec.builder(mainClass).classPath(classPath).args(args)
                         .instanceId("parent-" + name).output(printer(json));
+                jvmOptions.forEach(spec::jvmOption);
                 if (javaHome != null) {
                     spec.javaHome(javaHome);
                 }

@@ -117,7 +117,8 @@ public final class Criu {
     /** {@code criu dump} of the tree rooted at {@code pid}; external pipes stay outside the image. */
     public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, Path log) {
         List<String> cmd = new ArrayList<>(command);
-        cmd.addAll(List.of("dump", "-t", Long.toString(pid), "-D", imageDir.toString(), "-o", log.toString(), "-v2"));
+        cmd.addAll(List.of("dump", "-t", Long.toString(pid), "-D", imageDir.toString(), "-o", log.toString()));
+        cmd.addAll(logLevel());
         for (String pipe : externalPipes) {
             cmd.add("--external");
             cmd.add(pipe);
@@ -126,6 +127,12 @@ public final class Criu {
             cmd.add("--leave-running");
         }
         run(cmd, "criu dump of pid " + pid, log);
+    }
+
+    /** {@code -Dspore.criu.log-level=4} makes CRIU's logs detailed and timestamped (for profiling); default 2. */
+    public List<String> logLevel() {
+        String level = System.getProperty("spore.criu.log-level");
+        return level == null ? List.of() : List.of("-v" + level);
     }
 
     /** Runs {@code criu check}; returns its output or throws with it. */

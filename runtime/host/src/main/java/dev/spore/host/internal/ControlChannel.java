@@ -58,6 +58,18 @@ final class ControlChannel implements Channel {
         return new ControlChannel(in, out, targets);
     }
 
+    /**
+     * Runs the decoder once on a sample frame so the first real read, the one in a freshly restored
+     * instance, finds every class loaded and linked.
+     */
+    static void warmUp() {
+        try {
+            Message.read(new java.io.ByteArrayInputStream(Message.of(Type.RESUME, Map.of("instance", "warm-up")).toBytes()));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** What the agent's descriptors point at; any descriptor pointing there too belongs to the agent. */
     Set<String> targets() {
         return targets;
