@@ -1,5 +1,6 @@
 package dev.spore.agent;
 
+import dev.spore.agent.internal.Invoker;
 import dev.spore.agent.internal.StreamPump;
 import dev.spore.host.control.Message;
 
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -38,6 +40,8 @@ public final class Instance implements AutoCloseable {
     private final CountDownLatch marker = new CountDownLatch(1);
     private final StreamPump stdout;
     private final StreamPump stderr;
+    /** RESULT, READY and WARMUP_PROGRESS go here, never to {@link #inbox}. */
+    private final Invoker invoker;
     private volatile long pid;
     private volatile long markerNanos;
     private volatile RestoreProfile profile;
@@ -52,6 +56,7 @@ public final class Instance implements AutoCloseable {
         this.control = control;
         this.stdout = new StreamPump(out, dir.resolve("stdout.log"), id, OutputListener.Stream.STDOUT, listener).start();
         this.stderr = new StreamPump(err, dir.resolve("stderr.log"), id, OutputListener.Stream.STDERR, listener).start();
+        this.invoker = new Invoker(id, this::send, dir.resolve("stderr.log"));
         Thread reader = new Thread(() -> readControl(controlIn), "spore-control-" + id);
         reader.setDaemon(true);
         reader.start();
@@ -72,12 +77,17 @@ public final class Instance implements AutoCloseable {
             marker.countDown();
             Message m;
             while ((m = Message.read(src)) != null) {
-                inbox.add(m);
+                if (Invoker.accepts(m)) {
+                    invoker.deliver(m);
+                } else {
+                    inbox.add(m);
+                }
             }
         } catch (IOException e) {
             controlError = e.getMessage();
         } finally {
             marker.countDown();
+            invoker.closed(controlError == null ? "control channel closed" : "control channel failed: " + controlError);
             inbox.add(EOF);
         }
     }
@@ -137,12 +147,56 @@ public final class Instance implements AutoCloseable {
         return await(EnumSet.of(type), timeout, what);
     }
 
-    void send(Message m) {
+    /** Synchronized: concurrent invocations must not interleave their frames on the pipe. */
+    synchronized void send(Message m) {
         try {
             m.write(control);
         } catch (IOException e) {
             throw new AgentException("instance=" + id + ": control channel closed (" + e.getMessage() + "); the instance has exited");
         }
+    }
+
+    /**
+     * Invokes the function once: sends the payload to the instance's serve loop and waits for the result.
+     * Thread-safe; concurrent calls are matched to their results by request id. A call made before the serve
+     * loop runs (a cold instance still warming up) waits in the channel until it does.
+     *
+     * @param headers the caller's headers, passed to the handler (Lambda handlers see none of them today)
+     * @param timeout how long to wait; also the handler's deadline ({@code Context.getRemainingTimeInMillis()})
+     * @return the result, also when the handler threw or the payload was bad ({@link Invocation#failed()})
+     * @throws InvocationTimeoutException no result in time; the instance is left running for the caller to replace
+     * @throws AgentException             the instance exited or was stopped
+     */
+    public Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) {
+        return invoker.invoke(body, headers, timeout);
+    }
+
+    /** True once the instance's FunctionMain entered its serve loop, and until it exits. */
+    public boolean isServing() {
+        return invoker.isServing() && process.isAlive();
+    }
+
+    /** Waits for the serve loop (READY); false if the instance exited first or the time ran out. */
+    public boolean awaitServing(Duration timeout) throws InterruptedException {
+        return invoker.awaitServing(timeout);
+    }
+
+    /**
+     * The function's warm-up statistics, as last reported before the checkpoint: {@code iterations},
+     * {@code first-us}, {@code p50-us}, {@code jit-ms}, {@code reason}, {@code settled}, {@code done}; empty if none.
+     */
+    public Map<String, String> warmup() {
+        return invoker.warmup();
+    }
+
+    /** The serve loop's READY headers ({@code instance}, {@code restored}, {@code handler}, {@code jit-ms}). */
+    public Map<String, String> readyInfo() {
+        return invoker.readyHeaders();
+    }
+
+    /** Invocations sent and not yet answered. */
+    public int inFlight() {
+        return invoker.inFlight();
     }
 
     void pid(long value) {

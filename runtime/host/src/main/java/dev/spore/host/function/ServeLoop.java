@@ -1,0 +1,113 @@
+package dev.spore.host.function;
+
+import dev.spore.host.Instance;
+import dev.spore.host.control.Channel;
+import dev.spore.host.control.Message;
+import dev.spore.host.control.Message.Type;
+
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The invocation loop of a function instance: one reader thread takes INVOKE messages from the control
+ * channel and hands each to a worker, which answers with a RESULT carrying the same {@code id}. Concurrency is
+ * the agent's (the gateway's) decision; the loop runs as many invocations at once as it is sent.
+ *
+ * <p>Workers are created here, after the restore, not before the checkpoint: idle threads would only make
+ * the image bigger and each restore slower. The loop holds no lock of the checkpoint engine.
+ */
+final class ServeLoop {
+
+    static final String HEADER_PREFIX = "h.";
+
+    private final Channel channel;
+    private final Handler handler;
+    private final ExecutorService workers;
+
+    ServeLoop(Channel channel, Handler handler) {
+        this.channel = channel;
+        this.handler = handler;
+        AtomicInteger n = new AtomicInteger();
+        this.workers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+            Thread t = new Thread(r, "spore-invoke-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Announces READY, then serves until the agent closes the channel. */
+    void run(Map<String, String> readyHeaders) throws IOException {
+        Map<String, String> ready = new LinkedHashMap<>(readyHeaders);
+        ready.put("instance", Instance.id());
+        ready.put("restored", Boolean.toString(Instance.restored()));
+        ready.put("handler", handler.description());
+        channel.send(Message.of(Type.READY, ready));
+        Message m;
+        while ((m = channel.receive()) != null) {
+            if (m.type() != Type.INVOKE) {
+                System.err.println("spore: instance=" + Instance.id() + " ignores control message " + m.type()
+                        + " while serving (expected INVOKE)");
+                continue;
+            }
+            Message call = m;
+            workers.execute(() -> answer(call));
+        }
+        workers.shutdown();
+    }
+
+    private void answer(Message invoke) {
+        Message result = handle(handler, invoke);
+        try {
+            channel.send(result);
+        } catch (IOException e) {
+            System.err.println("spore: instance=" + Instance.id() + " cannot send RESULT id=" + invoke.header("id")
+                    + " (" + e.getMessage() + "): the agent has gone");
+        }
+    }
+
+    /** Runs one INVOKE and builds its RESULT; never throws. */
+    static Message handle(Handler handler, Message invoke) {
+        String id = invoke.header("id") == null ? "" : invoke.header("id");
+        Map<String, String> callHeaders = new LinkedHashMap<>();
+        invoke.headers().forEach((k, v) -> {
+            if (k.startsWith(HEADER_PREFIX)) {
+                callHeaders.put(k.substring(HEADER_PREFIX.length()), v);
+            }
+        });
+        long deadline = parseLong(invoke.header("deadline"));
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put("id", id);
+        out.put("instance", Instance.id());
+        byte[] body = null;
+        long t0 = System.nanoTime();
+        try {
+            Reply reply = handler.invoke(new Call(id, invoke.body(), callHeaders, deadline));
+            reply.headers().forEach((k, v) -> out.put(HEADER_PREFIX + k, v));
+            body = reply.body();
+        } catch (BadRequestException e) {
+            out.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+            out.put("error-type", "bad-request");
+        } catch (Throwable t) {
+            out.put("error", t.getClass().getName() + ": " + t.getMessage());
+            out.put("error-type", "handler");
+            System.err.println("spore: instance=" + Instance.id() + " request=" + id + " handler threw:");
+            t.printStackTrace();
+        }
+        out.put("handler-us", Long.toString((System.nanoTime() - t0) / 1000));
+        return new Message(Type.RESULT, out, body);
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return s == null ? 0 : Long.parseLong(s.strip());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+}

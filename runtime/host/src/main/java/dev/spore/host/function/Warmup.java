@@ -1,0 +1,151 @@
+package dev.spore.host.function;
+
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Runs a handler on sample payloads before the checkpoint, so that the snapshot holds loaded classes,
+ * initialised frameworks and JIT-compiled code, not just a booted JVM.
+ *
+ * <p>Without a fixed count it stops when the handler's latency has settled: the median of each window (at
+ * least {@value #WINDOW} calls and {@value #WINDOW_MILLIS} ms, so that a fast handler's window spans real
+ * JIT activity) stays within 10% for {@value #STABLE_WINDOWS} windows in a row while the JIT compiled
+ * nothing during the last one. A time budget bounds it for handlers that never settle. A fixed iteration
+ * count alone was rejected as the default: too few leaves the hot path in the interpreter or C1, too many
+ * wastes deploy time on a slow handler.
+ */
+final class Warmup {
+
+    static final int WINDOW = 100;
+    static final long WINDOW_MILLIS = 20;
+    static final int STABLE_WINDOWS = 3;
+
+    /** A warm-up call failed: the deploy should fail with this message rather than snapshot a broken handler. */
+    static final class WarmupException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        WarmupException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** One named sample payload. */
+    record Payload(String name, byte[] body) {
+    }
+
+    /**
+     * @param reason why warm-up stopped: {@code settled}, {@code count}, {@code budget}, {@code max} or {@code none}
+     */
+    record Stats(int iterations, double firstMicros, double p50Micros, String reason, long jitMillisBefore,
+                 long jitMillisAfter, double elapsedMillis) {
+
+        Map<String, String> headers() {
+            Map<String, String> h = new LinkedHashMap<>();
+            h.put("iterations", Integer.toString(iterations));
+            h.put("first-us", fmt(firstMicros));
+            h.put("p50-us", fmt(p50Micros));
+            h.put("reason", reason);
+            h.put("settled", Boolean.toString(reason.equals("settled")));
+            h.put("jit-ms-before", Long.toString(jitMillisBefore));
+            h.put("jit-ms", Long.toString(jitMillisAfter));
+            h.put("elapsed-ms", fmt(elapsedMillis));
+            return h;
+        }
+    }
+
+    private Warmup() {
+    }
+
+    /**
+     * @param count    exact number of calls, or 0 to stop when latency settles
+     * @param progress receives the statistics after each window (may be sent to the agent)
+     */
+    static Stats run(Handler handler, List<Payload> payloads, int count, long budgetMillis, int maxIterations,
+                     Consumer<Map<String, String>> progress) throws WarmupException {
+        long jitBefore = jitMillis();
+        if (payloads.isEmpty()) {
+            return new Stats(0, 0, 0, "none", jitBefore, jitBefore, 0);
+        }
+        long start = System.nanoTime();
+        long budgetEnd = start + budgetMillis * 1_000_000L;
+        long[] window = new long[Math.max(WINDOW, 16)];
+        int inWindow = 0;
+        long windowStart = start;
+        long windowJit = jitBefore;
+        double first = -1;
+        double lastP50 = 0;
+        int stable = 0;
+        int i = 0;
+        String reason;
+        while (true) {
+            Payload p = payloads.get(i % payloads.size());
+            long t0 = System.nanoTime();
+            try {
+                handler.invoke(new Call("warmup-" + i, p.body(), Map.of(), System.currentTimeMillis() + 60_000));
+            } catch (Throwable t) {
+                throw new WarmupException("warm-up call " + (i + 1) + " with payload " + p.name() + " failed: " + t
+                        + ": fix the payload or the handler (a snapshot of a failing handler is not made)", t);
+            }
+            long took = System.nanoTime() - t0;
+            first = first < 0 ? took / 1e3 : first;
+            if (inWindow == window.length) {
+                window = Arrays.copyOf(window, window.length * 2);
+            }
+            window[inWindow++] = took;
+            i++;
+            if (count > 0) {
+                if (i >= count) {
+                    reason = "count";
+                    break;
+                }
+            } else if (i >= maxIterations) {
+                reason = "max";
+                break;
+            }
+            long now = System.nanoTime();
+            if (now >= budgetEnd) {
+                reason = "budget";
+                break;
+            }
+            if (inWindow >= WINDOW && now - windowStart >= WINDOW_MILLIS * 1_000_000L) {
+                double p50 = median(window, inWindow) / 1e3;
+                long jit = jitMillis();
+                boolean close = lastP50 > 0 && Math.abs(p50 - lastP50) <= 0.1 * lastP50;
+                stable = close && jit == windowJit ? stable + 1 : 0;
+                lastP50 = p50;
+                windowJit = jit;
+                inWindow = 0;
+                windowStart = now;
+                progress.accept(new Stats(i, first, p50, "running", jitBefore, jit, (now - start) / 1e6).headers());
+                if (count == 0 && stable >= STABLE_WINDOWS) {
+                    reason = "settled";
+                    break;
+                }
+            }
+        }
+        double p50 = inWindow > 0 ? median(window, inWindow) / 1e3 : lastP50;
+        return new Stats(i, first, p50, reason, jitBefore, jitMillis(), (System.nanoTime() - start) / 1e6);
+    }
+
+    /** Total JIT compilation time so far; -1 when the JVM does not report it. */
+    static long jitMillis() {
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
+    }
+
+    private static double median(long[] values, int n) {
+        long[] copy = Arrays.copyOf(values, n);
+        Arrays.sort(copy);
+        return copy[n / 2];
+    }
+
+    private static String fmt(double v) {
+        return String.format(Locale.ROOT, "%.1f", v);
+    }
+}
