@@ -1,0 +1,166 @@
+package dev.spore.store;
+
+import dev.spore.store.internal.cache.NodeCache;
+import dev.spore.store.internal.chunking.Chunker;
+import dev.spore.store.internal.client.LocalTransport;
+import dev.spore.store.internal.client.RealStoreClient;
+import dev.spore.store.internal.client.Transport;
+import dev.spore.store.internal.client.TransportChoice;
+import dev.spore.store.internal.engine.StoreEngine;
+import dev.spore.store.internal.rdma.DisniReader;
+import dev.spore.store.internal.rdma.RdmaCapability;
+import dev.spore.store.internal.rdma.RdmaTransport;
+import dev.spore.store.internal.tcp.TcpTransport;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * Opens a {@link SnapshotStore}. URIs:
+ * <ul>
+ *   <li>{@code local:/var/lib/spore/store} — the store in this process, owning that data directory (no socket).</li>
+ *   <li>{@code tcp://host:7420} — a store daemon over TCP (Netty).</li>
+ *   <li>{@code rdma://host:7420} — control over TCP, chunk reads as RDMA READs when this node and the store can;
+ *       otherwise TCP, logged. {@code host:7420} alone means the same ("best available").</li>
+ * </ul>
+ * The operator forces a transport with {@code -Dspore.store.transport=tcp|rdma|auto} or the environment
+ * variable {@code SPORE_STORE_TRANSPORT}. Fetched images go through the node cache, by default
+ * {@code /dev/shm/spore-cache} (set {@code -Dspore.store.cache=DIR}, or {@code none} to disable).
+ */
+public final class StoreClient {
+
+    private static final System.Logger LOG = System.getLogger("spore.store.client");
+
+    private StoreClient() {
+    }
+
+    public static SnapshotStore open(String uri) {
+        return builder(uri).build();
+    }
+
+    public static Builder builder(String uri) {
+        return new Builder(uri);
+    }
+
+    /** The node cache directory by default: tmpfs when there is one. Null means no cache. */
+    public static Path defaultCacheDir() {
+        String p = System.getProperty("spore.store.cache", System.getenv("SPORE_STORE_CACHE"));
+        if (p != null && !p.isBlank()) {
+            return p.equals("none") ? null : Path.of(p);
+        }
+        Path shm = Path.of("/dev/shm");
+        return Files.isDirectory(shm) && Files.isWritable(shm) ? shm.resolve("spore-cache")
+                : Path.of(System.getProperty("java.io.tmpdir"), "spore-cache");
+    }
+
+    public static final class Builder {
+        private final String uri;
+        private Path cacheDir = defaultCacheDir();
+        private String chunking = Chunker.DEFAULT;
+        private String override = TransportChoice.override();
+        private Duration timeout = Duration.ofSeconds(60);
+        private long memoryBudget = 1L << 30;
+        private boolean fsync = true;
+
+        private Builder(String uri) {
+            this.uri = uri;
+        }
+
+        /** Node cache directory, or null for none (fetch writes straight into the target directory). */
+        public Builder cacheDir(Path dir) {
+            this.cacheDir = dir;
+            return this;
+        }
+
+        /** Chunking used when this client publishes: {@code gear-N} (default) or {@code fixed-N}. */
+        public Builder chunking(String spec) {
+            this.chunking = spec;
+            return this;
+        }
+
+        /** Forces tcp, rdma or auto, like {@code -Dspore.store.transport}. */
+        public Builder transport(String value) {
+            this.override = value;
+            return this;
+        }
+
+        public Builder timeout(Duration value) {
+            this.timeout = value;
+            return this;
+        }
+
+        /** For {@code local:} URIs: the in-process store's memory budget. */
+        public Builder memoryBudget(long bytes) {
+            this.memoryBudget = bytes;
+            return this;
+        }
+
+        /** For {@code local:} URIs: whether publishes are flushed to disk (tests may turn it off). */
+        public Builder fsync(boolean value) {
+            this.fsync = value;
+            return this;
+        }
+
+        public SnapshotStore build() {
+            Chunker chunker = Chunker.of(chunking);
+            NodeCache cache = cacheDir == null ? null : new NodeCache(cacheDir);
+            return new RealStoreClient(transport(), cache, chunker);
+        }
+
+        private Transport transport() {
+            if (uri.startsWith("local:")) {
+                StoreConfig cfg = StoreConfig.builder(Path.of(uri.substring("local:".length())))
+                        .memoryBudget(memoryBudget).fsync(fsync).build();
+                return new LocalTransport(StoreEngine.open(cfg), true);
+            }
+            String scheme = "auto";
+            String rest = uri;
+            int sep = uri.indexOf("://");
+            if (sep > 0) {
+                scheme = uri.substring(0, sep);
+                rest = uri.substring(sep + 3);
+            }
+            if (!scheme.equals("tcp") && !scheme.equals("rdma") && !scheme.equals("auto")) {
+                throw new StoreException("store uri=" + uri + " has unknown scheme '" + scheme
+                        + "': use local:/dir, tcp://host:port, rdma://host:port or host:port");
+            }
+            int colon = rest.lastIndexOf(':');
+            String host = colon > 0 ? rest.substring(0, colon) : rest;
+            int port;
+            try {
+                port = colon > 0 ? Integer.parseInt(rest.substring(colon + 1).replace("/", "")) : StoreConfig.DEFAULT_PORT;
+            } catch (NumberFormatException e) {
+                throw new StoreException("store uri=" + uri + ": port is not a number");
+            }
+            TcpTransport tcp = new TcpTransport(host, port, 64 << 20, timeout);
+            int storeRdma = Integer.parseInt(tcp.hello().getOrDefault("rdma-port", "-1"));
+            RdmaCapability cap = scheme.equals("tcp") && !"rdma".equalsIgnoreCase(override)
+                    ? new RdmaCapability(false, "tcp:// requested") : RdmaCapability.detect();
+            String chosen;
+            try {
+                chosen = TransportChoice.choose(scheme, override, cap, storeRdma);
+            } catch (StoreException e) {
+                tcp.close();
+                throw e;
+            }
+            if (chosen.equals("rdma")) {
+                try {
+                    return new RdmaTransport(tcp, new DisniReader(host, storeRdma, 16 << 20));
+                } catch (StoreException e) {
+                    if ("rdma".equalsIgnoreCase(override)) {
+                        tcp.close();
+                        throw e;
+                    }
+                    LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; using tcp");
+                    return tcp;
+                }
+            }
+            if (!scheme.equals("tcp")) {
+                LOG.log(System.Logger.Level.INFO, "store=" + host + ":" + port + " transport=tcp (rdma not used: "
+                        + (storeRdma < 0 ? "store does not offer it" : cap.reason()) + ")");
+            }
+            return tcp;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+package dev.spore.store.internal.client;
+
+import dev.spore.store.Manifest;
+import dev.spore.store.Stats;
+import dev.spore.store.internal.engine.ChunkHandle;
+import dev.spore.store.internal.engine.StoreEngine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The store in this process: no socket, no copy on read (the sink sees the off-heap region itself).
+ * {@code owned}: whether closing the transport closes the engine (true for {@code local:} URIs, false when
+ * a {@link dev.spore.store.StoreServer} hands out an in-process client).
+ */
+public final class LocalTransport implements Transport {
+
+    private final StoreEngine engine;
+    private final boolean owned;
+
+    public LocalTransport(StoreEngine engine, boolean owned) {
+        this.engine = engine;
+        this.owned = owned;
+    }
+
+    @Override
+    public String name() {
+        return "local";
+    }
+
+    @Override
+    public Manifest manifest(String snapshotName) {
+        return engine.manifest(snapshotName);
+    }
+
+    @Override
+    public List<Manifest> list() {
+        return engine.list();
+    }
+
+    @Override
+    public void delete(String snapshotName) {
+        engine.delete(snapshotName);
+    }
+
+    @Override
+    public Stats stats() {
+        return engine.stats();
+    }
+
+    @Override
+    public long begin(String snapshotName) {
+        return engine.begin(snapshotName);
+    }
+
+    @Override
+    public List<String> missing(long session, List<String> digests) {
+        return engine.missing(session, digests);
+    }
+
+    @Override
+    public void put(long session, Map<String, ByteBuffer> chunks) {
+        chunks.forEach((d, b) -> engine.put(session, d, b));
+    }
+
+    @Override
+    public Manifest commit(long session, Manifest manifest) {
+        return engine.commit(session, manifest);
+    }
+
+    @Override
+    public void abort(long session) {
+        engine.abort(session);
+    }
+
+    @Override
+    public void read(List<String> digests, ChunkSink sink) throws IOException {
+        for (String d : digests) {
+            ChunkHandle h = engine.read(d);
+            try {
+                sink.accept(d, h.data());
+            } finally {
+                h.release();
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (owned) {
+            engine.close();
+        }
+    }
+}

@@ -1,0 +1,293 @@
+package dev.spore.store.internal.client;
+
+import dev.spore.store.CorruptChunkException;
+import dev.spore.store.Manifest;
+import dev.spore.store.SnapshotStore;
+import dev.spore.store.Stats;
+import dev.spore.store.StoreException;
+import dev.spore.store.internal.cache.NodeCache;
+import dev.spore.store.internal.chunking.Chunker;
+import dev.spore.store.internal.chunking.Digests;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * {@link SnapshotStore} over any {@link Transport}: chunks and hashes on publish, verifies and materializes
+ * on fetch, through the node cache when there is one.
+ */
+public final class RealStoreClient implements SnapshotStore {
+
+    private static final System.Logger LOG = System.getLogger("spore.store.client");
+    private static final String AGENT_METADATA = "spore-snapshot.properties";
+
+    private final Transport transport;
+    private final NodeCache cache;
+    private final Chunker chunker;
+
+    public RealStoreClient(Transport transport, NodeCache cache, Chunker chunker) {
+        this.transport = transport;
+        this.cache = cache;
+        this.chunker = chunker;
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    public NodeCache cache() {
+        return cache;
+    }
+
+    @Override
+    public Manifest publish(String snapshotName, Path imageDir, Map<String, String> metadata) {
+        Manifest.checkName(snapshotName);
+        List<Path> paths;
+        try (Stream<Path> s = Files.list(imageDir)) {
+            paths = s.filter(Files::isRegularFile).sorted().toList();
+        } catch (IOException e) {
+            throw new StoreException("snapshot=" + snapshotName + ": cannot list " + imageDir + ": " + e.getMessage());
+        }
+        if (paths.isEmpty()) {
+            throw new StoreException("snapshot=" + snapshotName + ": " + imageDir + " has no files to publish");
+        }
+        List<Manifest.FileEntry> files = new ArrayList<>();
+        Map<String, ByteBuffer> chunks = new LinkedHashMap<>();
+        try {
+            for (Path p : paths) {
+                files.add(chunkFile(p, chunks));
+            }
+        } catch (IOException e) {
+            throw new StoreException("snapshot=" + snapshotName + ": cannot read " + imageDir + ": " + e.getMessage(), e);
+        }
+        Manifest m = new Manifest(snapshotName, Instant.now(), mergedMetadata(imageDir, metadata), files);
+        long session = transport.begin(snapshotName);
+        try {
+            List<String> missing = transport.missing(session, List.copyOf(chunks.keySet()));
+            Map<String, ByteBuffer> upload = new LinkedHashMap<>();
+            missing.forEach(d -> upload.put(d, chunks.get(d)));
+            transport.put(session, upload);
+            Manifest committed = transport.commit(session, m);
+            LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshotName + " published via " + transport.name()
+                    + ": bytes=" + m.totalBytes() + " chunks=" + chunks.size() + " new-chunks=" + missing.size());
+            return committed;
+        } catch (RuntimeException e) {
+            try {
+                transport.abort(session);
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    /** Maps the file, cuts it, hashes each chunk; the file's digest is SHA-256 over its chunk digests (a Merkle root). */
+    private Manifest.FileEntry chunkFile(Path p, Map<String, ByteBuffer> chunks) throws IOException {
+        long size = Files.size(p);
+        if (size > Integer.MAX_VALUE) {
+            throw new StoreException("file " + p + " is " + size + " bytes, limit " + Integer.MAX_VALUE + " per image file");
+        }
+        ByteBuffer data;
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            data = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
+        }
+        List<Manifest.ChunkRef> refs = new ArrayList<>();
+        MessageDigest root = Digests.newSha256();
+        for (int off = 0; off < size; ) {
+            int len = chunker.next(data, off, (int) size);
+            ByteBuffer chunk = data.slice(off, len);
+            String d = Digests.sha256(chunk);
+            refs.add(new Manifest.ChunkRef(d, len));
+            chunks.putIfAbsent(d, chunk);
+            root.update(Digests.toBytes(d));
+            off += len;
+        }
+        return new Manifest.FileEntry(p.getFileName().toString(), size, mode(p), Digests.toHex(root.digest()), refs);
+    }
+
+    private Map<String, String> mergedMetadata(Path imageDir, Map<String, String> given) {
+        Map<String, String> m = new LinkedHashMap<>();
+        Path agentMeta = imageDir.resolve(AGENT_METADATA);
+        if (Files.isRegularFile(agentMeta)) {
+            Properties props = new Properties();
+            try (Reader r = Files.newBufferedReader(agentMeta)) {
+                props.load(r);
+                for (String k : new String[] {"criu", "created", "dump-ms", "source-instance", "name"}) {
+                    if (props.getProperty(k) != null) {
+                        m.put(k.equals("created") ? "checkpointed" : k.equals("name") ? "image-name" : k, props.getProperty(k));
+                    }
+                }
+            } catch (IOException | IllegalArgumentException e) {
+                LOG.log(System.Logger.Level.WARNING, "image=" + imageDir + ": unreadable " + AGENT_METADATA + " ("
+                        + e.getMessage() + "); publishing without its metadata");
+            }
+        }
+        m.put("chunking", chunker.spec());
+        m.put("publisher-jdk", System.getProperty("java.version"));
+        m.putAll(given);
+        return m;
+    }
+
+    @Override
+    public Path fetch(String snapshotName, Path targetDir) {
+        Manifest m = transport.manifest(Manifest.checkName(snapshotName));
+        try {
+            if (cache == null) {
+                fill(m, targetDir, Map.of());
+                return targetDir;
+            }
+            Path cached = cache.materialize(m, (man, dir) -> fill(man, dir, cache.index()));
+            cache.linkInto(m, cached, targetDir);
+            return targetDir;
+        } catch (IOException e) {
+            throw new StoreException("snapshot=" + snapshotName + ": cannot write " + targetDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes every file of {@code m} into {@code dir}: chunks from {@code local} cached images where possible, else remote. */
+    private void fill(Manifest m, Path dir, Map<String, NodeCache.Location> local) throws IOException {
+        Files.createDirectories(dir);
+        Map<String, List<long[]>> where = new LinkedHashMap<>(); // digest -> (file index, offset)
+        List<FileChannel> out = new ArrayList<>();
+        try {
+            for (int i = 0; i < m.files().size(); i++) {
+                Manifest.FileEntry f = m.files().get(i);
+                Path p = dir.resolve(f.name());
+                Files.deleteIfExists(p);
+                FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                out.add(ch);
+                long off = 0;
+                for (Manifest.ChunkRef c : f.chunks()) {
+                    where.computeIfAbsent(c.digest(), k -> new ArrayList<>()).add(new long[] {i, off});
+                    off += c.length();
+                }
+            }
+            List<String> remote = new ArrayList<>();
+            for (String d : where.keySet()) {
+                NodeCache.Location loc = local.get(d);
+                if (loc == null || !copyLocal(d, loc, where.get(d), out)) {
+                    remote.add(d);
+                }
+            }
+            List<String> bad = new ArrayList<>();
+            Transport.ChunkSink sink = (d, data) -> {
+                if (!Digests.sha256(data).equals(d)) {
+                    bad.add(d);
+                    return;
+                }
+                write(data, where.get(d), out);
+            };
+            transport.read(remote, sink);
+            if (!bad.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "snapshot=" + m.name() + ": " + bad.size() + " chunk(s) failed "
+                        + "SHA-256 verification (first chunk=" + bad.get(0) + "); fetching them once more");
+                List<String> retry = List.copyOf(bad);
+                bad.clear();
+                transport.read(retry, sink);
+                if (!bad.isEmpty()) {
+                    throw new CorruptChunkException(bad.get(0), "snapshot=" + m.name() + " chunk=" + bad.get(0)
+                            + " arrived corrupt twice over " + transport.name() + ": the store's copy is damaged; "
+                            + "republish the snapshot");
+                }
+            }
+        } finally {
+            for (FileChannel ch : out) {
+                ch.close();
+            }
+        }
+        for (Manifest.FileEntry f : m.files()) {
+            Files.setPosixFilePermissions(dir.resolve(f.name()), permissions(f.mode()));
+        }
+    }
+
+    private static boolean copyLocal(String d, NodeCache.Location loc, List<long[]> targets, List<FileChannel> out) {
+        try (FileChannel in = FileChannel.open(loc.file(), StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(loc.length());
+            while (b.hasRemaining() && in.read(b, loc.offset() + b.position()) > 0) {
+                // fill
+            }
+            b.flip();
+            if (b.remaining() != loc.length() || !Digests.sha256(b).equals(d)) {
+                return false; // cache damaged or being replaced: fetch it from the store instead
+            }
+            write(b, targets, out);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void write(ByteBuffer data, List<long[]> targets, List<FileChannel> out) throws IOException {
+        for (long[] t : targets) {
+            ByteBuffer b = data.duplicate();
+            long pos = t[1];
+            while (b.hasRemaining()) {
+                pos += out.get((int) t[0]).write(b, pos);
+            }
+        }
+    }
+
+    private static int mode(Path p) {
+        try {
+            int m = 0;
+            for (PosixFilePermission perm : Files.getPosixFilePermissions(p)) {
+                m |= 1 << (8 - perm.ordinal());
+            }
+            return m;
+        } catch (IOException | UnsupportedOperationException e) {
+            return 0644;
+        }
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> s = EnumSet.noneOf(PosixFilePermission.class);
+        for (PosixFilePermission perm : PosixFilePermission.values()) {
+            if ((mode & (1 << (8 - perm.ordinal()))) != 0) {
+                s.add(perm);
+            }
+        }
+        s.add(PosixFilePermission.OWNER_READ); // the fetching node must read what it fetched
+        return s;
+    }
+
+    @Override
+    public Manifest manifest(String snapshotName) {
+        return transport.manifest(Manifest.checkName(snapshotName));
+    }
+
+    @Override
+    public List<Manifest> list() {
+        return transport.list();
+    }
+
+    @Override
+    public void delete(String snapshotName) {
+        transport.delete(Manifest.checkName(snapshotName));
+    }
+
+    @Override
+    public Stats stats() {
+        return transport.stats().withTransport(transport.name());
+    }
+
+    @Override
+    public void close() {
+        transport.close();
+    }
+}

@@ -1,0 +1,51 @@
+package dev.spore.store.internal.client;
+
+import dev.spore.store.Manifest;
+import dev.spore.store.Stats;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * How a client reaches a store: in-process ({@code local}), Netty over TCP, or DiSNI over RDMA. Everything
+ * above this (chunking, verification, caching, materializing) is shared by all transports.
+ * Implementations are thread-safe.
+ */
+public interface Transport extends AutoCloseable {
+
+    /** Receives a fetched chunk; called on the thread that called {@link #read}, the buffer valid only during the call. */
+    @FunctionalInterface
+    interface ChunkSink {
+        void accept(String digest, ByteBuffer data) throws IOException;
+    }
+
+    /** local, tcp or rdma: shown in stats and logs. */
+    String name();
+
+    Manifest manifest(String snapshotName);
+
+    List<Manifest> list();
+
+    void delete(String snapshotName);
+
+    Stats stats();
+
+    long begin(String snapshotName);
+
+    List<String> missing(long session, List<String> digests);
+
+    /** Uploads chunks (pipelined where the transport can); buffers are read, not consumed. */
+    void put(long session, Map<String, ByteBuffer> chunks);
+
+    Manifest commit(long session, Manifest manifest);
+
+    void abort(long session);
+
+    /** Fetches each digest once, in any order; the sink checks content. */
+    void read(List<String> digests, ChunkSink sink) throws IOException;
+
+    @Override
+    void close();
+}

@@ -1,0 +1,445 @@
+package dev.spore.store.internal.engine;
+
+import dev.spore.store.CorruptChunkException;
+import dev.spore.store.Manifest;
+import dev.spore.store.SnapshotNotFoundException;
+import dev.spore.store.Stats;
+import dev.spore.store.StoreConfig;
+import dev.spore.store.StoreException;
+import dev.spore.store.internal.chunking.Digests;
+import dev.spore.store.internal.disk.DataDir;
+import dev.spore.store.internal.memory.Region;
+import dev.spore.store.internal.memory.RegionPool;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The store itself: chunk index, off-heap regions, data directory, publish sessions and garbage collection.
+ * Every transport's server side calls this; {@code local:} clients call it in-process.
+ *
+ * <p>Publish protocol: {@link #begin} a session, ask which chunks are {@link #missing} (present ones get
+ * pinned to the session), {@link #put} those, {@link #commit} the manifest. A chunk is deleted only when no
+ * manifest references it ({@code refs == 0}) and no open session pinned it ({@code pins == 0}); both counts
+ * change under {@code this}, so a GC can never remove a chunk that a concurrent publish has checked for.
+ * Sessions of a dropped connection are aborted, releasing their pins.
+ *
+ * <p>Locks: {@code this} guards the index, regions and sessions (short critical sections: lookups, a memcpy
+ * of one chunk, a rename). {@link #commitLock} orders manifest changes (commit, delete) with their files.
+ */
+public final class StoreEngine implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger("spore.store");
+    public static final int MAX_CHUNK = 4 << 20;
+
+    private static final class Entry {
+        final int length;
+        int crc32c;
+        boolean crcKnown;
+        int refs;
+        int pins;
+        Region region;
+        int offset;
+
+        Entry(int length) {
+            this.length = length;
+        }
+    }
+
+    private static final class Session {
+        final String name;
+        final Set<String> pinned = new HashSet<>();
+
+        Session(String name) {
+            this.name = name;
+        }
+    }
+
+    private final StoreConfig config;
+    private final DataDir disk;
+    private final RegionPool pool;
+    private final Map<String, Entry> chunks = new HashMap<>();        // guarded by this
+    private final Map<String, Manifest> snapshots = new TreeMap<>();  // guarded by this
+    private final Map<Long, Session> sessions = new HashMap<>();      // guarded by this
+    private final AtomicLong sessionIds = new AtomicLong();
+    private final ReentrantLock commitLock = new ReentrantLock();
+
+    private StoreEngine(StoreConfig config, DataDir disk) {
+        this.config = config;
+        this.disk = disk;
+        this.pool = new RegionPool(config.regionSize(), config.memoryBudget());
+    }
+
+    /** Opens (or creates) the data directory and loads it: manifests, then chunks into memory up to the budget. */
+    public static StoreEngine open(StoreConfig config) {
+        DataDir disk = new DataDir(config.dataDir(), config.fsync());
+        StoreEngine e = new StoreEngine(config, disk);
+        try {
+            e.load();
+        } catch (IOException | RuntimeException ex) {
+            disk.close();
+            throw ex instanceof StoreException se ? se
+                    : new StoreException("data-dir=" + config.dataDir() + " cannot be loaded: " + ex, ex);
+        }
+        return e;
+    }
+
+    private synchronized void load() throws IOException {
+        for (Manifest m : disk.loadManifests()) {
+            snapshots.put(m.name(), m);
+            for (String d : m.distinctChunks()) {
+                chunks.computeIfAbsent(d, k -> new Entry(lengthOf(m, k))).refs++;
+            }
+        }
+        Set<String> onDisk = new HashSet<>(disk.listChunks());
+        int orphans = 0;
+        for (String d : onDisk) {
+            if (!chunks.containsKey(d)) {
+                disk.deleteChunk(d); // left by a publish that never committed
+                orphans++;
+            }
+        }
+        long loaded = 0;
+        for (Map.Entry<String, Entry> c : chunks.entrySet()) {
+            if (!onDisk.contains(c.getKey())) {
+                LOG.log(System.Logger.Level.ERROR, "chunk=" + c.getKey() + " is referenced but missing from "
+                        + disk.root() + ": snapshots using it cannot be fetched until republished");
+                continue;
+            }
+            if (loaded + c.getValue().length <= pool.budget()) {
+                ByteBuffer data = disk.readChunk(c.getKey(), c.getValue().length);
+                if (!Digests.sha256(data).equals(c.getKey())) {
+                    LOG.log(System.Logger.Level.ERROR, "chunk=" + c.getKey() + " file " + disk.chunkPath(c.getKey())
+                            + " is corrupt (content does not match its SHA-256): republish the snapshots using it");
+                    continue;
+                }
+                place(c.getKey(), c.getValue(), data);
+                loaded += c.getValue().length;
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "data-dir=" + disk.root() + " loaded: snapshots=" + snapshots.size()
+                + " chunks=" + chunks.size() + " in-memory-bytes=" + pool.liveBytes() + " budget=" + pool.budget()
+                + " orphan-chunks-removed=" + orphans);
+    }
+
+    private static int lengthOf(Manifest m, String digest) {
+        for (Manifest.FileEntry f : m.files()) {
+            for (Manifest.ChunkRef c : f.chunks()) {
+                if (c.digest().equals(digest)) {
+                    return c.length();
+                }
+            }
+        }
+        throw new IllegalStateException(digest);
+    }
+
+    /** Copies a verified chunk into memory if the budget allows; guarded by this. */
+    private void place(String digest, Entry e, ByteBuffer data) {
+        RegionPool.Slot slot = pool.allocate(digest, data, this::evict);
+        if (slot != null) {
+            e.region = slot.region();
+            e.offset = slot.offset();
+        }
+        if (!e.crcKnown) {
+            e.crc32c = Digests.crc32c(data);
+            e.crcKnown = true;
+        }
+    }
+
+    private void evict(Region r) {
+        for (String d : pool.residents(r)) {
+            Entry e = chunks.get(d);
+            if (e != null && e.region == r) {
+                e.region = null; // still on disk: served from there
+            }
+        }
+    }
+
+    public synchronized long begin(String snapshotName) {
+        Manifest.checkName(snapshotName);
+        long id = sessionIds.incrementAndGet();
+        sessions.put(id, new Session(snapshotName));
+        return id;
+    }
+
+    /** Which of {@code digests} the store lacks; the ones it has are pinned to the session until it ends. */
+    public synchronized List<String> missing(long session, List<String> digests) {
+        Session s = session(session);
+        List<String> out = new ArrayList<>();
+        for (String d : digests) {
+            Entry e = chunks.get(d);
+            if (e == null) {
+                out.add(d);
+            } else if (s.pinned.add(d)) {
+                e.pins++;
+            }
+        }
+        return out;
+    }
+
+    /** Stores a chunk after checking its SHA-256; returns false if the store had it already. */
+    public boolean put(long session, String digest, ByteBuffer data) {
+        if (data.remaining() > MAX_CHUNK) {
+            throw new StoreException("chunk=" + digest + " is " + data.remaining() + " bytes, limit " + MAX_CHUNK
+                    + ": use a chunker with smaller chunks");
+        }
+        String actual = Digests.sha256(data);
+        if (!actual.equals(digest)) {
+            throw new CorruptChunkException(digest, "chunk=" + digest + " arrived corrupt: its content hashes to "
+                    + actual + "; the publisher should send it again");
+        }
+        synchronized (this) {
+            session(session);
+            if (chunks.containsKey(digest)) {
+                pin(session, digest);
+                return false;
+            }
+        }
+        Path tmp;
+        try {
+            tmp = disk.writeTemp(digest, data);
+        } catch (IOException e) {
+            throw new StoreException("chunk=" + digest + ": cannot write to " + disk.root() + ": " + e.getMessage()
+                    + " (disk full?)", e);
+        }
+        synchronized (this) {
+            Session s = session(session);
+            Entry e = chunks.get(digest);
+            try {
+                if (e != null) {
+                    java.nio.file.Files.deleteIfExists(tmp); // a concurrent publish stored it meanwhile
+                    pin(session, digest);
+                    return false;
+                }
+                disk.install(tmp, digest); // under the lock: a GC cannot unlink it between rename and insert
+            } catch (IOException ex) {
+                throw new StoreException("chunk=" + digest + ": cannot install in " + disk.root() + ": " + ex.getMessage(), ex);
+            }
+            e = new Entry(data.remaining());
+            chunks.put(digest, e);
+            place(digest, e, data);
+            e.pins++;
+            s.pinned.add(digest);
+            return true;
+        }
+    }
+
+    private void pin(long session, String digest) {
+        if (session(session).pinned.add(digest)) {
+            chunks.get(digest).pins++;
+        }
+    }
+
+    /**
+     * Makes the snapshot visible: every chunk must be present; chunks are flushed to disk, then the manifest
+     * is written atomically, then the index is updated. A crash before the manifest rename leaves nothing
+     * visible; after it, everything.
+     */
+    public Manifest commit(long session, Manifest m) {
+        commitLock.lock();
+        try {
+            synchronized (this) {
+                Session s = session(session);
+                if (!s.name.equals(m.name())) {
+                    throw new StoreException("snapshot=" + m.name() + ": session " + session + " was opened for "
+                            + s.name + "; begin a session per snapshot");
+                }
+                for (String d : m.distinctChunks()) {
+                    Entry e = chunks.get(d);
+                    if (e == null) {
+                        throw new StoreException("snapshot=" + m.name() + " chunk=" + d + " was never uploaded: "
+                                + "put every missing chunk before commit");
+                    }
+                    pin(session, d);
+                }
+            }
+            try {
+                disk.flushChunks();
+                disk.writeManifest(m);
+            } catch (IOException e) {
+                throw new StoreException("snapshot=" + m.name() + ": cannot persist manifest in " + disk.root()
+                        + ": " + e.getMessage() + " (the snapshot stays invisible; publish again)", e);
+            }
+            synchronized (this) {
+                m.distinctChunks().forEach(d -> chunks.get(d).refs++);
+                Manifest old = snapshots.put(m.name(), m);
+                if (old != null) {
+                    unref(old);
+                }
+                end(session);
+            }
+            LOG.log(System.Logger.Level.INFO, "snapshot=" + m.name() + " published: files=" + m.files().size()
+                    + " bytes=" + m.totalBytes() + " chunks=" + m.chunkCount());
+            return m;
+        } finally {
+            commitLock.unlock();
+        }
+    }
+
+    /** Ends a session without a commit (client gave up or disconnected): its pins go, unreferenced chunks too. */
+    public synchronized void abort(long session) {
+        if (sessions.containsKey(session)) {
+            end(session);
+        }
+    }
+
+    private void end(long session) {
+        Session s = sessions.remove(session);
+        for (String d : s.pinned) {
+            Entry e = chunks.get(d);
+            e.pins--;
+            collect(d, e);
+        }
+    }
+
+    public void delete(String name) {
+        commitLock.lock();
+        try {
+            synchronized (this) {
+                if (!snapshots.containsKey(name)) {
+                    throw new SnapshotNotFoundException(name);
+                }
+            }
+            try {
+                disk.deleteManifest(name);
+            } catch (IOException e) {
+                throw new StoreException("snapshot=" + name + ": cannot delete its manifest: " + e.getMessage(), e);
+            }
+            synchronized (this) {
+                unref(snapshots.remove(name));
+            }
+            LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " deleted");
+        } finally {
+            commitLock.unlock();
+        }
+    }
+
+    private void unref(Manifest m) {
+        for (String d : m.distinctChunks()) {
+            Entry e = chunks.get(d);
+            e.refs--;
+            collect(d, e);
+        }
+    }
+
+    /** GC of one chunk; guarded by this. */
+    private void collect(String digest, Entry e) {
+        if (e.refs > 0 || e.pins > 0) {
+            return;
+        }
+        chunks.remove(digest);
+        if (e.region != null) {
+            pool.free(e.region, e.length);
+        }
+        try {
+            disk.deleteChunk(digest);
+        } catch (IOException ex) {
+            LOG.log(System.Logger.Level.WARNING, "chunk=" + digest + ": cannot delete its file (" + ex.getMessage()
+                    + "); it will be removed at the next start");
+        }
+    }
+
+    /**
+     * Opens a chunk for reading. From memory: a pinned zero-copy view. From disk: read, verified (a corrupt
+     * file throws {@link CorruptChunkException}), and promoted into memory when there is room.
+     */
+    public ChunkHandle read(String digest) {
+        int length;
+        synchronized (this) {
+            Entry e = chunks.get(digest);
+            if (e == null) {
+                throw new StoreException("chunk=" + digest + " not in the store: the snapshot using it was deleted "
+                        + "or never published; fetch its manifest again");
+            }
+            if (e.region != null) {
+                e.region.pin();
+                pool.touch(e.region);
+                return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, this);
+            }
+            length = e.length;
+        }
+        ByteBuffer data;
+        try {
+            data = disk.readChunk(digest, length);
+        } catch (IOException ex) {
+            throw new StoreException("chunk=" + digest + ": cannot read " + disk.chunkPath(digest) + ": " + ex.getMessage(), ex);
+        }
+        if (data.remaining() != length || !Digests.sha256(data).equals(digest)) {
+            throw new CorruptChunkException(digest, "chunk=" + digest + " is corrupt on the store's disk ("
+                    + disk.chunkPath(digest) + "): republish the snapshots that use it");
+        }
+        synchronized (this) {
+            Entry e = chunks.get(digest);
+            if (e != null && e.region == null) {
+                place(digest, e, data);
+            }
+            return new ChunkHandle(digest, data.asReadOnlyBuffer(), Digests.crc32c(data), null, this);
+        }
+    }
+
+    synchronized void unpin(Region r) {
+        r.unpin();
+    }
+
+    public synchronized Manifest manifest(String name) {
+        Manifest m = snapshots.get(name);
+        if (m == null) {
+            throw new SnapshotNotFoundException(name);
+        }
+        return m;
+    }
+
+    public synchronized List<Manifest> list() {
+        return List.copyOf(snapshots.values());
+    }
+
+    /** All regions (for RDMA registration); the list grows as regions are allocated. */
+    public synchronized List<Region> regions() {
+        return List.copyOf(pool.regions());
+    }
+
+    public synchronized Stats stats() {
+        long stored = 0;
+        long diskOnly = 0;
+        for (Entry e : chunks.values()) {
+            stored += e.length;
+            if (e.region == null) {
+                diskOnly++;
+            }
+        }
+        long logical = snapshots.values().stream().mapToLong(Manifest::totalBytes).sum();
+        return new Stats(snapshots.size(), chunks.size(), logical, stored, pool.liveBytes(), pool.budget(),
+                pool.regions().size(), diskOnly, "local");
+    }
+
+    private Session session(long id) {
+        Session s = sessions.get(id);
+        if (s == null) {
+            throw new StoreException("session=" + id + " is not open (committed, aborted, or its connection "
+                    + "dropped): begin a new publish");
+        }
+        return s;
+    }
+
+    public StoreConfig config() {
+        return config;
+    }
+
+    @Override
+    public synchronized void close() {
+        for (Long id : List.copyOf(sessions.keySet())) {
+            end(id);
+        }
+        disk.close();
+    }
+}

@@ -1,0 +1,187 @@
+package dev.spore.store.internal.tcp;
+
+import dev.spore.store.CorruptChunkException;
+import dev.spore.store.Manifest;
+import dev.spore.store.SnapshotNotFoundException;
+import dev.spore.store.StoreException;
+import dev.spore.store.internal.engine.ChunkHandle;
+import dev.spore.store.internal.engine.StoreEngine;
+import dev.spore.store.internal.rdma.RdmaDescriptor;
+import dev.spore.store.internal.rdma.RegionRegistry;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Serves one connection: decodes requests, calls the engine, answers in request order. Runs on a worker
+ * group, not the I/O loop, because commits fsync and disk-only chunks are read from disk.
+ *
+ * <p>Request errors (unknown snapshot, bad chunk) become ERROR frames and the connection stays; protocol
+ * errors (from the decoder, or a payload that does not parse) are logged and close this connection only.
+ * Publish sessions opened on a connection are aborted when it closes, releasing their pinned chunks.
+ */
+public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame> {
+
+    private static final System.Logger LOG = System.getLogger("spore.store.tcp");
+
+    private final StoreEngine engine;
+    private final RegionRegistry rdma;
+    private final Set<Long> sessions = new HashSet<>();
+    /** Chunks pinned for this client's RDMA READs, released at its next LOCATE or disconnect. */
+    private final List<ChunkHandle> leased = new ArrayList<>();
+
+    public StoreServerHandler(StoreEngine engine, RegionRegistry rdma) {
+        this.engine = engine;
+        this.rdma = rdma;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
+        ByteBuf in = f.payload();
+        try {
+            handle(ctx, f, in);
+        } catch (SnapshotNotFoundException e) {
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_NOT_FOUND, e.snapshotName(), e.getMessage()));
+        } catch (CorruptChunkException e) {
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_CORRUPT, e.digest(), e.getMessage()));
+        } catch (StoreException e) {
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_BAD_REQUEST, "", e.getMessage()));
+        } catch (IndexOutOfBoundsException | IllegalArgumentException e) {
+            LOG.log(System.Logger.Level.WARNING, "peer=" + ctx.channel().remoteAddress() + " closing connection: "
+                    + "malformed payload in frame type=" + f.type() + " id=" + f.requestId() + " (" + e.getMessage() + ")");
+            ctx.close();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "peer=" + ctx.channel().remoteAddress() + " frame type=" + f.type()
+                    + " failed: " + e, e);
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_INTERNAL, "", "store internal error: " + e));
+        } finally {
+            in.release();
+        }
+    }
+
+    private void handle(ChannelHandlerContext ctx, Frame f, ByteBuf in) {
+        switch (f.type()) {
+            case Frame.HELLO -> {
+                Map<String, String> info = new LinkedHashMap<>();
+                info.put("protocol", Byte.toString(FrameCodec.VERSION));
+                info.put("rdma-port", Integer.toString(rdma.port()));
+                reply(ctx, Frame.HELLO_OK, f, Wire.map(info));
+            }
+            case Frame.LIST -> {
+                ByteBuf out = Unpooled.buffer();
+                List<Manifest> all = engine.list();
+                out.writeInt(all.size());
+                all.forEach(m -> out.writeBytes(Wire.string(m.name())));
+                reply(ctx, Frame.LIST_OK, f, out);
+            }
+            case Frame.GET_MANIFEST -> reply(ctx, Frame.MANIFEST, f,
+                    Unpooled.wrappedBuffer(engine.manifest(Wire.readString(in)).encode()));
+            case Frame.READ -> {
+                ChunkHandle h = engine.read(Wire.readDigest(in));
+                ctx.writeAndFlush(new Frame(Frame.CHUNK, f.requestId(), Unpooled.wrappedBuffer(h.data()), h.crc32c()))
+                        .addListener(done -> h.release());
+            }
+            case Frame.BEGIN -> {
+                long id = engine.begin(Wire.readString(in));
+                sessions.add(id);
+                reply(ctx, Frame.SESSION, f, Unpooled.buffer(8).writeLong(id));
+            }
+            case Frame.MISSING -> {
+                long session = in.readLong();
+                List<String> missing = engine.missing(session, Wire.readDigests(in));
+                reply(ctx, Frame.MISSING_OK, f, Wire.digests(ctx.alloc(), session, missing));
+            }
+            case Frame.PUT -> {
+                long session = in.readLong();
+                String digest = Wire.readDigest(in);
+                engine.put(session, digest, in.nioBuffer());
+                reply(ctx, Frame.OK, f, Unpooled.EMPTY_BUFFER);
+            }
+            case Frame.COMMIT -> {
+                long session = in.readLong();
+                Manifest m = engine.commit(session, Manifest.decode(Wire.bytes(in)));
+                sessions.remove(session);
+                reply(ctx, Frame.MANIFEST, f, Unpooled.wrappedBuffer(m.encode()));
+            }
+            case Frame.ABORT -> {
+                long session = in.readLong();
+                engine.abort(session);
+                sessions.remove(session);
+                reply(ctx, Frame.OK, f, Unpooled.EMPTY_BUFFER);
+            }
+            case Frame.DELETE -> {
+                engine.delete(Wire.readString(in));
+                reply(ctx, Frame.OK, f, Unpooled.EMPTY_BUFFER);
+            }
+            case Frame.STATS -> reply(ctx, Frame.STATS_OK, f, Wire.map(engine.stats().toMap()));
+            case Frame.LOCATE -> locate(ctx, f, in);
+            default -> throw new IllegalArgumentException("frame type " + f.type() + " is not a request");
+        }
+    }
+
+    /** RDMA: descriptors for chunks in registered memory; the previous batch's pins are released first. */
+    private void locate(ChannelHandlerContext ctx, Frame f, ByteBuf in) {
+        if (rdma.port() < 0) {
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_UNSUPPORTED, "", "store has no RDMA: use tcp://"));
+            return;
+        }
+        releaseLeases();
+        in.readLong();
+        List<String> digests = Wire.readDigests(in);
+        ByteBuf out = Unpooled.buffer(4 + digests.size() * (1 + RdmaDescriptor.BYTES));
+        out.writeInt(digests.size());
+        for (String d : digests) {
+            ChunkHandle h = engine.read(d);
+            RdmaDescriptor desc = h.region() == null ? null
+                    : rdma.describe(h.region(), offsetOf(h), h.length(), h.crc32c());
+            if (desc == null) {
+                h.release();
+                out.writeByte(0);
+            } else {
+                leased.add(h);
+                out.writeByte(1);
+                desc.write(out);
+            }
+        }
+        reply(ctx, Frame.LOCATED, f, out);
+    }
+
+    private static int offsetOf(ChunkHandle h) {
+        long base = io.netty.util.internal.PlatformDependent.directBufferAddress(h.region().memory());
+        long at = io.netty.util.internal.PlatformDependent.directBufferAddress(h.data());
+        return (int) (at - base);
+    }
+
+    private static void reply(ChannelHandlerContext ctx, byte type, Frame request, ByteBuf payload) {
+        ctx.writeAndFlush(new Frame(type, request.requestId(), payload));
+    }
+
+    private void releaseLeases() {
+        leased.forEach(ChunkHandle::release);
+        leased.clear();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        for (long s : sessions) {
+            engine.abort(s);
+        }
+        sessions.clear();
+        releaseLeases();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.log(System.Logger.Level.WARNING, "peer=" + ctx.channel().remoteAddress() + " closing connection: "
+                + cause.getMessage() + "; the store keeps serving other connections");
+        ctx.close();
+    }
+}

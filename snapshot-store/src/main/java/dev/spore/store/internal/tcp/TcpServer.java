@@ -1,0 +1,69 @@
+package dev.spore.store.internal.tcp;
+
+import dev.spore.store.StoreException;
+import dev.spore.store.internal.engine.StoreEngine;
+import dev.spore.store.internal.rdma.RegionRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.DefaultEventExecutorGroup;
+import io.netty.util.concurrent.EventExecutorGroup;
+
+import java.net.InetSocketAddress;
+
+/**
+ * The store's TCP listener. Pipeline, in order: frame decoder (refuses malformed or oversized frames),
+ * frame encoder (header + zero-copy payload), request handler on a worker group (it may block on disk).
+ */
+public final class TcpServer implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger("spore.store.tcp");
+
+    private final EventLoopGroup boss = Netty.group(1);
+    private final EventLoopGroup io = Netty.group(2);
+    private final EventExecutorGroup workers = new DefaultEventExecutorGroup(4);
+    private final Channel channel;
+
+    public TcpServer(StoreEngine engine, RegionRegistry rdma, String bindAddress, int port, int maxFrame) {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, io)
+                .channel(Netty.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 256)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline()
+                                .addLast("decoder", new FrameCodec.Decoder(maxFrame))
+                                .addLast("encoder", new FrameCodec.Encoder())
+                                .addLast(workers, "store", new StoreServerHandler(engine, rdma));
+                    }
+                });
+        try {
+            channel = b.bind(bindAddress, port).sync().channel();
+        } catch (Exception e) {
+            close();
+            throw new StoreException("store cannot listen on " + bindAddress + ":" + port + ": " + e.getMessage()
+                    + " (port in use? pick another with --port)", e);
+        }
+        LOG.log(System.Logger.Level.INFO, "store listening on tcp://" + channel.localAddress() + " transport="
+                + (Netty.epoll() ? "epoll" : "nio"));
+    }
+
+    public int port() {
+        return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    @Override
+    public void close() {
+        if (channel != null) {
+            channel.close().syncUninterruptibly();
+        }
+        boss.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        io.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,319 @@
+package dev.spore.store.internal.tcp;
+
+import dev.spore.store.CorruptChunkException;
+import dev.spore.store.Manifest;
+import dev.spore.store.SnapshotNotFoundException;
+import dev.spore.store.Stats;
+import dev.spore.store.StoreException;
+import dev.spore.store.internal.client.Transport;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Client side of the TCP transport: one connection, requests pipelined up to {@link #WINDOW} deep (the
+ * store answers in order, so the caller thread consumes responses while more are in flight), native epoll
+ * where available. Chunk payloads arrive in pooled direct buffers and are handed to the sink without a copy.
+ */
+public final class TcpTransport implements Transport {
+
+    private static final System.Logger LOG = System.getLogger("spore.store.tcp");
+    static final int WINDOW = 32;
+
+    private final String address;
+    private final EventLoopGroup group = Netty.group(1);
+    private final Channel channel;
+    private final Map<Integer, CompletableFuture<Frame>> pending = new ConcurrentHashMap<>();
+    private final AtomicInteger ids = new AtomicInteger();
+    private final Duration timeout;
+    private final Map<String, String> hello;
+
+    public TcpTransport(String host, int port, int maxFrame, Duration timeout) {
+        this.address = host + ":" + port;
+        this.timeout = timeout;
+        Bootstrap b = new Bootstrap().group(group).channel(Netty.clientChannel())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new FrameCodec.Decoder(maxFrame), new FrameCodec.Encoder(), new Responses());
+                    }
+                });
+        try {
+            channel = b.connect(host, port).sync().channel();
+        } catch (Exception e) {
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw new StoreException("store=" + address + " unreachable: " + e.getMessage()
+                    + " (is `spore-store serve` running there, and the port open?)", e);
+        }
+        Frame f = call(Frame.HELLO, Unpooled.EMPTY_BUFFER);
+        try {
+            hello = Wire.readMap(f.payload());
+        } finally {
+            f.payload().release();
+        }
+    }
+
+    /** What the store said about itself at connect: protocol, rdma-port. */
+    public Map<String, String> hello() {
+        return hello;
+    }
+
+    public String address() {
+        return address;
+    }
+
+    private final class Responses extends SimpleChannelInboundHandler<Frame> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
+            CompletableFuture<Frame> p = pending.remove(f.requestId());
+            if (p == null) {
+                f.payload().release();
+                LOG.log(System.Logger.Level.WARNING, "store=" + address + " answered unknown request id=" + f.requestId());
+            } else {
+                p.complete(f);
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            StoreException e = new StoreException("store=" + address + " closed the connection; "
+                    + pending.size() + " request(s) failed (see the store's log for the reason)");
+            pending.values().forEach(p -> p.completeExceptionally(e));
+            pending.clear();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.log(System.Logger.Level.WARNING, "store=" + address + " protocol error, closing connection: " + cause.getMessage());
+            ctx.close();
+        }
+    }
+
+    CompletableFuture<Frame> send(byte type, ByteBuf payload, boolean flush) {
+        int id = ids.incrementAndGet();
+        CompletableFuture<Frame> f = new CompletableFuture<>();
+        pending.put(id, f);
+        Frame frame = new Frame(type, id, payload);
+        (flush ? channel.writeAndFlush(frame) : channel.write(frame)).addListener(w -> {
+            if (!w.isSuccess()) {
+                pending.remove(id);
+                f.completeExceptionally(new StoreException("store=" + address + " write failed: " + w.cause()));
+            }
+        });
+        if (!channel.isActive()) {
+            pending.remove(id);
+            f.completeExceptionally(new StoreException("store=" + address + " connection is closed: reconnect"));
+        }
+        return f;
+    }
+
+    /** Waits for a response; ERROR frames become exceptions. The caller releases the returned payload. */
+    Frame await(CompletableFuture<Frame> future) {
+        Frame f;
+        try {
+            f = future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new StoreException("store=" + address + " did not answer within " + timeout.toMillis() + " ms (limit)");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof StoreException se ? se : new StoreException("store=" + address + ": " + e.getCause(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException("store=" + address + ": interrupted");
+        }
+        if (f.type() == Frame.ERROR) {
+            ByteBuf p = f.payload();
+            try {
+                byte code = p.readByte();
+                String subject = Wire.readString(p);
+                String message = Wire.readString(p);
+                throw switch (code) {
+                    case Frame.E_NOT_FOUND -> new SnapshotNotFoundException(subject);
+                    case Frame.E_CORRUPT -> new CorruptChunkException(subject, message);
+                    default -> new StoreException(message + " (store=" + address + ")");
+                };
+            } finally {
+                p.release();
+            }
+        }
+        return f;
+    }
+
+    Frame call(byte type, ByteBuf payload) {
+        return await(send(type, payload, true));
+    }
+
+    /** A raw request/response for other transports built on this connection (RDMA's LOCATE). */
+    public Frame callFrame(byte type, ByteBuf payload) {
+        return call(type, payload);
+    }
+
+    private void callOk(byte type, ByteBuf payload) {
+        call(type, payload).payload().release();
+    }
+
+    @Override
+    public String name() {
+        return "tcp";
+    }
+
+    @Override
+    public Manifest manifest(String snapshotName) {
+        Frame f = call(Frame.GET_MANIFEST, Wire.string(snapshotName));
+        try {
+            return Manifest.decode(Wire.bytes(f.payload()));
+        } finally {
+            f.payload().release();
+        }
+    }
+
+    @Override
+    public List<Manifest> list() {
+        Frame f = call(Frame.LIST, Unpooled.EMPTY_BUFFER);
+        List<String> names = new ArrayList<>();
+        try {
+            for (int i = f.payload().readInt(); i > 0; i--) {
+                names.add(Wire.readString(f.payload()));
+            }
+        } finally {
+            f.payload().release();
+        }
+        List<Manifest> out = new ArrayList<>();
+        for (String n : names) {
+            try {
+                out.add(manifest(n));
+            } catch (SnapshotNotFoundException e) {
+                // deleted between LIST and GET_MANIFEST
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void delete(String snapshotName) {
+        callOk(Frame.DELETE, Wire.string(snapshotName));
+    }
+
+    @Override
+    public Stats stats() {
+        Frame f = call(Frame.STATS, Unpooled.EMPTY_BUFFER);
+        try {
+            return Stats.fromMap(Wire.readMap(f.payload()));
+        } finally {
+            f.payload().release();
+        }
+    }
+
+    @Override
+    public long begin(String snapshotName) {
+        Frame f = call(Frame.BEGIN, Wire.string(snapshotName));
+        try {
+            return f.payload().readLong();
+        } finally {
+            f.payload().release();
+        }
+    }
+
+    @Override
+    public List<String> missing(long session, List<String> digests) {
+        Frame f = call(Frame.MISSING, Wire.digests(channel.alloc(), session, digests));
+        try {
+            f.payload().readLong();
+            return Wire.readDigests(f.payload());
+        } finally {
+            f.payload().release();
+        }
+    }
+
+    @Override
+    public void put(long session, Map<String, ByteBuffer> chunks) {
+        Deque<CompletableFuture<Frame>> inflight = new ArrayDeque<>();
+        for (Map.Entry<String, ByteBuffer> c : chunks.entrySet()) {
+            ByteBuf head = Unpooled.buffer(40).writeLong(session);
+            Wire.writeDigest(head, c.getKey());
+            inflight.add(send(Frame.PUT, Unpooled.wrappedBuffer(head, Unpooled.wrappedBuffer(c.getValue().duplicate())), true));
+            if (inflight.size() >= WINDOW) {
+                await(inflight.poll()).payload().release();
+            }
+        }
+        while (!inflight.isEmpty()) {
+            await(inflight.poll()).payload().release();
+        }
+    }
+
+    @Override
+    public Manifest commit(long session, Manifest manifest) {
+        ByteBuf p = Unpooled.wrappedBuffer(Unpooled.buffer(8).writeLong(session), Unpooled.wrappedBuffer(manifest.encode()));
+        Frame f = call(Frame.COMMIT, p);
+        try {
+            return Manifest.decode(Wire.bytes(f.payload()));
+        } finally {
+            f.payload().release();
+        }
+    }
+
+    @Override
+    public void abort(long session) {
+        callOk(Frame.ABORT, Unpooled.buffer(8).writeLong(session));
+    }
+
+    @Override
+    public void read(List<String> digests, ChunkSink sink) throws IOException {
+        Deque<CompletableFuture<Frame>> inflight = new ArrayDeque<>();
+        Deque<String> names = new ArrayDeque<>();
+        int next = 0;
+        try {
+            while (next < digests.size() || !inflight.isEmpty()) {
+                boolean sent = false;
+                while (next < digests.size() && inflight.size() < WINDOW) {
+                    ByteBuf p = channel.alloc().buffer(32);
+                    Wire.writeDigest(p, digests.get(next));
+                    names.add(digests.get(next++));
+                    inflight.add(send(Frame.READ, p, false));
+                    sent = true;
+                }
+                if (sent) {
+                    channel.flush();
+                }
+                Frame f = await(inflight.poll());
+                try {
+                    sink.accept(names.poll(), f.payload().nioBuffer());
+                } finally {
+                    f.payload().release();
+                }
+            }
+        } finally {
+            // on failure, let the remaining responses drain and free their buffers
+            inflight.forEach(p -> p.thenAccept(fr -> fr.payload().release()));
+        }
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}
