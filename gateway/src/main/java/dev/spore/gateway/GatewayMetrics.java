@@ -1,0 +1,124 @@
+package dev.spore.gateway;
+
+import dev.spore.agent.RestoreProfile;
+import dev.spore.gateway.engine.EngineListener;
+import dev.spore.gateway.pool.PoolStats;
+import dev.spore.gateway.pool.StartKind;
+import dev.spore.gateway.pool.VersionPool;
+import dev.spore.gateway.registry.VersionRecord;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The gateway's meters, named for Prometheus ({@code /q/metrics}):
+ * <ul>
+ *   <li>{@code spore_invocations_total{function,version,outcome}}: ok, handler_error, bad_request, timeout, throttled, unavailable;</li>
+ *   <li>{@code spore_starts_total{function,version,kind}}: warm (served by a running instance), restored, cold, fallback;</li>
+ *   <li>{@code spore_restore_ms{function,phase}}: histogram of restore time by phase: fetch, spawn, criu, hooks, total;</li>
+ *   <li>{@code spore_instances{function,version,state}}: starting, idle, busy;</li>
+ *   <li>{@code spore_queue_depth{function,version}} and {@code spore_snapshot_bytes{function,version}};</li>
+ *   <li>{@code spore_deploy_stage_ms{stage}}: how long each deploy stage took.</li>
+ * </ul>
+ * Milliseconds rather than seconds, because restores are tens of milliseconds and the buckets say so.
+ */
+public final class GatewayMetrics implements EngineListener {
+
+    private static final double[] MS_BUCKETS = {1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000};
+
+    private final MeterRegistry registry;
+    private final Map<String, List<Meter>> perVersion = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> snapshotBytes = new ConcurrentHashMap<>();
+
+    public GatewayMetrics(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    public void invocation(String fn, int version, String outcome) {
+        Counter.builder("spore.invocations").tags("function", fn, "version", Integer.toString(version), "outcome", outcome)
+                .register(registry).increment();
+    }
+
+    public void restoreFailure(String fn, int version) {
+        Counter.builder("spore.restore.failures").tags("function", fn, "version", Integer.toString(version))
+                .register(registry).increment();
+    }
+
+    public void start(String fn, int version, StartKind kind) {
+        Counter.builder("spore.starts").tags("function", fn, "version", Integer.toString(version), "kind", kind.label())
+                .register(registry).increment();
+    }
+
+    public double count(String name, String... tags) {
+        Counter c = registry.find(name).tags(tags).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    public void deployStage(String stage, double millis) {
+        summary("spore.deploy.stage.ms", Tags.of("stage", stage)).record(millis);
+    }
+
+    @Override
+    public void restored(VersionRecord v, RestoreProfile p, double fetchMillis, double totalMillis) {
+        Tags fn = Tags.of("function", v.function());
+        summary("spore.restore.ms", fn.and("phase", "fetch")).record(fetchMillis);
+        if (p != null) {
+            summary("spore.restore.ms", fn.and("phase", "spawn")).record(p.spawn());
+            summary("spore.restore.ms", fn.and("phase", "criu")).record(p.criu());
+            summary("spore.restore.ms", fn.and("phase", "hooks")).record(p.hooks());
+        }
+        summary("spore.restore.ms", fn.and("phase", "total")).record(totalMillis);
+    }
+
+    private DistributionSummary summary(String name, Tags tags) {
+        return DistributionSummary.builder(name).tags(tags).baseUnit("milliseconds")
+                .serviceLevelObjectives(MS_BUCKETS).register(registry);
+    }
+
+    /** Registers the gauges of one version's pool; {@link #forget} removes them. */
+    public void pool(VersionRecord v, VersionPool pool) {
+        Tags tags = Tags.of("function", v.function(), "version", Integer.toString(v.version()));
+        List<Meter> meters = new ArrayList<>();
+        meters.add(Gauge.builder("spore.instances", pool, p -> p.stats().starting()).tags(tags.and("state", "starting")).register(registry));
+        meters.add(Gauge.builder("spore.instances", pool, p -> p.stats().idle()).tags(tags.and("state", "idle")).register(registry));
+        meters.add(Gauge.builder("spore.instances", pool, p -> p.stats().busy()).tags(tags.and("state", "busy")).register(registry));
+        meters.add(Gauge.builder("spore.queue.depth", pool, p -> p.stats().queued()).tags(tags).register(registry));
+        perVersion.computeIfAbsent(v.key(), k -> new ArrayList<>()).addAll(meters);
+    }
+
+    public void snapshot(VersionRecord v, long bytes) {
+        AtomicLong holder = snapshotBytes.computeIfAbsent(v.key(), k -> {
+            AtomicLong a = new AtomicLong();
+            Meter g = Gauge.builder("spore.snapshot.bytes", a, AtomicLong::get).baseUnit("bytes")
+                    .tags("function", v.function(), "version", Integer.toString(v.version())).register(registry);
+            perVersion.computeIfAbsent(v.key(), x -> new ArrayList<>()).add(g);
+            return a;
+        });
+        holder.set(bytes);
+    }
+
+    public void forget(VersionRecord v) {
+        List<Meter> meters = perVersion.remove(v.key());
+        if (meters != null) {
+            meters.forEach(registry::remove);
+        }
+        snapshotBytes.remove(v.key());
+    }
+
+    public static PoolStats empty() {
+        return new PoolStats(0, 0, 0, 0, List.of());
+    }
+}

@@ -1,0 +1,66 @@
+package dev.spore.gateway.http;
+
+import dev.spore.gateway.Gateway;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+
+/**
+ * Starts the gateway core with the application and stops it (and with it every instance) on shutdown.
+ * {@code spore.home} is the Spore checkout (CRIU, host jar); {@code spore.data-dir} holds functions,
+ * snapshots and instance logs.
+ */
+@ApplicationScoped
+public class GatewayLifecycle {
+
+    private static final System.Logger LOG = System.getLogger("spore.gateway");
+
+    @ConfigProperty(name = "spore.home", defaultValue = ".")
+    String home;
+
+    @ConfigProperty(name = "spore.data-dir", defaultValue = ".spore/gateway")
+    String dataDir;
+
+    @Inject
+    MeterRegistry meters;
+
+    private volatile Gateway gateway;
+
+    void start(@Observes StartupEvent event) {
+        try {
+            Path h = Path.of(home).toAbsolutePath().normalize();
+            Path d = Path.of(dataDir).toAbsolutePath().normalize();
+            gateway = Gateway.onThisNode(h, d, meters);
+            LOG.log(System.Logger.Level.INFO, "gateway up: home=" + h + " data=" + d);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the gateway with data dir " + dataDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        Gateway g = gateway;
+        if (g != null) {
+            g.close();
+        }
+    }
+
+    public Gateway gateway() {
+        Gateway g = gateway;
+        if (g == null) {
+            throw new IllegalStateException("the gateway is not started yet");
+        }
+        return g;
+    }
+
+    public boolean started() {
+        return gateway != null;
+    }
+}
