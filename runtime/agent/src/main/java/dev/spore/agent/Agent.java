@@ -56,7 +56,8 @@ public final class Agent implements AutoCloseable {
             "-XX:ArchiveRelocationMode=0",
             "--add-opens=java.base/java.lang=ALL-UNNAMED",           // reseed Math.random, TLR probes
             "--add-opens=java.base/java.util=ALL-UNNAMED",           // reseed Random's uniquifier
-            "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED" // reseed ThreadLocalRandom's seeder
+            "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED", // reseed ThreadLocalRandom's seeder
+            "--add-opens=java.base/sun.security.provider=ALL-UNNAMED" // drop NativePRNG's buffered bytes
     );
 
     private final Path home;
@@ -181,7 +182,8 @@ public final class Agent implements AutoCloseable {
         Message request = instance.await(EnumSet.of(Type.CHECKPOINT, Type.CHECKPOINT_ABORTED), timeout, "checkpoint request");
         if (request == null) {
             throw new AgentException("snapshot=" + name + " instance=" + instance.id() + " exited before it asked for a "
-                    + "checkpoint: does it call org.crac.Core.checkpointRestore()? See " + instance.stderrLog());
+                    + "checkpoint: does it call org.crac.Core.checkpointRestore()? Its stderr ends with: "
+                    + instance.stderrTail(5) + " (" + instance.stderrLog() + ")");
         }
         if (request.type() == Type.CHECKPOINT_ABORTED) {
             throw new AgentException("snapshot=" + name + " instance=" + instance.id() + " refused the checkpoint: "

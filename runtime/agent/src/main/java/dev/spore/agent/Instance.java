@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Map;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -258,6 +259,21 @@ public final class Instance implements AutoCloseable {
         stdout.join(2000);
         stderr.join(2000);
         return true;
+    }
+
+    /** The last lines of stderr, once the instance exited (for error messages); waits briefly for the log. */
+    String stderrTail(int lines) {
+        try {
+            process.waitFor(2, TimeUnit.SECONDS);
+            stderr.join(1000);
+            List<String> all = Files.readAllLines(stderrLog(), StandardCharsets.UTF_8);
+            return all.isEmpty() ? "(nothing)" : String.join(" | ", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no stderr log: " + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "(interrupted)";
+        }
     }
 
     /** The instance's stdout so far. */

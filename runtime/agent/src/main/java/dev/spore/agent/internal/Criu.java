@@ -132,7 +132,12 @@ public final class Criu {
     /** {@code -Dspore.criu.log-level=4} makes CRIU's logs detailed and timestamped (for profiling); default 2. */
     public List<String> logLevel() {
         String level = System.getProperty("spore.criu.log-level");
-        return level == null ? List.of() : List.of("-v" + level);
+        List<String> args = new ArrayList<>(level == null ? List.of() : List.of("-v" + level));
+        String extra = System.getProperty("spore.criu.extra-args"); // for experiments, space-separated
+        if (extra != null && !extra.isBlank()) {
+            args.addAll(List.of(extra.trim().split("\\s+")));
+        }
+        return args;
     }
 
     /** Runs {@code criu check}; returns its output or throws with it. */

@@ -1,7 +1,11 @@
 package dev.spore.host.internal;
 
+import java.io.DataInputStream;
+import java.io.FileInputStream;
+import java.io.IOException;
 import java.lang.reflect.Field;
-import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -10,32 +14,45 @@ import java.util.concurrent.atomic.AtomicLong;
  * Makes randomness in a restored instance its own (Firecracker's "random for clones" problem).
  *
  * <p>Every instance restored from one image starts with the same memory, so every PRNG state in it is shared.
- * {@code new SecureRandom()} on Linux (NativePRNG) mixes fresh {@code /dev/urandom} bytes into each call and
- * needs nothing. What the JDK seeds once and then keeps is reseeded here: {@code Math.random()}'s generator,
- * {@code new Random()}'s seed uniquifier and {@code ThreadLocalRandom}'s seeder and per-thread probes. That
- * needs {@code --add-opens java.base/java.lang=ALL-UNNAMED} and {@code java.base/java.util(.concurrent)},
- * which the agent passes; without them it is skipped with one warning. Instances of SHA1PRNG or DRBG that the
- * application seeded before the checkpoint stay shared: reseed them in a {@code Resource.afterRestore}.
+ * {@code new SecureRandom()} on Linux (NativePRNG) mixes {@code /dev/urandom} bytes into each call, but it
+ * keeps up to 32 of them buffered for 100 ms: siblings restored within 100 ms of the dump would all reuse
+ * the same buffered bytes (a test caught it), so that buffer is invalidated. What the JDK seeds once and
+ * then keeps is reseeded from {@code /dev/urandom}: {@code Math.random()}'s generator, {@code new Random()}'s
+ * seed uniquifier and {@code ThreadLocalRandom}'s seeder and per-thread probes. That needs the
+ * {@code --add-opens} flags the agent passes; without them it is skipped with one warning. Instances of
+ * SHA1PRNG or DRBG that the application seeded before the checkpoint stay shared: reseed them in a
+ * {@code Resource.afterRestore}.
  *
  * <p>{@link #prepare()} runs before the dump so that the restore path does no class loading, provider
  * lookup or reflection: measured, a first {@code new SecureRandom()} after restore cost ~30 ms.
  */
 final class Freshness {
 
-    private final SecureRandom seeds = new SecureRandom();
+    /** Read directly, unbuffered: every restored instance reads its own bytes. Kept open across the dump. */
+    private final DataInputStream urandom;
     private final Random mathRandom;
+    /** NativePRNG's RandomIO instances and their buffer fields. */
+    private final List<Object> nativePrngs;
+    private final Field nativeBuffered;
+    private final Field nativeLastRead;
+    private final Field nativeLock;
     private final AtomicLong randomUniquifier;
     private final AtomicLong tlrSeeder;
     private final Field tlrProbe;
     private final String skipped;
 
-    private Freshness(Random mathRandom, AtomicLong randomUniquifier, AtomicLong tlrSeeder, Field tlrProbe, String skipped) {
+    private Freshness(DataInputStream urandom, Random mathRandom, List<Object> nativePrngs, Field nativeBuffered,
+                      Field nativeLastRead, Field nativeLock, AtomicLong randomUniquifier, AtomicLong tlrSeeder, Field tlrProbe, String skipped) {
+        this.urandom = urandom;
         this.mathRandom = mathRandom;
+        this.nativePrngs = nativePrngs;
+        this.nativeBuffered = nativeBuffered;
+        this.nativeLastRead = nativeLastRead;
+        this.nativeLock = nativeLock;
         this.randomUniquifier = randomUniquifier;
         this.tlrSeeder = tlrSeeder;
         this.tlrProbe = tlrProbe;
         this.skipped = skipped;
-        seeds.nextLong(); // opens /dev/urandom and loads the provider now, not after restore
     }
 
     static Freshness prepare() {
@@ -44,6 +61,31 @@ final class Freshness {
         AtomicLong uniquifier = null;
         AtomicLong seeder = null;
         Field probe = null;
+        List<Object> prngs = new ArrayList<>();
+        Field buffered = null;
+        Field lastRead = null;
+        Field lock = null;
+        DataInputStream urandom;
+        try {
+            urandom = new DataInputStream(new FileInputStream("/dev/urandom"));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot open /dev/urandom: " + e.getMessage(), e);
+        }
+        try {
+            Class<?> io = Class.forName("sun.security.provider.NativePRNG$RandomIO");
+            buffered = field(io, "buffered");
+            lastRead = field(io, "lastRead");
+            lock = field(io, "LOCK_GET_BYTES");
+            for (String name : new String[] {"sun.security.provider.NativePRNG", "sun.security.provider.NativePRNG$Blocking",
+                    "sun.security.provider.NativePRNG$NonBlocking"}) {
+                Object instance = field(Class.forName(name), "INSTANCE").get(null);
+                if (instance != null) {
+                    prngs.add(instance);
+                }
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            skipped.append(" SecureRandom(NativePRNG buffer)");
+        }
         try {
             math = (Random) field(Class.forName("java.lang.Math$RandomNumberGeneratorHolder"), "randomNumberGenerator").get(null);
         } catch (ReflectiveOperationException | RuntimeException e) {
@@ -60,19 +102,29 @@ final class Freshness {
         } catch (ReflectiveOperationException | RuntimeException e) {
             skipped.append(" ThreadLocalRandom");
         }
-        return new Freshness(math, uniquifier, seeder, probe, skipped.toString());
+        return new Freshness(urandom, math, prngs, buffered, lastRead, lock, uniquifier, seeder, probe, skipped.toString());
     }
 
     /** Called in a restored instance before its afterRestore hooks. */
     void reseed() {
+        try {
+            for (Object prng : nativePrngs) {
+                synchronized (nativeLock.get(prng)) { // the lock RandomIO itself takes around its buffer
+                    nativeBuffered.setInt(prng, 0);
+                    nativeLastRead.setLong(prng, 0L);
+                }
+            }
+        } catch (IllegalAccessException e) {
+            // cannot happen: made accessible in prepare()
+        }
         if (mathRandom != null) {
-            mathRandom.setSeed(seeds.nextLong());
+            mathRandom.setSeed(seed());
         }
         if (randomUniquifier != null) {
-            randomUniquifier.set(seeds.nextLong());
+            randomUniquifier.set(seed());
         }
         if (tlrSeeder != null && tlrProbe != null) {
-            tlrSeeder.set(seeds.nextLong());
+            tlrSeeder.set(seed());
             ThreadGroup root = rootGroup();
             Thread[] threads;
             int n;
@@ -91,6 +143,14 @@ final class Freshness {
         if (!skipped.isEmpty()) {
             System.err.println("spore-host: WARNING restored instance shares PRNG state with its siblings for:" + skipped
                     + " (start the JVM with the agent's --add-opens flags)");
+        }
+    }
+
+    private long seed() {
+        try {
+            return urandom.readLong();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read /dev/urandom after restore: " + e.getMessage(), e);
         }
     }
 
