@@ -6,8 +6,8 @@ import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 import dev.spore.host.internal.Engine;
 
+import java.io.FileInputStream;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,7 +42,7 @@ public final class FunctionMain {
         final List<Path> warmupFiles = new ArrayList<>();
         int warmupCount;
         long warmupMillis = 10_000;
-        int warmupMax = 50_000;
+        int warmupMax = 1_000_000;
         String function;
         String version = "1";
         boolean checkpoint = true;
@@ -120,8 +120,7 @@ public final class FunctionMain {
         try {
             channel = Engine.get().channel();
             for (Path p : o.warmupFiles) {
-                // read fully now: an open file would make the checkpoint refuse
-                payloads.add(new Warmup.Payload(p.toString(), Files.readAllBytes(p)));
+                payloads.add(new Warmup.Payload(p.toString(), readFully(p)));
             }
         } catch (IOException e) {
             fail(EXIT_USAGE, "spore: " + fn + " cannot read " + e.getMessage() + ": check --warmup-file and -Dspore.control");
@@ -155,6 +154,17 @@ public final class FunctionMain {
             fail(1, "spore: instance=" + Instance.id() + " control channel failed while serving: " + e.getMessage());
         }
         System.exit(0);
+    }
+
+    /**
+     * Reads and closes the file now: an open file would make the checkpoint refuse. Through
+     * {@link FileInputStream}, not {@code Files.readAllBytes}: NIO's file channel makes the JDK open a
+     * socketpair for good (sun.nio.ch.FileDispatcherImpl), which the checkpoint would refuse as an open socket.
+     */
+    private static byte[] readFully(Path p) throws IOException {
+        try (FileInputStream in = new FileInputStream(p.toFile())) {
+            return in.readAllBytes();
+        }
     }
 
     private static void checkpoint(String fn) {

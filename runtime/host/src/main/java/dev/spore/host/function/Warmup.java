@@ -15,7 +15,7 @@ import java.util.function.Consumer;
  *
  * <p>Without a fixed count it stops when the handler's latency has settled: the median of each window (at
  * least {@value #WINDOW} calls and {@value #WINDOW_MILLIS} ms, so that a fast handler's window spans real
- * JIT activity) stays within 10% for {@value #STABLE_WINDOWS} windows in a row while the JIT compiled
+ * JIT activity) stays within 10% (or 1 us) for {@value #STABLE_WINDOWS} windows in a row while the JIT compiled
  * nothing during the last one. A time budget bounds it for handlers that never settle. A fixed iteration
  * count alone was rejected as the default: too few leaves the hot path in the interpreter or C1, too many
  * wastes deploy time on a slow handler.
@@ -116,7 +116,8 @@ final class Warmup {
             if (inWindow >= WINDOW && now - windowStart >= WINDOW_MILLIS * 1_000_000L) {
                 double p50 = median(window, inWindow) / 1e3;
                 long jit = jitMillis();
-                boolean close = lastP50 > 0 && Math.abs(p50 - lastP50) <= 0.1 * lastP50;
+                // 1 us absolute slack: below that the clock's granularity, not the code, moves the median
+                boolean close = lastP50 > 0 && Math.abs(p50 - lastP50) <= Math.max(0.1 * lastP50, 1.0);
                 stable = close && jit == windowJit ? stable + 1 : 0;
                 lastP50 = p50;
                 windowJit = jit;
