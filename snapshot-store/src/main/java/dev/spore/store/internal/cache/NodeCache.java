@@ -4,7 +4,6 @@ import dev.spore.store.Manifest;
 import dev.spore.store.StoreException;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -73,8 +72,12 @@ public final class NodeCache {
             Files.write(tmp.resolve(MANIFEST_FILE), m.encode());
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException | DirectoryNotEmptyException | AtomicMoveNotSupportedException e) {
+            } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
                 // another fetch on this node finished first: use its copy
+            } catch (java.nio.file.FileSystemException e) {
+                if (!Files.isDirectory(dir)) { // rename(2) onto a non-empty directory: ENOTEMPTY, same race
+                    throw e;
+                }
             }
         } finally {
             deleteTree(tmp);

@@ -49,7 +49,7 @@ public final class TcpServer implements AutoCloseable {
             throw new StoreException("store cannot listen on " + bindAddress + ":" + port + ": " + e.getMessage()
                     + " (port in use? pick another with --port)", e);
         }
-        LOG.log(System.Logger.Level.INFO, "store listening on tcp://" + channel.localAddress() + " transport="
+        LOG.log(System.Logger.Level.INFO, "store listening on tcp://" + ((InetSocketAddress) channel.localAddress()).getHostString() + ":" + port() + " transport="
                 + (Netty.epoll() ? "epoll" : "nio"));
     }
 
