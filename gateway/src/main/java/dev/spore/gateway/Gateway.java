@@ -16,6 +16,8 @@ import dev.spore.gateway.registry.FunctionRegistry;
 import dev.spore.gateway.registry.Stage;
 import dev.spore.gateway.registry.VersionRecord;
 import dev.spore.gateway.store.LocalSnapshotRepository;
+import dev.spore.gateway.store.SnapshotRepository;
+import dev.spore.gateway.store.StoreSnapshotRepository;
 import io.micrometer.core.instrument.MeterRegistry;
 
 import java.io.IOException;
@@ -66,12 +68,18 @@ public final class Gateway implements AutoCloseable {
         reaper.scheduleWithFixedDelay(this::reap, 500, 500, TimeUnit.MILLISECONDS);
     }
 
-    /** A gateway on this node: an in-process agent (CRIU from {@code home}), everything under {@code dataDir}. */
-    public static Gateway onThisNode(Path home, Path dataDir, MeterRegistry meters) throws IOException {
+    /**
+     * A gateway on this node: an in-process agent (CRIU from {@code home}), everything under {@code dataDir}.
+     * {@code storeUri} is the snapshot store ({@code tcp://host:port}, ...); null runs one in this process
+     * under {@code dataDir/store}.
+     */
+    public static Gateway onThisNode(Path home, Path dataDir, String storeUri, MeterRegistry meters) throws IOException {
         GatewayMetrics m = new GatewayMetrics(meters);
         Agent agent = Agent.create(home, dataDir.resolve("agent"));
-        // the one line that picks where snapshots live (a local directory until the store is wired in)
-        var snapshots = new LocalSnapshotRepository(dataDir.resolve("snapshots"));
+        String uri = storeUri == null || storeUri.isBlank() ? "local:" + dataDir.resolve("store") : storeUri;
+        SnapshotRepository snapshots = uri.equals("dir")
+                ? new LocalSnapshotRepository(dataDir.resolve("snapshots"))
+                : new StoreSnapshotRepository(uri, dataDir.resolve("cache"), dataDir.resolve("images"));
         return new Gateway(dataDir, new AgentEngine(agent, snapshots, dataDir.resolve("agent"), m), m);
     }
 

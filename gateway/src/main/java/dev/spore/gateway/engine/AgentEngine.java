@@ -56,7 +56,7 @@ public final class AgentEngine implements Engine {
         String fn = v.function();
         int n = v.version();
         String snapshotName = fn + ".v" + n;
-        Path imageDir = workDir.resolve("images").resolve(snapshotName);
+        Path imageDir = workDir.resolve("dumps").resolve(snapshotName);
         long t0 = System.nanoTime();
         progress.accept(Stage.running(fn, n, VersionRecord.STARTING));
         Instance template;

@@ -29,6 +29,10 @@ public class GatewayLifecycle {
     @ConfigProperty(name = "spore.data-dir", defaultValue = ".spore/gateway")
     String dataDir;
 
+    /** The snapshot store: tcp://host:port, rdma://host:port; unset runs one in-process; "dir" uses plain directories. */
+    @ConfigProperty(name = "spore.store")
+    java.util.Optional<String> store;
+
     @Inject
     MeterRegistry meters;
 
@@ -38,7 +42,7 @@ public class GatewayLifecycle {
         try {
             Path h = Path.of(home).toAbsolutePath().normalize();
             Path d = Path.of(dataDir).toAbsolutePath().normalize();
-            gateway = Gateway.onThisNode(h, d, meters);
+            gateway = Gateway.onThisNode(h, d, store.orElse(null), meters);
             LOG.log(System.Logger.Level.INFO, "gateway up: home=" + h + " data=" + d);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the gateway with data dir " + dataDir + ": " + e.getMessage(), e);

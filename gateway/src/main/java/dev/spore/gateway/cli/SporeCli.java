@@ -1,0 +1,72 @@
+package dev.spore.gateway.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.util.concurrent.Callable;
+
+/**
+ * {@code spore}: run the platform on one node ({@code up}) and talk to a gateway (deploy, invoke, ls,
+ * describe, logs, rm). Every command prints readable text, or the gateway's JSON with {@code --json}.
+ * The gateway is {@code --gateway}, else {@code $SPORE_GATEWAY}, else http://localhost:8080.
+ */
+@Command(name = "spore", mixinStandardHelpOptions = true, version = "spore 0.1.0",
+        description = "Deploy Java functions and invoke them from restored JVM snapshots.",
+        subcommands = {UpCommand.class, DeployCommand.class, InvokeCommand.class, Commands.Ls.class,
+                Commands.Describe.class, Commands.Logs.class, Commands.Rm.class})
+public final class SporeCli implements Callable<Integer> {
+
+    @Option(names = "--gateway", description = "gateway URL (default: $SPORE_GATEWAY or http://localhost:8080)")
+    String gateway;
+
+    @Option(names = "--json", description = "print the gateway's JSON instead of text")
+    boolean json;
+
+    Client client() {
+        String url = gateway != null ? gateway : System.getenv().getOrDefault("SPORE_GATEWAY", "http://localhost:8080");
+        return new Client(url);
+    }
+
+    static void printJson(JsonNode n) {
+        try {
+            System.out.println(Client.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(n));
+        } catch (Exception e) {
+            System.out.println(n);
+        }
+    }
+
+    @Override
+    public Integer call() {
+        CommandLine.usage(this, System.out);
+        return 0;
+    }
+
+    /** Base of the subcommands: access to the global options. */
+    abstract static class Sub implements Callable<Integer> {
+        @ParentCommand
+        SporeCli root;
+
+        Client client() {
+            return root.client();
+        }
+
+        boolean json() {
+            return root.json;
+        }
+    }
+
+    public static void main(String[] args) {
+        CommandLine cl = new CommandLine(new SporeCli());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof Client.CliException) {
+                System.err.println("spore: " + e.getMessage());
+                return 1;
+            }
+            throw e;
+        });
+        System.exit(cl.execute(args));
+    }
+}
