@@ -3,6 +3,7 @@ package dev.spore.agent;
 import dev.spore.agent.apps.HooksApp;
 import dev.spore.agent.apps.IdentityApp;
 import dev.spore.agent.apps.OpenFileApp;
+import dev.spore.agent.apps.SocketApp;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -142,6 +143,19 @@ class CheckpointRestoreTest {
         assertThat(out.get(0)).matches("refused: fd \\d+ -> .*spore-forgotten.*\\.txt is still open.*");
         assertThat(out).endsWith("still running");
         assertThat(tmp.resolve("snapshots/open/" + Snapshot.METADATA)).doesNotExist();
+    }
+
+    @Test
+    void aForgottenSocketRefusesTheCheckpointNamingIt() throws Exception {
+        Instance app = agent.launch(LaunchSpec.builder(SocketApp.class.getName()).classPath(TestSupport.testClasses()).build());
+        assertThatThrownBy(() -> agent.checkpoint(app, tmp.resolve("snapshots/socket"), "socket", false, WAIT))
+                .isInstanceOf(AgentException.class)
+                .hasMessageContaining("CheckpointOpenSocketException")
+                .hasMessageContaining("tcp");
+        assertThat(app.awaitExit(WAIT)).isTrue();
+        List<String> out = TestSupport.lines(app.stdoutLog());
+        assertThat(out.get(0)).startsWith("refused: CheckpointOpenSocketException: fd ").contains("socket:[");
+        assertThat(out).endsWith("still running");
     }
 
     @Test

@@ -20,7 +20,12 @@ import java.util.Set;
  * meaning with every sibling and fail to restore once the file's size changed (CRIU checks it), so like
  * CRaC we refuse and name the descriptor. Allowed: the agent's channels (stdio and control pipes, however
  * many times the JVM reopened them), the JDK's own files, code (jar, jmod, so, jsa) opened read-only by
- * class loaders, random and null devices, pipes and anonymous inodes inside the process (epoll, eventfd).
+ * class loaders, random and null devices, pipes and anonymous inodes inside the process (epoll, eventfd),
+ * and unnamed unix sockets: the JDK itself keeps one end of a socketpair open for the life of the JVM once
+ * NIO file channels are used ({@code FileDispatcherImpl}'s pre-close descriptor), so refusing them would
+ * refuse every function that ever called {@code Files.readAllBytes}. TCP/UDP sockets and unix sockets with
+ * a path are refused. An unnamed unix socket connected to another process is not detected here; CRIU
+ * refuses to dump it ("external unix socket") and the agent reports that.
  */
 final class OpenFiles {
 
@@ -34,6 +39,7 @@ final class OpenFiles {
         List<CheckpointOpenResourceException> found = new ArrayList<>();
         String javaHome = System.getProperty("java.home");
         Path fdDir = Paths.get("/proc/self/fd");
+        Sockets sockets = new Sockets();
         try (DirectoryStream<Path> fds = Files.newDirectoryStream(fdDir)) {
             for (Path fd : fds) {
                 String target;
@@ -47,7 +53,10 @@ final class OpenFiles {
                     continue;
                 }
                 if (target.startsWith("socket:")) {
-                    found.add(new CheckpointOpenSocketException(number, target));
+                    String kind = sockets.describe(target);
+                    if (kind != null) {
+                        found.add(new CheckpointOpenSocketException(number, target + " (" + kind + ")"));
+                    }
                 } else {
                     found.add(new CheckpointOpenFileException(number, target));
                 }
@@ -56,6 +65,52 @@ final class OpenFiles {
             found.add(new CheckpointOpenFileException(-1, "/proc/self/fd (cannot list descriptors: " + e.getMessage() + ")"));
         }
         return found;
+    }
+
+    /** Which socket inodes are inet sockets or named unix sockets, from /proc/net (read once per check). */
+    private static final class Sockets {
+        private java.util.Map<String, String> refused;
+
+        /** Null when the socket may stay open; else what it is, for the message. */
+        String describe(String target) {
+            if (refused == null) {
+                refused = new java.util.HashMap<>();
+                for (String table : new String[] {"tcp", "tcp6", "udp", "udp6", "raw", "raw6"}) {
+                    readInet(table);
+                }
+                readUnix();
+            }
+            String inode = target.substring(target.indexOf('[') + 1, target.length() - 1);
+            return refused.get(inode);
+        }
+
+        private void readInet(String table) {
+            try {
+                List<String> lines = Files.readAllLines(Paths.get("/proc/net/" + table));
+                for (int i = 1; i < lines.size(); i++) {
+                    String[] f = lines.get(i).trim().split("\\s+");
+                    if (f.length > 9) {
+                        refused.put(f[9], table + " " + f[1]);
+                    }
+                }
+            } catch (IOException ignored) {
+                // no such protocol table (e.g. no IPv6)
+            }
+        }
+
+        private void readUnix() {
+            try {
+                List<String> lines = Files.readAllLines(Paths.get("/proc/net/unix"));
+                for (int i = 1; i < lines.size(); i++) {
+                    String[] f = lines.get(i).trim().split("\\s+");
+                    if (f.length > 7) {
+                        refused.put(f[6], "unix socket " + f[7]);
+                    }
+                }
+            } catch (IOException ignored) {
+                // no unix socket table: nothing named to refuse
+            }
+        }
     }
 
     private static boolean allowed(String target, String javaHome) {
