@@ -206,6 +206,8 @@ public final class Agent implements AutoCloseable {
             meta.put("dump-ms", String.format(java.util.Locale.ROOT, "%.1f", dumpMs));
             meta.put("criu", criu.version());
             meta.put("source-instance", instance.id());
+            // the function's warm-up report (calls, latency, JIT totals), if it ran FunctionMain
+            instance.warmup().forEach((k, v) -> meta.put("warmup." + k, v));
             Snapshot snapshot = Snapshot.write(imageDir, meta);
             LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " instance=" + instance.id() + " dumped in "
                     + meta.get("dump-ms") + " ms, " + snapshot.sizeBytes() / 1024 + " KiB");
