@@ -15,7 +15,7 @@ import java.util.Map;
  * {@code owned}: whether closing the transport closes the engine (true for {@code local:} URIs, false when
  * a {@link dev.spore.store.StoreServer} hands out an in-process client).
  */
-public final class LocalTransport implements Transport {
+public class LocalTransport implements Transport {
 
     private final StoreEngine engine;
     private final boolean owned;

@@ -381,7 +381,11 @@ public final class StoreEngine implements AutoCloseable {
         synchronized (this) {
             Entry e = chunks.get(digest);
             if (e != null && e.region == null) {
-                place(digest, e, data);
+                place(digest, e, data); // promote: the next read (or RDMA READ) is served from memory
+            }
+            if (e != null && e.region != null) {
+                e.region.pin();
+                return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, this);
             }
             return new ChunkHandle(digest, data.asReadOnlyBuffer(), Digests.crc32c(data), null, this);
         }
