@@ -8,6 +8,7 @@ import dev.spore.agent.OutputListener;
 import dev.spore.agent.RestoreProfile;
 import dev.spore.agent.RestoreSpec;
 import dev.spore.agent.Snapshot;
+import dev.spore.host.function.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -14,12 +14,13 @@ import java.util.Map;
  * function JVM and must not bring a JSON library of its own (it would clash with the function's), so this
  * covers exactly what handler signatures need: objects ({@link LinkedHashMap}), arrays ({@link ArrayList}),
  * strings, numbers ({@link Long} when integral and in range, else {@link BigInteger} or {@link BigDecimal}),
- * booleans and null. The writer also accepts arrays, enums and records.
+ * booleans and null. The writer also accepts arrays, enums and records. The agent's and the tools'
+ * {@code --json} output use it too: one JSON writer in the project.
  */
-final class Json {
+public final class Json {
 
     /** The text is not JSON; the message gives the offset and what was expected. */
-    static final class SyntaxException extends IllegalArgumentException {
+    public static final class SyntaxException extends IllegalArgumentException {
         private static final long serialVersionUID = 1L;
 
         SyntaxException(String message) {
@@ -37,7 +38,8 @@ final class Json {
         this.text = text;
     }
 
-    static Object parse(String text) {
+    /** Parses one JSON value; throws {@link SyntaxException} with the offset on malformed input. */
+    public static Object parse(String text) {
         Json reader = new Json(text);
         reader.skipSpace();
         Object value = reader.value(0);
@@ -48,7 +50,8 @@ final class Json {
         return value;
     }
 
-    static String write(Object value) {
+    /** Writes maps, lists, arrays, records, enums, strings, finite numbers, booleans and null, compactly. */
+    public static String write(Object value) {
         StringBuilder sb = new StringBuilder();
         write(value, sb);
         return sb.toString();
