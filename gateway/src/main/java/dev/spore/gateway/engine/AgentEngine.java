@@ -36,7 +36,7 @@ import java.util.function.Consumer;
 public final class AgentEngine implements Engine {
 
     private static final Duration PREPARE_TIMEOUT = Duration.ofMinutes(5);
-    private static final Duration RESTORE_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration RESTORE_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration COLD_READY_TIMEOUT = Duration.ofSeconds(60);
 
     private final Agent agent;
@@ -128,10 +128,13 @@ public final class AgentEngine implements Engine {
         return new Factory(v);
     }
 
-    /** Starts instances of one version; caches the opened snapshot until a restore from it fails. */
+    /**
+     * Starts instances of one version. The snapshot is opened for every restore: that re-checks every image
+     * file's size (a few stat calls), so a damaged local copy fails in microseconds instead of as a CRIU
+     * restore that hangs until RESTORE_TIMEOUT (seen with a truncated pages file).
+     */
     private final class Factory implements WorkerFactory {
         private final VersionRecord v;
-        private volatile Snapshot opened;
 
         Factory(VersionRecord v) {
             this.v = v;
@@ -147,19 +150,14 @@ public final class AgentEngine implements Engine {
             long t0 = System.nanoTime();
             double fetchMs = 0;
             try {
-                Snapshot s = opened;
-                if (s == null) {
-                    SnapshotRepository.Fetched f = snapshots.fetch(v.snapshot());
-                    fetchMs = f.millis();
-                    s = Snapshot.open(f.dir());
-                    opened = s;
-                }
+                SnapshotRepository.Fetched f = snapshots.fetch(v.snapshot());
+                fetchMs = f.millis();
+                Snapshot s = Snapshot.open(f.dir());
                 Instance i = agent.restore(s, RestoreSpec.builder().instanceId(instanceId)
                         .config(v.settings().config()).timeout(RESTORE_TIMEOUT).build());
                 listener.restored(v, i.profile(), fetchMs, ms(t0));
                 return new AgentWorker(i, StartKind.RESTORED, () -> { });
             } catch (Exception e) {
-                opened = null;
                 snapshots.evict(v.snapshot());
                 throw e instanceof AgentException a ? a
                         : new AgentException(v.key() + " snapshot=" + v.snapshot() + ": cannot fetch: " + e.getMessage(), e);

@@ -40,6 +40,6 @@ public record VersionSettings(int memoryMb, int timeoutMs, int concurrency, int 
     @JsonIgnore
     public PoolSettings pool() {
         return new PoolSettings(concurrency, maxInstances, queue, Duration.ofSeconds(keepAliveSeconds),
-                Duration.ofMillis(timeoutMs), Duration.ofMillis(Math.max(30_000, timeoutMs)));
+                Duration.ofMillis(timeoutMs), Duration.ofMillis(Math.max(60_000, timeoutMs)));
     }
 }

@@ -26,6 +26,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
     private final String uri;
     private final Path imagesDir;
     private final Set<String> fetched = ConcurrentHashMap.newKeySet();
+    /** One lock per snapshot name: parallel restores of one version fetch it once, never into a half-written directory. */
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
     public StoreSnapshotRepository(String uri, Path cacheDir, Path imagesDir) throws IOException {
         this.uri = uri;
@@ -36,6 +38,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
     @Override
     public long publish(String name, Path imageDir, Map<String, String> metadata) {
         Manifest m = store.publish(name, imageDir, metadata);
+        fetched.add(name); // make evict() below drop any copy left from an earlier deploy of the same name
         evict(name);
         return m.totalBytes();
     }
@@ -43,23 +46,36 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
     @Override
     public Fetched fetch(String name) {
         Path target = imagesDir.resolve(name);
-        if (fetched.contains(name) && Files.isDirectory(target)) {
+        if (fetched.contains(name)) {
             return new Fetched(target, 0, true);
         }
-        long t0 = System.nanoTime();
-        store.fetch(name, target);
-        fetched.add(name);
-        return new Fetched(target, (System.nanoTime() - t0) / 1e6, false);
+        synchronized (lock(name)) {
+            if (fetched.contains(name)) {
+                return new Fetched(target, 0, true);
+            }
+            long t0 = System.nanoTime();
+            store.fetch(name, target);
+            fetched.add(name);
+            return new Fetched(target, (System.nanoTime() - t0) / 1e6, false);
+        }
     }
 
     @Override
     public void evict(String name) {
-        fetched.remove(name);
-        try {
-            LocalSnapshotRepository.deleteTree(imagesDir.resolve(name));
-        } catch (IOException ignored) {
-            // the next fetch overwrites the files by name
+        synchronized (lock(name)) {
+            if (!fetched.remove(name)) {
+                return; // another failed restore evicted it already, or a fresh fetch is in place
+            }
+            try {
+                LocalSnapshotRepository.deleteTree(imagesDir.resolve(name));
+            } catch (IOException ignored) {
+                // the next fetch overwrites the files by name
+            }
         }
+    }
+
+    private Object lock(String name) {
+        return locks.computeIfAbsent(name, n -> new Object());
     }
 
     @Override
