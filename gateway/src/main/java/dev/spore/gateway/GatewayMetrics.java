@@ -24,10 +24,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <ul>
  *   <li>{@code spore_invocations_total{function,version,outcome}}: ok, handler_error, bad_request, timeout, throttled, unavailable;</li>
  *   <li>{@code spore_starts_total{function,version,kind}}: warm (served by a running instance), restored, cold, fallback;</li>
- *   <li>{@code spore_restore_ms{function,phase}}: histogram of restore time by phase: fetch, spawn, criu, hooks, total;</li>
+ *   <li>{@code spore_restore_milliseconds{function,phase}}: histogram of restore time by phase: fetch, spawn, criu, hooks, total;</li>
  *   <li>{@code spore_instances{function,version,state}}: starting, idle, busy;</li>
  *   <li>{@code spore_queue_depth{function,version}} and {@code spore_snapshot_bytes{function,version}};</li>
- *   <li>{@code spore_deploy_stage_ms{stage}}: how long each deploy stage took.</li>
+ *   <li>{@code spore_deploy_stage_milliseconds{stage}}: how long each deploy stage took.</li>
  * </ul>
  * Milliseconds rather than seconds, because restores are tens of milliseconds and the buckets say so.
  */
@@ -68,19 +68,19 @@ public final class GatewayMetrics implements EngineListener {
     }
 
     public void deployStage(String stage, double millis) {
-        summary("spore.deploy.stage.ms", Tags.of("stage", stage)).record(millis);
+        summary("spore.deploy.stage", Tags.of("stage", stage)).record(millis);
     }
 
     @Override
     public void restored(VersionRecord v, RestoreProfile p, double fetchMillis, double totalMillis) {
         Tags fn = Tags.of("function", v.function());
-        summary("spore.restore.ms", fn.and("phase", "fetch")).record(fetchMillis);
+        summary("spore.restore", fn.and("phase", "fetch")).record(fetchMillis);
         if (p != null) {
-            summary("spore.restore.ms", fn.and("phase", "spawn")).record(p.spawn());
-            summary("spore.restore.ms", fn.and("phase", "criu")).record(p.criu());
-            summary("spore.restore.ms", fn.and("phase", "hooks")).record(p.hooks());
+            summary("spore.restore", fn.and("phase", "spawn")).record(p.spawn());
+            summary("spore.restore", fn.and("phase", "criu")).record(p.criu());
+            summary("spore.restore", fn.and("phase", "hooks")).record(p.hooks());
         }
-        summary("spore.restore.ms", fn.and("phase", "total")).record(totalMillis);
+        summary("spore.restore", fn.and("phase", "total")).record(totalMillis);
     }
 
     private DistributionSummary summary(String name, Tags tags) {

@@ -96,7 +96,7 @@ class GatewayEndToEndTest {
         assertThat(second.instance()).isEqualTo(first.instance());
         assertThat(gateway.metrics().count("spore.starts", "function", "echo", "kind", "restored")).isEqualTo(1);
         assertThat(gateway.metrics().count("spore.starts", "function", "echo", "kind", "cold")).isZero();
-        assertThat(meters.find("spore.restore.ms").tag("phase", "criu").summary().count()).isEqualTo(1);
+        assertThat(meters.find("spore.restore").tag("phase", "criu").summary().count()).isEqualTo(1);
     }
 
     @Test

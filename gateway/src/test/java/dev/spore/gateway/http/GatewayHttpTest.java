@@ -1,0 +1,73 @@
+package dev.spore.gateway.http;
+
+import dev.spore.gateway.fixtures.FixtureJars;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+
+/**
+ * The HTTP surface on the real application: REST deploy (plain and NDJSON-streamed), the raw invoke route,
+ * error statuses, metrics, OpenAPI and health. Function names carry a random suffix: the test data
+ * directory survives between runs. Quarkus stops the gateway after the tests, which stops every instance.
+ */
+@QuarkusTest
+class GatewayHttpTest {
+
+    static final String FN = "http-" + Long.toHexString(System.nanoTime() & 0xffffff);
+
+    static Path jar() throws Exception {
+        return FixtureJars.functionJar(Files.createDirectories(Path.of("target/test-jars")));
+    }
+
+    @Test
+    void deployStreamsStagesThenInvokeIsServedByARestoredInstance() throws Exception {
+        String stream = given().contentType(ContentType.JSON).accept("application/x-ndjson")
+                .body(Map.of("handler", "dev.spore.gateway.fixtures.Echo", "jarPath", jar().toAbsolutePath().toString(),
+                        "config", Map.of("greeting", "hey")))
+                .post("/functions/" + FN + "/versions").then().statusCode(200).extract().asString();
+        org.assertj.core.api.Assertions.assertThat(stream.lines())
+                .anySatisfy(l -> org.assertj.core.api.Assertions.assertThat(l).contains("\"stage\":\"checkpointing\"", "\"bytes\""))
+                .anySatisfy(l -> org.assertj.core.api.Assertions.assertThat(l).contains("\"event\":\"result\"", "\"status\":201"));
+
+        given().body("web").post("/invoke/" + FN).then().statusCode(200)
+                .header("X-Spore-Start", "restored").body(equalTo("hey web"));
+        given().body("again").post("/invoke/" + FN + "/1").then().statusCode(200)
+                .header("X-Spore-Start", "warm").body(equalTo("hey again"));
+        given().body("boom").post("/invoke/" + FN).then().statusCode(500).body("error", equalTo("function-error"));
+
+        given().get("/functions/" + FN).then().statusCode(200).body("versions[0].status", equalTo("ready"));
+        given().get("/functions/" + FN + "/logs").then().statusCode(200).body(containsString("== instance=" + FN));
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("spore_starts_total{function=\"" + FN + "\",kind=\"restored\",version=\"1\"}"))
+                .body(containsString("spore_restore_milliseconds_bucket"))
+                .body(containsString("spore_snapshot_bytes"));
+    }
+
+    @Test
+    void badRequestsGetClear4xx() throws Exception {
+        given().body("x").post("/invoke/no-such-fn").then().statusCode(404).body("error", equalTo("not-found"));
+        given().contentType(ContentType.JSON).body(Map.of("handler", "a.B", "jarPath", "/nonexistent.jar"))
+                .post("/functions/bad-" + FN + "/versions").then().statusCode(400).body("message", containsString("not a readable file"));
+        given().contentType(ContentType.JSON).body(Map.of("handler", "dev.spore.gateway.fixtures.Greet",
+                        "jarPath", jar().toAbsolutePath().toString()))
+                .post("/functions/greet-" + FN + "/versions").then().statusCode(201);
+        given().body("not json").post("/invoke/greet-" + FN).then().statusCode(400).body("error", equalTo("bad-request"));
+        given().contentType(ContentType.JSON).body(Map.of("handler", "x", "jarPath", "/x", "concurrency", 0))
+                .post("/functions/Bad_Name/versions").then().statusCode(400).body("message", containsString("function name"));
+    }
+
+    @Test
+    void openApiAndHealthAreServed() {
+        given().get("/q/openapi").then().statusCode(200).body(containsString("/functions/{name}/versions"))
+                .body(containsString("/invoke/{function}"));
+        given().get("/q/health/ready").then().statusCode(200).body(containsString("spore-gateway"));
+    }
+}
