@@ -106,6 +106,13 @@ public final class Gateway implements AutoCloseable {
             history.preparing(s, v);
             safely(progress, s);
         };
+        if (Boolean.FALSE.equals(req.checkpoint())) {
+            registry.markReady(fn, v.version(), null, 0, 0, req.alias());
+            Stage ready = Stage.done(fn, v.version(), VersionRecord.READY, 0, null, "checkpoint=false: instances start cold");
+            registry.stage(ready);
+            safely(progress, ready);
+            return registry.version(fn, v.version());
+        }
         try {
             Engine.Prepared p = engine.prepare(v, registry.warmupFiles(fn, v.version()), report);
             registry.markReady(fn, v.version(), p.snapshot(), p.imageBytes(), p.dumpMillis(), req.alias());

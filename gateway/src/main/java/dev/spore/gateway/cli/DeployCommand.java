@@ -63,6 +63,9 @@ final class DeployCommand extends SporeCli.Sub {
     @Option(names = "--alias", description = "point this alias at the new version when it is ready")
     String alias;
 
+    @Option(names = "--no-checkpoint", description = "no snapshot: every instance starts cold")
+    boolean noCheckpoint;
+
     @Override
     public Integer call() throws Exception {
         if (!Files.isRegularFile(jar)) {
@@ -83,6 +86,9 @@ final class DeployCommand extends SporeCli.Sub {
         putIf(req, "keepAliveSeconds", keepAlive);
         putIf(req, "warmupCount", warmupCount);
         putIf(req, "alias", alias);
+        if (noCheckpoint) {
+            req.put("checkpoint", false);
+        }
         List<String> payloads = new ArrayList<>(warmup);
         for (Path f : warmupFiles) {
             payloads.add(Files.readString(f));

@@ -15,8 +15,10 @@ import java.util.Map;
  * @param warmupCount how many times the host runs the warm-up payloads
  * @param config      per-instance configuration, handed to every instance at restore, never baked in
  * @param alias       an alias to point at the new version once it is ready (besides {@code latest})
+ * @param checkpoint  false: no snapshot; every instance starts cold (for functions that cannot be checkpointed,
+ *                    and for comparing cold with restored starts)
  */
 public record DeployRequest(String handler, String jarPath, String jarBase64, Integer memoryMb, Integer timeoutMs,
                             Integer concurrency, Integer maxInstances, Integer queue, Integer keepAliveSeconds,
-                            List<String> warmup, Integer warmupCount, Map<String, String> config, String alias) {
+                            List<String> warmup, Integer warmupCount, Map<String, String> config, String alias, Boolean checkpoint) {
 }
