@@ -179,7 +179,9 @@ public final class Criu {
     public static String errorSummary(Path log, String fallback) {
         try {
             List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            // CRIU always logs that it cannot raise RLIMIT_NOFILE for itself here; it is harmless noise
             List<String> errors = lines.stream().filter(l -> l.contains("Error (") || l.contains("Error:"))
+                    .filter(l -> !l.contains("RLIMIT_NOFILE"))
                     .map(String::strip).collect(Collectors.toList());
             if (errors.isEmpty()) {
                 errors = lines.subList(Math.max(0, lines.size() - 3), lines.size());
