@@ -145,11 +145,15 @@ public final class FunctionMain {
         done.put("handler", handler.description());
         progress(channel, done);
         System.out.println("spore: " + fn + " handler " + handler.description() + " warmed up: " + done);
+        ServeLoop loop = new ServeLoop(channel, handler);
         if (o.checkpoint) {
+            if (!payloads.isEmpty()) {
+                loop.prime(payloads.get(0).body(), Math.max(1000, o.warmupMillis));
+            }
             checkpoint(fn);
         }
         try {
-            new ServeLoop(channel, handler).run(Map.of("jit-ms", Long.toString(Warmup.jitMillis())));
+            loop.run(Map.of("jit-ms", Long.toString(Warmup.jitMillis())));
         } catch (IOException e) {
             fail(1, "spore: instance=" + Instance.id() + " control channel failed while serving: " + e.getMessage());
         }

@@ -1,0 +1,185 @@
+package dev.spore.bench.functions;
+
+import dev.spore.agent.Agent;
+import dev.spore.agent.Instance;
+import dev.spore.agent.LaunchSpec;
+import dev.spore.agent.RestoreProfile;
+import dev.spore.agent.RestoreSpec;
+import dev.spore.agent.Snapshot;
+import dev.spore.bench.Stats;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every sample function, cold versus restored, side by side in one run (issue 5's benchmark):
+ * <ul>
+ *   <li><b>cold → first response</b>: the agent launches FunctionMain with {@code --no-checkpoint} and no warm-up
+ *       (what a platform without Spore pays: JVM start, framework boot, first call in the interpreter), the first
+ *       INVOKE waiting in the pipe until the handler serves;</li>
+ *   <li><b>restore → first response</b>: {@code Agent.restore} of the function's snapshot plus its first INVOKE;</li>
+ *   <li><b>first request after restore</b> versus the <b>steady warm</b> latency (p50 of the next calls on the same
+ *       instance): whether the JIT's work is in the snapshot;</li>
+ *   <li>image size, warm-up statistics (CompilationMXBean totals before the checkpoint) and the restore breakdown.</li>
+ * </ul>
+ * Both launches go through the same agent, so the JVM flags are the same. Run with {@code bash bench/run-functions.sh}.
+ */
+public final class FunctionsBench {
+
+    private static final Duration LONG = Duration.ofSeconds(120);
+
+    /**
+     * Added to cold and deployed JVMs alike. {@code -Xms16m}: the default initial heap here is 1/64 of 24 GiB
+     * (384 MiB) and the pre-dump full GC can only give heap back down to it, so every page the warm-up's
+     * allocations touched went into the image: measured for hello 122 MiB with the default, 23 MiB with this.
+     */
+    static final List<String> DEFAULT_JVM_OPTIONS = List.of("-Xms16m");
+
+    /** One function's measurements. */
+    static final class Result {
+        final SampleFunction fn;
+        final Stats cold = new Stats("cold -> first response");
+        final Stats restoreFirst = new Stats("restore -> first response");
+        final Stats restoreLive = new Stats("restore -> serving");
+        final Stats firstRequest = new Stats("first request after restore");
+        final Stats warm = new Stats("steady warm (p50 per restore)");
+        final Stats spawn = new Stats("spawn");
+        final Stats criu = new Stats("criu");
+        final Stats hooks = new Stats("hooks");
+        final Stats reply = new Stats("reply");
+        long imageBytes;
+        double dumpMs;
+        Map<String, String> warmup = Map.of();
+
+        Result(SampleFunction fn) {
+            this.fn = fn;
+        }
+
+        double speedup() {
+            return cold.percentile(50) / restoreFirst.percentile(50);
+        }
+
+        double firstVsWarm() {
+            return firstRequest.percentile(50) / warm.percentile(50);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int reps = 10;
+        int warmups = 2;
+        int warmCalls = 30;
+        Path javaHome = Path.of(System.getProperty("java.home"));
+        List<String> only = new ArrayList<>();
+        List<String> jvmOptions = new ArrayList<>();
+        for (int i = 0; i < args.length - 1; i += 2) {
+            switch (args[i]) {
+                case "--reps" -> reps = Integer.parseInt(args[i + 1]);
+                case "--warmup" -> warmups = Integer.parseInt(args[i + 1]);
+                case "--warm-calls" -> warmCalls = Integer.parseInt(args[i + 1]);
+                case "--java-home" -> javaHome = Path.of(args[i + 1]);
+                case "--only" -> only.addAll(List.of(args[i + 1].split(",")));
+                case "--jvm-option" -> jvmOptions.add(args[i + 1]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + " (--reps N, --warmup N, --warm-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT...)");
+            }
+        }
+        if (jvmOptions.isEmpty()) {
+            jvmOptions.addAll(DEFAULT_JVM_OPTIONS);
+        }
+        if (reps < 10) {
+            System.err.println("bench: --reps " + reps + " is below 10: percentiles of fewer samples say little");
+        }
+        Path home = Path.of(System.getProperty("spore.home", ".")).toAbsolutePath().normalize();
+        // images on tmpfs when there is one, as a node's image cache would keep them
+        Path shm = Path.of("/dev/shm");
+        Path work = Files.isDirectory(shm) ? Files.createTempDirectory(shm, "spore-bench-fn") : Files.createTempDirectory("spore-bench-fn");
+        List<Result> results = new ArrayList<>();
+        try (Agent agent = Agent.create(home, work.resolve("agent"))) {
+            for (SampleFunction fn : SampleFunction.all(home)) {
+                if (!only.isEmpty() && !only.contains(fn.name())) {
+                    continue;
+                }
+                results.add(measure(agent, fn, javaHome, jvmOptions, work, reps, warmups, warmCalls));
+            }
+        } finally {
+            deleteTree(work);
+        }
+        FunctionsReport.write(home, results, javaHome, jvmOptions, reps, warmups, warmCalls);
+    }
+
+    private static Result measure(Agent agent, SampleFunction fn, Path javaHome, List<String> jvmOptions, Path work, int reps,
+                                  int warmups, int warmCalls) throws Exception {
+        Result r = new Result(fn);
+        System.out.println("bench: fn=" + fn.name() + " deploying (warm-up until latency settles, then checkpoint)");
+        Instance template = agent.launch(withOptions(fn.deployment().toLaunchSpec(), jvmOptions).javaHome(javaHome)
+                .instanceId("bench-template-" + fn.name()).build());
+        Snapshot snapshot = agent.checkpoint(template, work.resolve("images").resolve(fn.name()), fn.name(), false, LONG);
+        r.imageBytes = snapshot.sizeBytes();
+        r.dumpMs = snapshot.dumpMillis();
+        r.warmup = new LinkedHashMap<>(template.warmup());
+        System.out.printf("bench: fn=%s snapshot %.1f MiB, dump %.0f ms, warm-up %s%n", fn.name(), r.imageBytes / 1048576.0,
+                r.dumpMs, r.warmup);
+
+        for (int i = -warmups; i < reps; i++) {
+            boolean measured = i >= 0;
+            long t0 = System.nanoTime();
+            double coldMs;
+            try (Instance cold = agent.launch(withOptions(fn.coldStart().toLaunchSpec(), jvmOptions).javaHome(javaHome).build())) {
+                fn.check(cold.invoke(fn.request(), Map.of(), LONG), "cold start");
+                coldMs = ms(t0);
+            }
+
+            t0 = System.nanoTime();
+            try (Instance restored = agent.restore(snapshot, RestoreSpec.defaults())) {
+                double liveMs = ms(t0);
+                long t1 = System.nanoTime();
+                fn.check(restored.invoke(fn.request(), Map.of(), LONG), "first request after restore");
+                double firstMs = ms(t1);
+                double restoreMs = ms(t0);
+                Stats warm = new Stats("warm");
+                for (int k = 0; k < warmCalls; k++) {
+                    long t2 = System.nanoTime();
+                    fn.check(restored.invoke(fn.request(), Map.of(), LONG), "warm request");
+                    warm.add(ms(t2));
+                }
+                if (measured) {
+                    r.cold.add(coldMs);
+                    r.restoreFirst.add(restoreMs);
+                    r.restoreLive.add(liveMs);
+                    r.firstRequest.add(firstMs);
+                    r.warm.add(warm.percentile(50));
+                    RestoreProfile p = restored.profile();
+                    r.spawn.add(p.spawn());
+                    r.criu.add(p.criu());
+                    r.hooks.add(p.hooks());
+                    r.reply.add(p.reply());
+                }
+                System.out.printf("bench: fn=%s %s cold %.1f ms, restore -> first response %.1f ms (first request %.2f ms, "
+                        + "warm p50 %.2f ms)%n", fn.name(), measured ? "rep " + (i + 1) : "warm-up", coldMs, restoreMs, firstMs,
+                        warm.percentile(50));
+            }
+        }
+        return r;
+    }
+
+    private static LaunchSpec.Builder withOptions(LaunchSpec.Builder b, List<String> jvmOptions) {
+        jvmOptions.forEach(b::jvmOption);
+        return b;
+    }
+
+    private static double ms(long since) {
+        return (System.nanoTime() - since) / 1e6;
+    }
+
+    private static void deleteTree(Path dir) throws java.io.IOException {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package dev.spore.bench.functions;
+
+import dev.spore.bench.Machine;
+import dev.spore.bench.Report;
+import dev.spore.bench.Stats;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Writes bench/results/functions-DATE.{md,json,png}: the table, the raw series, the chart. */
+final class FunctionsReport {
+
+    /** Issue 5's targets for the Quarkus function and for every function's first request. */
+    static final double QUARKUS_RESTORE_MS = 25;
+    static final double QUARKUS_SPEEDUP = 40;
+    static final double FIRST_VS_WARM = 1.5;
+
+    private FunctionsReport() {
+    }
+
+    static void write(Path home, List<FunctionsBench.Result> results, Path javaHome, List<String> jvmOptions, int reps,
+                      int warmups, int warmCalls)
+            throws IOException {
+        Map<String, Object> machine = Machine.describe(javaHome + " (" + jdkVersion(javaHome) + ")");
+        StringBuilder md = new StringBuilder();
+        md.append("# Sample functions: cold start vs restore\n\n");
+        md.append(String.format(Locale.ROOT, "%d repetitions per function (+%d unmeasured), %d warm calls after each restore. "
+                + "Cold = FunctionMain `--no-checkpoint` without warm-up; restore = `Agent.restore` + first INVOKE. "
+                + "Same agent, same JVM flags (agent defaults + `%s`). Times in ms, p50 (p90).%n%n", reps, warmups, warmCalls,
+                String.join(" ", jvmOptions)));
+        md.append("| function | image MiB | warm-up: calls / JIT ms before checkpoint | cold → first response | restore → first response "
+                + "| speed-up | first request after restore | steady warm | first / warm |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (FunctionsBench.Result r : results) {
+            md.append(String.format(Locale.ROOT, "| %s | %.1f | %s / %s | %.1f (%.1f) | %.1f (%.1f) | %.0fx | %.2f (%.2f) | %.2f (%.2f) | %.2f |%n",
+                    r.fn.name(), r.imageBytes / 1048576.0, r.warmup.getOrDefault("iterations", "?"), r.warmup.getOrDefault("jit-ms", "?"),
+                    r.cold.percentile(50), r.cold.percentile(90), r.restoreFirst.percentile(50), r.restoreFirst.percentile(90),
+                    r.speedup(), r.firstRequest.percentile(50), r.firstRequest.percentile(90), r.warm.percentile(50),
+                    r.warm.percentile(90), r.firstVsWarm()));
+        }
+        md.append("\nWhere restore time goes (p50 ms): `spawn` (process + namespaces), `criu` (criu restore), `hooks` (host + "
+                + "afterRestore hooks), `reply` (agent sees the instance serving), then the first request itself.\n\n");
+        md.append("| function | restore → serving | spawn | criu | hooks | reply | first request | dump ms | warm-up reason | "
+                + "warm-up first call µs → p50 µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+        for (FunctionsBench.Result r : results) {
+            md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %s | %s → %s |%n",
+                    r.fn.name(), r.restoreLive.percentile(50), r.spawn.percentile(50), r.criu.percentile(50),
+                    r.hooks.percentile(50), r.reply.percentile(50), r.firstRequest.percentile(50), r.dumpMs,
+                    r.warmup.getOrDefault("reason", "?"), r.warmup.getOrDefault("first-us", "?"), r.warmup.getOrDefault("p50-us", "?")));
+        }
+        md.append("\n## Targets\n\n");
+        for (FunctionsBench.Result r : results) {
+            if (r.fn.name().equals("quarkus-hello")) {
+                md.append(target("quarkus-hello restore → first response p50 <= " + (int) QUARKUS_RESTORE_MS + " ms",
+                        r.restoreFirst.percentile(50) <= QUARKUS_RESTORE_MS, String.format(Locale.ROOT, "%.1f ms", r.restoreFirst.percentile(50))));
+                md.append(target("quarkus-hello restore >= " + (int) QUARKUS_SPEEDUP + "x faster than its cold start",
+                        r.speedup() >= QUARKUS_SPEEDUP, String.format(Locale.ROOT, "%.0fx", r.speedup())));
+            }
+        }
+        for (FunctionsBench.Result r : results) {
+            md.append(target(r.fn.name() + " first request after restore <= " + FIRST_VS_WARM + "x steady warm",
+                    r.firstVsWarm() <= FIRST_VS_WARM, String.format(Locale.ROOT, "%.2fx (%.2f vs %.2f ms)", r.firstVsWarm(),
+                            r.firstRequest.percentile(50), r.warm.percentile(50))));
+        }
+        String stem = "functions-" + LocalDate.now();
+        md.append("\n![chart](").append(stem).append(".png)\n\nMachine: ").append(machine).append("\n");
+        System.out.println();
+        System.out.println(md);
+
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("benchmark", "functions");
+        json.put("machine", machine);
+        json.put("reps", reps);
+        json.put("warm_calls", warmCalls);
+        json.put("jvm_options", jvmOptions);
+        Map<String, Object> fns = new LinkedHashMap<>();
+        for (FunctionsBench.Result r : results) {
+            Map<String, Object> f = new LinkedHashMap<>();
+            f.put("image_bytes", r.imageBytes);
+            f.put("dump_ms", Stats.round(r.dumpMs));
+            f.put("warmup", r.warmup);
+            for (Stats s : List.of(r.cold, r.restoreFirst, r.restoreLive, r.firstRequest, r.warm, r.spawn, r.criu, r.hooks, r.reply)) {
+                f.put(s.name(), s.toMap());
+            }
+            f.put("speedup_p50", Stats.round(r.speedup()));
+            f.put("first_vs_warm_p50", Stats.round(r.firstVsWarm()));
+            fns.put(r.fn.name(), f);
+        }
+        json.put("functions", fns);
+        Report.write(home, "functions", json, md.toString());
+        Path png = Report.results(home).resolve(stem + ".png");
+        FunctionsChart.draw(results, png, "Spore sample functions, p50 (" + machine.get("cpus") + " cpus, "
+                + jdkVersion(javaHome) + ")");
+        System.out.println("wrote " + png);
+    }
+
+    private static String target(String what, boolean met, String value) {
+        return "- " + (met ? "met" : "**missed**") + ": " + what + " — measured " + value + "\n";
+    }
+
+    /** JAVA_RUNTIME_VERSION (or JAVA_VERSION) from the JDK's release file. */
+    static String jdkVersion(Path javaHome) {
+        try {
+            String runtime = null;
+            String version = null;
+            for (String line : Files.readAllLines(javaHome.resolve("release"))) {
+                if (line.startsWith("JAVA_RUNTIME_VERSION=")) {
+                    runtime = line.substring(line.indexOf('=') + 1).replace("\"", "");
+                } else if (line.startsWith("JAVA_VERSION=")) {
+                    version = line.substring(line.indexOf('=') + 1).replace("\"", "");
+                }
+            }
+            String v = runtime != null ? runtime : version;
+            return v == null ? "JDK ?" : "JDK " + v;
+        } catch (IOException e) {
+            return "JDK " + System.getProperty("java.runtime.version");
+        }
+    }
+}
