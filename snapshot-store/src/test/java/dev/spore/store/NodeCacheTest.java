@@ -42,9 +42,9 @@ class NodeCacheTest {
     private SnapshotStore node(Path cache) {
         Transport counting = new LocalTransport(engine, false) {
             @Override
-            public void read(List<String> digests, ChunkSink sink) throws IOException {
-                remoteReads.addAndGet(digests.size());
-                super.read(digests, sink);
+            public void read(List<Manifest.ChunkRef> chunks, ChunkSink sink) throws IOException {
+                remoteReads.addAndGet(chunks.size());
+                super.read(chunks, sink);
             }
         };
         return new RealStoreClient(counting, new NodeCache(cache), Chunker.defaults());

@@ -76,11 +76,11 @@ public class LocalTransport implements Transport {
     }
 
     @Override
-    public void read(List<String> digests, ChunkSink sink) throws IOException {
-        for (String d : digests) {
-            ChunkHandle h = engine.read(d);
+    public void read(List<Manifest.ChunkRef> chunks, ChunkSink sink) throws IOException {
+        for (Manifest.ChunkRef c : chunks) {
+            ChunkHandle h = engine.read(c.digest());
             try {
-                sink.accept(d, h.data());
+                sink.accept(c.digest(), h.data());
             } finally {
                 h.release();
             }

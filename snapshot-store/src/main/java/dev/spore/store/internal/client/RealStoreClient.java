@@ -164,6 +164,7 @@ public final class RealStoreClient implements SnapshotStore {
     private void fill(Manifest m, Path dir, Map<String, NodeCache.Location> local) throws IOException {
         Files.createDirectories(dir);
         Map<String, List<long[]>> where = new LinkedHashMap<>(); // digest -> (file index, offset)
+        Map<String, Manifest.ChunkRef> refs = new java.util.HashMap<>();
         List<FileChannel> out = new ArrayList<>();
         try {
             for (int i = 0; i < m.files().size(); i++) {
@@ -175,14 +176,15 @@ public final class RealStoreClient implements SnapshotStore {
                 long off = 0;
                 for (Manifest.ChunkRef c : f.chunks()) {
                     where.computeIfAbsent(c.digest(), k -> new ArrayList<>()).add(new long[] {i, off});
+                    refs.putIfAbsent(c.digest(), c);
                     off += c.length();
                 }
             }
-            List<String> remote = new ArrayList<>();
+            List<Manifest.ChunkRef> remote = new ArrayList<>();
             for (String d : where.keySet()) {
                 NodeCache.Location loc = local.get(d);
                 if (loc == null || !copyLocal(d, loc, where.get(d), out)) {
-                    remote.add(d);
+                    remote.add(refs.get(d));
                 }
             }
             List<String> bad = new ArrayList<>();
@@ -197,7 +199,7 @@ public final class RealStoreClient implements SnapshotStore {
             if (!bad.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "snapshot=" + m.name() + ": " + bad.size() + " chunk(s) failed "
                         + "SHA-256 verification (first chunk=" + bad.get(0) + "); fetching them once more");
-                List<String> retry = List.copyOf(bad);
+                List<Manifest.ChunkRef> retry = bad.stream().map(refs::get).toList();
                 bad.clear();
                 transport.read(retry, sink);
                 if (!bad.isEmpty()) {

@@ -43,8 +43,11 @@ public interface Transport extends AutoCloseable {
 
     void abort(long session);
 
-    /** Fetches each digest once, in any order; the sink checks content. */
-    void read(List<String> digests, ChunkSink sink) throws IOException;
+    /**
+     * Fetches each chunk once (the sink checks content). Lengths let transports batch many chunks per
+     * request; the sink may be called in any order.
+     */
+    void read(List<Manifest.ChunkRef> chunks, ChunkSink sink) throws IOException;
 
     @Override
     void close();

@@ -391,6 +391,17 @@ public final class StoreEngine implements AutoCloseable {
         }
     }
 
+    /** The chunk if it is in memory (pinned, zero-copy), else null: never blocks on disk, for I/O threads. */
+    public synchronized ChunkHandle tryReadMemory(String digest) {
+        Entry e = chunks.get(digest);
+        if (e == null || e.region == null) {
+            return null;
+        }
+        e.region.pin();
+        pool.touch(e.region);
+        return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, this);
+    }
+
     synchronized void unpin(Region r) {
         r.unpin();
     }

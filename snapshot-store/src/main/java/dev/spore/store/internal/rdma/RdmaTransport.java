@@ -52,18 +52,18 @@ public final class RdmaTransport implements Transport {
     }
 
     @Override
-    public void read(List<String> digests, ChunkSink sink) throws IOException {
-        List<String> viaTcp = new ArrayList<>();
+    public void read(List<Manifest.ChunkRef> chunks, ChunkSink sink) throws IOException {
+        List<Manifest.ChunkRef> viaTcp = new ArrayList<>();
         int i = 0;
-        while (i < digests.size()) {
+        while (i < chunks.size()) {
             if (broken) {
-                viaTcp.addAll(digests.subList(i, digests.size()));
+                viaTcp.addAll(chunks.subList(i, chunks.size()));
                 break;
             }
-            List<String> batch = digests.subList(i, Math.min(digests.size(), i + 256));
+            List<Manifest.ChunkRef> batch = chunks.subList(i, Math.min(chunks.size(), i + 256));
             i += batch.size();
-            List<RdmaDescriptor> located = locate(batch);
-            List<String> names = new ArrayList<>();
+            List<RdmaDescriptor> located = locate(batch.stream().map(Manifest.ChunkRef::digest).toList());
+            List<Manifest.ChunkRef> names = new ArrayList<>();
             List<RdmaDescriptor> descs = new ArrayList<>();
             long bytes = 0;
             for (int k = 0; k < batch.size(); k++) {
@@ -87,7 +87,8 @@ public final class RdmaTransport implements Transport {
         control.read(viaTcp, sink);
     }
 
-    private void readBatch(List<String> names, List<RdmaDescriptor> descs, ChunkSink sink, List<String> viaTcp)
+    private void readBatch(List<Manifest.ChunkRef> names, List<RdmaDescriptor> descs, ChunkSink sink,
+                           List<Manifest.ChunkRef> viaTcp)
             throws IOException {
         if (descs.isEmpty()) {
             return;
@@ -103,7 +104,7 @@ public final class RdmaTransport implements Transport {
             return;
         }
         for (int k = 0; k < names.size(); k++) {
-            sink.accept(names.get(k), data.get(k));
+            sink.accept(names.get(k).digest(), data.get(k));
         }
     }
 

@@ -16,7 +16,8 @@ import java.net.InetSocketAddress;
 
 /**
  * The store's TCP listener. Pipeline, in order: frame decoder (refuses malformed or oversized frames),
- * frame encoder (header + zero-copy payload), request handler on a worker group (it may block on disk).
+ * frame encoder (header + zero-copy payload), in-memory READs on the I/O thread, every other request on a
+ * worker group (it may block on disk or fsync).
  */
 public final class TcpServer implements AutoCloseable {
 
@@ -39,6 +40,7 @@ public final class TcpServer implements AutoCloseable {
                         ch.pipeline()
                                 .addLast("decoder", new FrameCodec.Decoder(maxFrame))
                                 .addLast("encoder", new FrameCodec.Encoder())
+                                .addLast("fast-read", new FastReadHandler(engine))
                                 .addLast(workers, "store", new StoreServerHandler(engine, rdma));
                     }
                 });

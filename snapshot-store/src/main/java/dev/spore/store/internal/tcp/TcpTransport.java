@@ -9,6 +9,7 @@ import dev.spore.store.internal.client.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -16,6 +17,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -34,13 +36,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Client side of the TCP transport: one connection, requests pipelined up to {@link #WINDOW} deep (the
- * store answers in order, so the caller thread consumes responses while more are in flight), native epoll
- * where available. Chunk payloads arrive in pooled direct buffers and are handed to the sink without a copy.
+ * caller thread consumes responses while more are in flight; responses are matched by id), native epoll
+ * where available. Chunk reads are batched, about 1 MiB per request, so small chunks cost no round trips.
+ * Chunk payloads arrive in pooled direct buffers and are handed to the sink without a copy.
  */
 public final class TcpTransport implements Transport {
 
     private static final System.Logger LOG = System.getLogger("spore.store.tcp");
-    static final int WINDOW = 32;
+    /** Requests in flight; with BATCH_BYTES each that is up to 8 MiB on the way. */
+    static final int WINDOW = 8;
+    static final int BATCH_BYTES = 1 << 20;
+    static final int BATCH_CHUNKS = 1024;
 
     private final String address;
     private final EventLoopGroup group = Netty.group(1);
@@ -55,11 +61,17 @@ public final class TcpTransport implements Transport {
         this.timeout = timeout;
         Bootstrap b = new Bootstrap().group(group).channel(Netty.clientChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
+                // reads of up to 1 MiB: a whole CHUNK frame often arrives in one buffer and is never copied
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64 << 10, 1 << 20, 4 << 20))
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new FrameCodec.Decoder(maxFrame), new FrameCodec.Encoder(), new Responses());
+                        FrameCodec.Decoder decoder = new FrameCodec.Decoder(maxFrame);
+                        // keep received buffers as they are and slice frames out of them: merging them into one
+                        // buffer would copy every chunk once more, which costs as much as the socket itself
+                        decoder.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
+                        ch.pipeline().addLast(decoder, new FrameCodec.Encoder(), new Responses());
                     }
                 });
         try {
@@ -281,18 +293,25 @@ public final class TcpTransport implements Transport {
     }
 
     @Override
-    public void read(List<String> digests, ChunkSink sink) throws IOException {
+    public void read(List<Manifest.ChunkRef> chunks, ChunkSink sink) throws IOException {
         Deque<CompletableFuture<Frame>> inflight = new ArrayDeque<>();
-        Deque<String> names = new ArrayDeque<>();
+        Deque<List<Manifest.ChunkRef>> batches = new ArrayDeque<>();
         int next = 0;
         try {
-            while (next < digests.size() || !inflight.isEmpty()) {
+            while (next < chunks.size() || !inflight.isEmpty()) {
                 boolean sent = false;
-                while (next < digests.size() && inflight.size() < WINDOW) {
-                    ByteBuf p = channel.alloc().buffer(32);
-                    Wire.writeDigest(p, digests.get(next));
-                    names.add(digests.get(next++));
-                    inflight.add(send(Frame.READ, p, false));
+                while (next < chunks.size() && inflight.size() < WINDOW) {
+                    int end = next;
+                    long bytes = 0;
+                    while (end < chunks.size() && end - next < BATCH_CHUNKS
+                            && (end == next || bytes + chunks.get(end).length() <= BATCH_BYTES)) {
+                        bytes += chunks.get(end++).length();
+                    }
+                    List<Manifest.ChunkRef> batch = chunks.subList(next, end);
+                    next = end;
+                    batches.add(batch);
+                    inflight.add(send(Frame.READ, Wire.digests(channel.alloc(), 0,
+                            batch.stream().map(Manifest.ChunkRef::digest).toList()), false));
                     sent = true;
                 }
                 if (sent) {
@@ -300,7 +319,7 @@ public final class TcpTransport implements Transport {
                 }
                 Frame f = await(inflight.poll());
                 try {
-                    sink.accept(names.poll(), f.payload().nioBuffer());
+                    deliver(batches.poll(), f.payload(), sink);
                 } finally {
                     f.payload().release();
                 }
@@ -308,6 +327,29 @@ public final class TcpTransport implements Transport {
         } finally {
             // on failure, let the remaining responses drain and free their buffers
             inflight.forEach(p -> p.thenAccept(fr -> fr.payload().release()));
+        }
+    }
+
+    /** Splits a CHUNK response (u32 count, count x u32 length, data) and hands each chunk to the sink. */
+    private void deliver(List<Manifest.ChunkRef> batch, ByteBuf p, ChunkSink sink) throws IOException {
+        int n = p.readInt();
+        if (n != batch.size() || p.readableBytes() < 4L * n) {
+            throw new StoreException("store=" + address + " answered " + n + " chunks for a request of "
+                    + batch.size() + ": protocol mismatch, reconnect");
+        }
+        int[] lengths = new int[n];
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            lengths[i] = p.readInt();
+            total += lengths[i];
+        }
+        if (total != p.readableBytes()) {
+            throw new StoreException("store=" + address + " sent " + p.readableBytes() + " chunk bytes, its table says "
+                    + total + ": protocol mismatch, reconnect");
+        }
+        for (int i = 0; i < n; i++) {
+            sink.accept(batch.get(i).digest(), p.nioBuffer(p.readerIndex(), lengths[i]));
+            p.skipBytes(lengths[i]);
         }
     }
 

@@ -31,8 +31,8 @@ final class CorruptingTransport implements Transport {
     }
 
     @Override
-    public void read(List<String> digests, ChunkSink sink) throws IOException {
-        tcp.read(digests, (d, data) -> {
+    public void read(List<Manifest.ChunkRef> chunks, ChunkSink sink) throws IOException {
+        tcp.read(chunks, (d, data) -> {
             if (corruptions > 0) {
                 corruptions--;
                 ByteBuffer copy = ByteBuffer.allocate(data.remaining()).put(data.duplicate()).flip();
