@@ -3,4 +3,4 @@
 set -euo pipefail
 HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)
 bash "$HOME_DIR/scripts/setup.sh"
-exec bash "$HOME_DIR/scripts/demo.sh"
+exec bash "$HOME_DIR/scripts/main-job.sh"

@@ -290,6 +290,9 @@ public final class Instance implements AutoCloseable {
         if (p > 0) {
             ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
         }
+        // a restore that is stopped half-way (timeout, failure) has no pid yet, but CRIU has already forked
+        // the tasks it is restoring: kill every descendant, or they linger orphaned (one spun for 17 minutes)
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         try {
             process.waitFor(10, TimeUnit.SECONDS);

@@ -203,6 +203,20 @@ class CheckpointRestoreTest {
     }
 
     @Test
+    void aRestoreCutShortByItsTimeoutLeavesNoProcessBehind() throws Exception {
+        Snapshot snapshot = checkpoint("hang", HooksApp.class, "hang-restore");
+        assertThatThrownBy(() -> agent.restore(snapshot, RestoreSpec.builder().instanceId("cut-short")
+                .timeout(Duration.ofSeconds(2)).build()))
+                .isInstanceOf(AgentException.class)
+                .hasMessageContaining("snapshot=hang instance=cut-short: restore failed")
+                .hasStackTraceContaining("no RESUMED after restore within 2000 ms");
+        Thread.sleep(300); // SIGKILL is asynchronous
+        assertThat(TestSupport.processesMentioning("parent-hang")).as("no restored JVM left behind").isEmpty();
+        assertThat(TestSupport.processesMentioning(snapshot.dir().toString())).as("no CRIU left behind").isEmpty();
+        assertThat(agent.instances()).isEmpty();
+    }
+
+    @Test
     void functionJvmsRunOnTemurin25Too() throws Exception {
         Path jdk25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(jdk25.resolve("bin/java")), "no Temurin 25 on this machine");

@@ -11,7 +11,8 @@ import java.util.List;
 
 /**
  * Registers three resources A, B, C and prints each notification, so a test can read the order from the
- * output of the original JVM and of restored instances. With {@code fail-restore}, B's afterRestore throws.
+ * output of the original JVM and of restored instances. With {@code fail-restore}, B's afterRestore throws;
+ * with {@code hang-restore}, it never returns.
  */
 public final class HooksApp {
 
@@ -19,6 +20,7 @@ public final class HooksApp {
 
     public static void main(String[] args) throws Exception {
         boolean failRestore = args.length > 0 && args[0].equals("fail-restore");
+        boolean hangRestore = args.length > 0 && args[0].equals("hang-restore");
         for (String name : new String[] {"A", "B", "C"}) {
             Resource r = new Resource() {
                 @Override
@@ -27,8 +29,11 @@ public final class HooksApp {
                 }
 
                 @Override
-                public void afterRestore(Context<? extends Resource> context) {
+                public void afterRestore(Context<? extends Resource> context) throws InterruptedException {
                     System.out.println("after " + name);
+                    if (hangRestore && name.equals("B")) {
+                        Thread.sleep(3_600_000);
+                    }
                     if (failRestore && name.equals("B")) {
                         throw new IllegalStateException("B cannot reconnect");
                     }
