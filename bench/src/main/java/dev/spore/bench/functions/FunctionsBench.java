@@ -34,12 +34,6 @@ public final class FunctionsBench {
 
     private static final Duration LONG = Duration.ofSeconds(120);
 
-    /**
-     * Added to cold and deployed JVMs alike. {@code -Xms16m}: the default initial heap here is 1/64 of 24 GiB
-     * (384 MiB) and the pre-dump full GC can only give heap back down to it, so every page the warm-up's
-     * allocations touched went into the image: measured for hello 122 MiB with the default, 23 MiB with this.
-     */
-    static final List<String> DEFAULT_JVM_OPTIONS = List.of("-Xms16m");
 
     /** One function's measurements. */
     static final class Result {
@@ -88,9 +82,6 @@ public final class FunctionsBench {
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
                         + " (--reps N, --warmup N, --warm-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT...)");
             }
-        }
-        if (jvmOptions.isEmpty()) {
-            jvmOptions.addAll(DEFAULT_JVM_OPTIONS);
         }
         if (reps < 10) {
             System.err.println("bench: --reps " + reps + " is below 10: percentiles of fewer samples say little");

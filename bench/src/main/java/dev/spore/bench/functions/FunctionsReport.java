@@ -32,8 +32,8 @@ final class FunctionsReport {
         md.append("# Sample functions: cold start vs restore\n\n");
         md.append(String.format(Locale.ROOT, "%d repetitions per function (+%d unmeasured), %d warm calls after each restore. "
                 + "Cold = FunctionMain `--no-checkpoint` without warm-up; restore = `Agent.restore` + first INVOKE. "
-                + "Same agent, same JVM flags (agent defaults + `%s`). Times in ms, p50 (p90).%n%n", reps, warmups, warmCalls,
-                String.join(" ", jvmOptions)));
+                + "Same agent, same JVM flags (the agent's%s). Times in ms, p50 (p90).%n%n", reps, warmups, warmCalls,
+                jvmOptions.isEmpty() ? "" : " + `" + String.join(" ", jvmOptions) + "`"));
         md.append("| function | image MiB | warm-up: calls / JIT ms before checkpoint | cold → first response | restore → first response "
                 + "| speed-up | first request after restore | steady warm | first / warm |\n");
         md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
