@@ -36,6 +36,11 @@ public class LocalTransport implements Transport {
     }
 
     @Override
+    public String manifestId(String snapshotName) {
+        return engine.manifest(snapshotName).id();
+    }
+
+    @Override
     public List<Manifest> list() {
         return engine.list();
     }

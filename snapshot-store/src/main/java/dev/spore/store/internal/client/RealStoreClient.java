@@ -146,7 +146,15 @@ public final class RealStoreClient implements SnapshotStore {
 
     @Override
     public Path fetch(String snapshotName, Path targetDir) {
-        Manifest m = transport.manifest(Manifest.checkName(snapshotName));
+        Manifest.checkName(snapshotName);
+        try {
+            if (cache != null && cache.linkCached(snapshotName, transport.manifestId(snapshotName), targetDir)) {
+                return targetDir; // this node has exactly this image: no manifest, no chunk moves
+            }
+        } catch (IOException e) {
+            throw new StoreException("snapshot=" + snapshotName + ": cannot write " + targetDir + ": " + e.getMessage(), e);
+        }
+        Manifest m = transport.manifest(snapshotName);
         try {
             if (cache == null) {
                 fill(m, targetDir, Map.of());

@@ -26,6 +26,9 @@ public interface Transport extends AutoCloseable {
 
     Manifest manifest(String snapshotName);
 
+    /** {@link Manifest#id()} of a snapshot: 64 bytes instead of the manifest, for node-cache hits. */
+    String manifestId(String snapshotName);
+
     List<Manifest> list();
 
     void delete(String snapshotName);

@@ -152,6 +152,11 @@ public final class RdmaTransport implements Transport {
     }
 
     @Override
+    public String manifestId(String snapshotName) {
+        return control.manifestId(snapshotName);
+    }
+
+    @Override
     public List<Manifest> list() {
         return control.list();
     }

@@ -30,6 +30,8 @@ public record Frame(byte type, int requestId, ByteBuf payload, Integer crc32c) {
     public static final byte LOCATED = 19;
     public static final byte HELLO = 20;
     public static final byte HELLO_OK = 21;
+    public static final byte GET_MANIFEST_ID = 22;
+    public static final byte MANIFEST_ID = 23;
     public static final byte ERROR = 127;
 
     /** Error codes carried by an {@link #ERROR} frame. */
@@ -44,7 +46,7 @@ public record Frame(byte type, int requestId, ByteBuf payload, Integer crc32c) {
     }
 
     static boolean known(byte type) {
-        return (type >= LIST && type <= HELLO_OK) || type == ERROR;
+        return (type >= LIST && type <= MANIFEST_ID) || type == ERROR;
     }
 
     public int length() {

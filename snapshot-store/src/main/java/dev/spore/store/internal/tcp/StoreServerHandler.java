@@ -84,6 +84,8 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
             }
             case Frame.GET_MANIFEST -> reply(ctx, Frame.MANIFEST, f,
                     Unpooled.wrappedBuffer(engine.manifest(Wire.readString(in)).encode()));
+            case Frame.GET_MANIFEST_ID -> reply(ctx, Frame.MANIFEST_ID, f,
+                    Wire.string(engine.manifest(Wire.readString(in)).id()));
             case Frame.READ -> {
                 in.readLong();
                 List<String> digests = Wire.readDigests(in);

@@ -37,15 +37,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Client side of the TCP transport: one connection, requests pipelined up to {@link #WINDOW} deep (the
  * caller thread consumes responses while more are in flight; responses are matched by id), native epoll
- * where available. Chunk reads are batched, about 1 MiB per request, so small chunks cost no round trips.
+ * where available. Chunk reads are batched, about 4 MiB per request, so small chunks cost no round trips.
  * Chunk payloads arrive in pooled direct buffers and are handed to the sink without a copy.
  */
 public final class TcpTransport implements Transport {
 
     private static final System.Logger LOG = System.getLogger("spore.store.tcp");
-    /** Requests in flight; with BATCH_BYTES each that is up to 8 MiB on the way. */
-    static final int WINDOW = 8;
-    static final int BATCH_BYTES = 1 << 20;
+    /** Requests in flight; with BATCH_BYTES each that is up to 16 MiB on the way. */
+    static final int WINDOW = 4;
+    static final int BATCH_BYTES = 4 << 20;
     static final int BATCH_CHUNKS = 1024;
 
     private final String address;
@@ -197,6 +197,16 @@ public final class TcpTransport implements Transport {
         Frame f = call(Frame.GET_MANIFEST, Wire.string(snapshotName));
         try {
             return Manifest.decode(Wire.bytes(f.payload()));
+        } finally {
+            f.payload().release();
+        }
+    }
+
+    @Override
+    public String manifestId(String snapshotName) {
+        Frame f = call(Frame.GET_MANIFEST_ID, Wire.string(snapshotName));
+        try {
+            return Wire.readString(f.payload());
         } finally {
             f.payload().release();
         }

@@ -55,6 +55,11 @@ final class CorruptingTransport implements Transport {
     }
 
     @Override
+    public String manifestId(String snapshotName) {
+        return tcp.manifestId(snapshotName);
+    }
+
+    @Override
     public List<Manifest> list() {
         return tcp.list();
     }
