@@ -107,9 +107,9 @@ public final class StoreBench {
             b = DedupMeasure.checkpoint(agent, home, work.resolve("img/b"), "b", "--until", "50", "--interval-ms", "5");
         }
         md.append("## Chunking: dedup between two versions (real CRIU images of the MITOSIS demo)\n\n");
+        md.append("ASLR for these JVMs: ").append(aslr()).append(". Dedup ratio = (v1 + v2 bytes) / unique chunk bytes.\n\n");
         md.append("| pair | chunking | v1 MiB | v2 MiB | unique MiB | dedup ratio | new bytes in v2 | chunks |\n");
         md.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
-        md.append("ASLR for these JVMs: ").append(aslr()).append("\n\n");
         for (String[] pair : new String[][] {{"same program, checkpointed twice", "a1", "a2"},
                 {"same program, other arguments", "a1", "b"}}) {
             Path v1 = work.resolve("img/" + pair[1]);

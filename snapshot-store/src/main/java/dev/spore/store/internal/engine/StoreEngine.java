@@ -32,7 +32,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * pinned to the session), {@link #put} those, {@link #commit} the manifest. A chunk is deleted only when no
  * manifest references it ({@code refs == 0}) and no open session pinned it ({@code pins == 0}); both counts
  * change under {@code this}, so a GC can never remove a chunk that a concurrent publish has checked for.
- * Sessions of a dropped connection are aborted, releasing their pins.
+ * PublishSessions of a dropped connection are aborted, releasing their pins.
  *
  * <p>Locks: {@code this} guards the index, regions and sessions (short critical sections: lookups, a memcpy
  * of one chunk, a rename). {@link #commitLock} orders manifest changes (commit, delete) with their files.
@@ -42,35 +42,12 @@ public final class StoreEngine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("spore.store");
     public static final int MAX_CHUNK = 4 << 20;
 
-    private static final class Entry {
-        final int length;
-        int crc32c;
-        boolean crcKnown;
-        int refs;
-        int pins;
-        Region region;
-        int offset;
-
-        Entry(int length) {
-            this.length = length;
-        }
-    }
-
-    private static final class Session {
-        final String name;
-        final Set<String> pinned = new HashSet<>();
-
-        Session(String name) {
-            this.name = name;
-        }
-    }
-
     private final StoreConfig config;
-    private final DataDir disk;
-    private final RegionPool pool;
-    private final Map<String, Entry> chunks = new HashMap<>();        // guarded by this
-    private final Map<String, Manifest> snapshots = new TreeMap<>();  // guarded by this
-    private final Map<Long, Session> sessions = new HashMap<>();      // guarded by this
+    final DataDir disk;
+    final RegionPool pool;
+    final Map<String, ChunkEntry> chunks = new HashMap<>();        // guarded by this
+    final Map<String, Manifest> snapshots = new TreeMap<>();  // guarded by this
+    private final Map<Long, PublishSession> sessions = new HashMap<>();      // guarded by this
     private final AtomicLong sessionIds = new AtomicLong();
     private final ReentrantLock commitLock = new ReentrantLock();
 
@@ -85,7 +62,7 @@ public final class StoreEngine implements AutoCloseable {
         DataDir disk = new DataDir(config.dataDir(), config.fsync());
         StoreEngine e = new StoreEngine(config, disk);
         try {
-            e.load();
+            Recovery.load(e);
         } catch (IOException | RuntimeException ex) {
             disk.close();
             throw ex instanceof StoreException se ? se
@@ -94,57 +71,8 @@ public final class StoreEngine implements AutoCloseable {
         return e;
     }
 
-    private synchronized void load() throws IOException {
-        for (Manifest m : disk.loadManifests()) {
-            snapshots.put(m.name(), m);
-            for (String d : m.distinctChunks()) {
-                chunks.computeIfAbsent(d, k -> new Entry(lengthOf(m, k))).refs++;
-            }
-        }
-        Set<String> onDisk = new HashSet<>(disk.listChunks());
-        int orphans = 0;
-        for (String d : onDisk) {
-            if (!chunks.containsKey(d)) {
-                disk.deleteChunk(d); // left by a publish that never committed
-                orphans++;
-            }
-        }
-        long loaded = 0;
-        for (Map.Entry<String, Entry> c : chunks.entrySet()) {
-            if (!onDisk.contains(c.getKey())) {
-                LOG.log(System.Logger.Level.ERROR, "chunk=" + c.getKey() + " is referenced but missing from "
-                        + disk.root() + ": snapshots using it cannot be fetched until republished");
-                continue;
-            }
-            if (loaded + c.getValue().length <= pool.budget()) {
-                ByteBuffer data = disk.readChunk(c.getKey(), c.getValue().length);
-                if (!Digests.sha256(data).equals(c.getKey())) {
-                    LOG.log(System.Logger.Level.ERROR, "chunk=" + c.getKey() + " file " + disk.chunkPath(c.getKey())
-                            + " is corrupt (content does not match its SHA-256): republish the snapshots using it");
-                    continue;
-                }
-                place(c.getKey(), c.getValue(), data);
-                loaded += c.getValue().length;
-            }
-        }
-        LOG.log(System.Logger.Level.INFO, "data-dir=" + disk.root() + " loaded: snapshots=" + snapshots.size()
-                + " chunks=" + chunks.size() + " in-memory-bytes=" + pool.liveBytes() + " budget=" + pool.budget()
-                + " orphan-chunks-removed=" + orphans);
-    }
-
-    private static int lengthOf(Manifest m, String digest) {
-        for (Manifest.FileEntry f : m.files()) {
-            for (Manifest.ChunkRef c : f.chunks()) {
-                if (c.digest().equals(digest)) {
-                    return c.length();
-                }
-            }
-        }
-        throw new IllegalStateException(digest);
-    }
-
     /** Copies a verified chunk into memory if the budget allows; guarded by this. */
-    private void place(String digest, Entry e, ByteBuffer data) {
+    void place(String digest, ChunkEntry e, ByteBuffer data) {
         RegionPool.Slot slot = pool.allocate(digest, data, this::evict);
         if (slot != null) {
             e.region = slot.region();
@@ -158,7 +86,7 @@ public final class StoreEngine implements AutoCloseable {
 
     private void evict(Region r) {
         for (String d : pool.residents(r)) {
-            Entry e = chunks.get(d);
+            ChunkEntry e = chunks.get(d);
             if (e != null && e.region == r) {
                 e.region = null; // still on disk: served from there
             }
@@ -168,16 +96,16 @@ public final class StoreEngine implements AutoCloseable {
     public synchronized long begin(String snapshotName) {
         Manifest.checkName(snapshotName);
         long id = sessionIds.incrementAndGet();
-        sessions.put(id, new Session(snapshotName));
+        sessions.put(id, new PublishSession(snapshotName));
         return id;
     }
 
     /** Which of {@code digests} the store lacks; the ones it has are pinned to the session until it ends. */
     public synchronized List<String> missing(long session, List<String> digests) {
-        Session s = session(session);
+        PublishSession s = session(session);
         List<String> out = new ArrayList<>();
         for (String d : digests) {
-            Entry e = chunks.get(d);
+            ChunkEntry e = chunks.get(d);
             if (e == null) {
                 out.add(d);
             } else if (s.pinned.add(d)) {
@@ -213,8 +141,8 @@ public final class StoreEngine implements AutoCloseable {
                     + " (disk full?)", e);
         }
         synchronized (this) {
-            Session s = session(session);
-            Entry e = chunks.get(digest);
+            PublishSession s = session(session);
+            ChunkEntry e = chunks.get(digest);
             try {
                 if (e != null) {
                     java.nio.file.Files.deleteIfExists(tmp); // a concurrent publish stored it meanwhile
@@ -225,7 +153,7 @@ public final class StoreEngine implements AutoCloseable {
             } catch (IOException ex) {
                 throw new StoreException("chunk=" + digest + ": cannot install in " + disk.root() + ": " + ex.getMessage(), ex);
             }
-            e = new Entry(data.remaining());
+            e = new ChunkEntry(data.remaining());
             chunks.put(digest, e);
             place(digest, e, data);
             e.pins++;
@@ -249,13 +177,13 @@ public final class StoreEngine implements AutoCloseable {
         commitLock.lock();
         try {
             synchronized (this) {
-                Session s = session(session);
+                PublishSession s = session(session);
                 if (!s.name.equals(m.name())) {
                     throw new StoreException("snapshot=" + m.name() + ": session " + session + " was opened for "
                             + s.name + "; begin a session per snapshot");
                 }
                 for (String d : m.distinctChunks()) {
-                    Entry e = chunks.get(d);
+                    ChunkEntry e = chunks.get(d);
                     if (e == null) {
                         throw new StoreException("snapshot=" + m.name() + " chunk=" + d + " was never uploaded: "
                                 + "put every missing chunk before commit");
@@ -294,9 +222,9 @@ public final class StoreEngine implements AutoCloseable {
     }
 
     private void end(long session) {
-        Session s = sessions.remove(session);
+        PublishSession s = sessions.remove(session);
         for (String d : s.pinned) {
-            Entry e = chunks.get(d);
+            ChunkEntry e = chunks.get(d);
             e.pins--;
             collect(d, e);
         }
@@ -326,14 +254,14 @@ public final class StoreEngine implements AutoCloseable {
 
     private void unref(Manifest m) {
         for (String d : m.distinctChunks()) {
-            Entry e = chunks.get(d);
+            ChunkEntry e = chunks.get(d);
             e.refs--;
             collect(d, e);
         }
     }
 
     /** GC of one chunk; guarded by this. */
-    private void collect(String digest, Entry e) {
+    private void collect(String digest, ChunkEntry e) {
         if (e.refs > 0 || e.pins > 0) {
             return;
         }
@@ -356,7 +284,7 @@ public final class StoreEngine implements AutoCloseable {
     public ChunkHandle read(String digest) {
         int length;
         synchronized (this) {
-            Entry e = chunks.get(digest);
+            ChunkEntry e = chunks.get(digest);
             if (e == null) {
                 throw new StoreException("chunk=" + digest + " not in the store: the snapshot using it was deleted "
                         + "or never published; fetch its manifest again");
@@ -379,7 +307,7 @@ public final class StoreEngine implements AutoCloseable {
                     + disk.chunkPath(digest) + "): republish the snapshots that use it");
         }
         synchronized (this) {
-            Entry e = chunks.get(digest);
+            ChunkEntry e = chunks.get(digest);
             if (e != null && e.region == null) {
                 place(digest, e, data); // promote: the next read (or RDMA READ) is served from memory
             }
@@ -393,7 +321,7 @@ public final class StoreEngine implements AutoCloseable {
 
     /** The chunk if it is in memory (pinned, zero-copy), else null: never blocks on disk, for I/O threads. */
     public synchronized ChunkHandle tryReadMemory(String digest) {
-        Entry e = chunks.get(digest);
+        ChunkEntry e = chunks.get(digest);
         if (e == null || e.region == null) {
             return null;
         }
@@ -426,7 +354,7 @@ public final class StoreEngine implements AutoCloseable {
     public synchronized Stats stats() {
         long stored = 0;
         long diskOnly = 0;
-        for (Entry e : chunks.values()) {
+        for (ChunkEntry e : chunks.values()) {
             stored += e.length;
             if (e.region == null) {
                 diskOnly++;
@@ -437,8 +365,8 @@ public final class StoreEngine implements AutoCloseable {
                 pool.regions().size(), diskOnly, "local");
     }
 
-    private Session session(long id) {
-        Session s = sessions.get(id);
+    private PublishSession session(long id) {
+        PublishSession s = sessions.get(id);
         if (s == null) {
             throw new StoreException("session=" + id + " is not open (committed, aborted, or its connection "
                     + "dropped): begin a new publish");
