@@ -4,7 +4,7 @@
 # through the gateway (`bin/spore`) and appends restored-through-the-gateway timings to the .md.
 # Build first: mvn -q package -DskipTests
 # Usage: bash bench/run-functions.sh [--reps N] [--warmup N] [--warm-calls N] [--only hello,quarkus-hello]
-#                                    [--jvm-option OPT]... [--java-home /usr/lib/jvm/temurin-25-jdk-amd64]
+#                                    [--jvm-option OPT]... [--label jdk25] [--java-home /usr/lib/jvm/temurin-25-jdk-amd64]
 set -euo pipefail
 HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)
 bash "$HOME_DIR/scripts/setup.sh" >/dev/null
@@ -12,4 +12,6 @@ java -XX:+UseSerialGC -Djava.awt.headless=true -Dspore.home="$HOME_DIR" -Djava.u
   -cp "$HOME_DIR/bench/target/spore-bench-0.1.0-SNAPSHOT.jar:$HOME_DIR/bench/target/lib/*" \
   dev.spore.bench.functions.FunctionsBench "$@"
 [ "${SPORE_BENCH_GATEWAY:-1}" = "0" ] && exit 0
-exec bash "$HOME_DIR/bench/functions-gateway.sh" "$HOME_DIR/bench/results/functions-$(date +%F).md"
+LABEL=functions
+for ((i = 1; i <= $#; i++)); do [ "${!i}" = "--label" ] && { j=$((i + 1)); LABEL="functions-${!j}"; }; done
+exec bash "$HOME_DIR/bench/functions-gateway.sh" "$HOME_DIR/bench/results/$LABEL-$(date +%F).md"

@@ -71,6 +71,7 @@ public final class FunctionsBench {
         Path javaHome = Path.of(System.getProperty("java.home"));
         List<String> only = new ArrayList<>();
         List<String> jvmOptions = new ArrayList<>();
+        String label = "functions";
         for (int i = 0; i < args.length - 1; i += 2) {
             switch (args[i]) {
                 case "--reps" -> reps = Integer.parseInt(args[i + 1]);
@@ -79,8 +80,9 @@ public final class FunctionsBench {
                 case "--java-home" -> javaHome = Path.of(args[i + 1]);
                 case "--only" -> only.addAll(List.of(args[i + 1].split(",")));
                 case "--jvm-option" -> jvmOptions.add(args[i + 1]);
+                case "--label" -> label = "functions-" + args[i + 1];
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (--reps N, --warmup N, --warm-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT...)");
+                        + " (--reps N, --warmup N, --warm-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT..., --label L)");
             }
         }
         if (reps < 10) {
@@ -101,7 +103,7 @@ public final class FunctionsBench {
         } finally {
             deleteTree(work);
         }
-        FunctionsReport.write(home, results, javaHome, jvmOptions, reps, warmups, warmCalls);
+        FunctionsReport.write(home, label, results, javaHome, jvmOptions, reps, warmups, warmCalls);
     }
 
     private static Result measure(Agent agent, SampleFunction fn, Path javaHome, List<String> jvmOptions, Path work, int reps,

@@ -24,8 +24,8 @@ final class FunctionsReport {
     private FunctionsReport() {
     }
 
-    static void write(Path home, List<FunctionsBench.Result> results, Path javaHome, List<String> jvmOptions, int reps,
-                      int warmups, int warmCalls)
+    static void write(Path home, String label, List<FunctionsBench.Result> results, Path javaHome, List<String> jvmOptions,
+                      int reps, int warmups, int warmCalls)
             throws IOException {
         Map<String, Object> machine = Machine.describe(javaHome + " (" + jdkVersion(javaHome) + ")");
         StringBuilder md = new StringBuilder();
@@ -68,7 +68,7 @@ final class FunctionsReport {
                     r.firstVsWarm() <= FIRST_VS_WARM, String.format(Locale.ROOT, "%.2fx (%.2f vs %.2f ms)", r.firstVsWarm(),
                             r.firstRequest.percentile(50), r.warm.percentile(50))));
         }
-        String stem = "functions-" + LocalDate.now();
+        String stem = label + "-" + LocalDate.now();
         md.append("\n![chart](").append(stem).append(".png)\n\nMachine: ").append(machine).append("\n");
         System.out.println();
         System.out.println(md);
@@ -93,7 +93,7 @@ final class FunctionsReport {
             fns.put(r.fn.name(), f);
         }
         json.put("functions", fns);
-        Report.write(home, "functions", json, md.toString());
+        Report.write(home, label, json, md.toString());
         Path png = Report.results(home).resolve(stem + ".png");
         FunctionsChart.draw(results, png, "Spore sample functions, p50 (" + machine.get("cpus") + " cpus, "
                 + jdkVersion(javaHome) + ")");

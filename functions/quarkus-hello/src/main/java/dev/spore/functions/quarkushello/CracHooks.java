@@ -12,9 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The application's own org.crac hook, as a Quarkus app registers one for SnapStart/CRaC: a startup bean that
  * registers itself with the global context. It counts (the counts reach every reply, so tests see them) and
- * says so on stderr. Registered at startup, i.e. before Quarkus' HTTP server registers its resource, so by
- * jdk.crac order its {@code beforeCheckpoint} runs after the server was stopped and its {@code afterRestore}
- * before the server listens again.
+ * says so on stderr. It runs next to Quarkus' own resource (the Vert.x HTTP server's), in jdk.crac order:
+ * reverse registration order before the checkpoint, registration order after the restore.
  */
 @Startup
 @ApplicationScoped
