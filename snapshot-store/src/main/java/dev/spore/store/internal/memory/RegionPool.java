@@ -28,6 +28,8 @@ public final class RegionPool {
     private final long budget;
     private final List<Region> regions = new ArrayList<>();
     private Region current;
+    private boolean directMemoryExhausted;
+    private static final System.Logger LOG = System.getLogger("spore.store");
     private long tick;
 
     public RegionPool(int regionSize, long budget) {
@@ -64,10 +66,18 @@ public final class RegionPool {
                 return r;
             }
         }
-        if ((long) (regions.size() + 1) * regionSize <= budget) {
-            Region r = new Region(regions.size(), regionSize);
-            regions.add(r);
-            return r;
+        if (!directMemoryExhausted && (long) (regions.size() + 1) * regionSize <= budget) {
+            try {
+                Region r = new Region(regions.size(), regionSize);
+                regions.add(r);
+                return r;
+            } catch (OutOfMemoryError e) {
+                // the JVM's direct memory limit is below the budget: keep serving, from fewer regions
+                directMemoryExhausted = true;
+                LOG.log(System.Logger.Level.WARNING, "memory-budget=" + budget + " exceeds what the JVM may allocate "
+                        + "off-heap (" + e.getMessage() + "): holding " + regions.size() + " regions of " + regionSize
+                        + " bytes instead; raise -XX:MaxDirectMemorySize above the budget");
+            }
         }
         Region victim = null;
         for (Region r : regions) {
