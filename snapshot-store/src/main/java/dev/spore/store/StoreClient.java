@@ -104,8 +104,13 @@ public final class StoreClient {
 
         public SnapshotStore build() {
             Chunker chunker = Chunker.of(chunking);
-            NodeCache cache = cacheDir == null ? null : new NodeCache(cacheDir);
-            return new RealStoreClient(transport(), cache, chunker);
+            Transport t = transport(); // first: a store that cannot be reached leaves nothing behind on this node
+            try {
+                return new RealStoreClient(t, cacheDir == null ? null : new NodeCache(cacheDir), chunker);
+            } catch (RuntimeException e) {
+                t.close();
+                throw e;
+            }
         }
 
         private Transport transport() {

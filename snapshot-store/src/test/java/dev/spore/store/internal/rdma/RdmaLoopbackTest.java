@@ -155,7 +155,7 @@ class RdmaLoopbackTest {
                 assertThat(c.stats().transport()).isEqualTo("tcp");
             }
             // ... unless the operator forces rdma: then a clear error instead of a silent downgrade
-            assertThatThrownBy(() -> StoreClient.builder("rdma://127.0.0.1:" + plain.port()).transport("rdma").build())
+            assertThatThrownBy(() -> StoreClient.builder("rdma://127.0.0.1:" + plain.port()).cacheDir(null).transport("rdma").build())
                     .isInstanceOf(StoreException.class).hasMessageContaining("transport=rdma is forced");
         }
     }
