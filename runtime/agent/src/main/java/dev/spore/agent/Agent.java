@@ -1,5 +1,6 @@
 package dev.spore.agent;
 
+import dev.spore.agent.internal.Cgroup;
 import dev.spore.agent.internal.Criu;
 import dev.spore.agent.internal.Pipe;
 import dev.spore.agent.internal.PinnedClassPath;
@@ -252,7 +253,9 @@ public final class Agent implements AutoCloseable {
         Path dir = instanceDir(id);
         List<String> exec = new ArrayList<>(criu.command());
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
-                "--pidfile", dir.resolve("pid").toString()));
+                "--pidfile", dir.resolve("pid").toString(),
+                // stay in this instance's own cgroup (see Cgroup), not the template's recorded one
+                "--manage-cgroups=ignore"));
         exec.addAll(criu.logLevel());
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
@@ -350,7 +353,9 @@ public final class Agent implements AutoCloseable {
             String redirects = restore
                     ? ctlIn.redirect(3) + " " + ctlOut.redirect(4) + " " + out.redirect(5) + " " + err.redirect(6)
                     : out.redirect(1) + " " + err.redirect(5) + " " + ctlIn.redirect(3) + " " + ctlOut.redirect(4);
-            String script = "exec 0</dev/null " + redirects + " && printf R >&4 && exec \"$@\"";
+            Cgroup cgroup = Cgroup.create(ProcessHandle.current().pid() + "-" + id);
+            String join = cgroup == null ? "" : cgroup.joinCommand() + " && ";
+            String script = join + "exec 0</dev/null " + redirects + " && printf R >&4 && exec \"$@\"";
             List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", script, "spore-launch"));
             cmd.addAll(exec);
             Process process = new ProcessBuilder(cmd)
@@ -358,7 +363,7 @@ public final class Agent implements AutoCloseable {
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .start();
-            Instance instance = new Instance(id, kind, dir, process, ctlOut.agentInput(), ctlIn.agentOutput(),
+            Instance instance = new Instance(id, kind, dir, process, cgroup, ctlOut.agentInput(), ctlIn.agentOutput(),
                     out.agentInput(), err.agentInput(), listener);
             instances.add(instance);
             try {

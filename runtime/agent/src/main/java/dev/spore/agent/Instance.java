@@ -1,6 +1,7 @@
 package dev.spore.agent;
 
 import dev.spore.agent.internal.Invoker;
+import dev.spore.agent.internal.Cgroup;
 import dev.spore.agent.internal.StreamPump;
 import dev.spore.host.control.Message;
 
@@ -36,6 +37,8 @@ public final class Instance implements AutoCloseable {
     private final Kind kind;
     private final Path dir;
     private final Process process;
+    /** Every process of this instance, CRIU's half-restored tasks included; null without cgroup2. */
+    private final Cgroup cgroup;
     private final OutputStream control;
     private final BlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
     private final CountDownLatch marker = new CountDownLatch(1);
@@ -48,12 +51,16 @@ public final class Instance implements AutoCloseable {
     private volatile RestoreProfile profile;
     private volatile String controlError;
 
-    Instance(String id, Kind kind, Path dir, Process process, InputStream controlIn, OutputStream control,
+    Instance(String id, Kind kind, Path dir, Process process, Cgroup cgroup, InputStream controlIn, OutputStream control,
              InputStream out, InputStream err, OutputListener listener) {
         this.id = id;
         this.kind = kind;
         this.dir = dir;
         this.process = process;
+        this.cgroup = cgroup;
+        if (cgroup != null) {
+            process.onExit().thenRun(cgroup::killAndRemove); // the launcher is gone: so must everything it started
+        }
         this.control = control;
         this.stdout = new StreamPump(out, dir.resolve("stdout.log"), id, OutputListener.Stream.STDOUT, listener).start();
         this.stderr = new StreamPump(err, dir.resolve("stderr.log"), id, OutputListener.Stream.STDERR, listener).start();
@@ -294,6 +301,9 @@ public final class Instance implements AutoCloseable {
         // the tasks it is restoring: kill every descendant, or they linger orphaned (one spun for 17 minutes)
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
+        if (cgroup != null) {
+            cgroup.killAndRemove();
+        }
         try {
             process.waitFor(10, TimeUnit.SECONDS);
             stdout.join(2000);

@@ -57,6 +57,30 @@ final class TestSupport {
         return found;
     }
 
+    /** Pids of live processes whose working directory is {@code dir}. */
+    static List<Long> processesInDirectory(Path dir) {
+        List<Long> found = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                try {
+                    String cwd = Files.readSymbolicLink(p.resolve("cwd")).toString().replace(" (deleted)", "");
+                    if (cwd.equals(dir.toString())) {
+                        found.add(Long.parseLong(name));
+                    }
+                } catch (IOException e) {
+                    // exited meanwhile, or a kernel thread
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return found;
+    }
+
     static List<String> lines(Path file) throws IOException {
         return Files.readAllLines(file);
     }
