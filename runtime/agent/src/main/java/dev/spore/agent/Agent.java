@@ -1,6 +1,5 @@
 package dev.spore.agent;
 
-import dev.spore.agent.internal.Cgroup;
 import dev.spore.agent.internal.Criu;
 import dev.spore.agent.internal.Pipe;
 import dev.spore.agent.internal.PinnedClassPath;
@@ -253,9 +252,7 @@ public final class Agent implements AutoCloseable {
         Path dir = instanceDir(id);
         List<String> exec = new ArrayList<>(criu.command());
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
-                "--pidfile", dir.resolve("pid").toString(),
-                // stay in this instance's own cgroup (see Cgroup), not the template's recorded one
-                "--manage-cgroups=ignore"));
+                "--pidfile", dir.resolve("pid").toString()));
         exec.addAll(criu.logLevel());
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
@@ -279,6 +276,7 @@ public final class Agent implements AutoCloseable {
         } catch (AgentException e) {
             String criuError = Criu.errorSummary(dir.resolve("restore.log"), null);
             instance.stop();
+            criu.killOrphans();
             instances.remove(instance);
             throw new AgentException("snapshot=" + snapshot.name() + " instance=" + id + ": restore failed: " + criuError
                     + " (log: " + dir.resolve("restore.log") + ")", e);
@@ -353,9 +351,7 @@ public final class Agent implements AutoCloseable {
             String redirects = restore
                     ? ctlIn.redirect(3) + " " + ctlOut.redirect(4) + " " + out.redirect(5) + " " + err.redirect(6)
                     : out.redirect(1) + " " + err.redirect(5) + " " + ctlIn.redirect(3) + " " + ctlOut.redirect(4);
-            Cgroup cgroup = Cgroup.create(ProcessHandle.current().pid() + "-" + id);
-            String join = cgroup == null ? "" : cgroup.joinCommand() + " && ";
-            String script = join + "exec 0</dev/null " + redirects + " && printf R >&4 && exec \"$@\"";
+            String script = "exec 0</dev/null " + redirects + " && printf R >&4 && exec \"$@\"";
             List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", script, "spore-launch"));
             cmd.addAll(exec);
             Process process = new ProcessBuilder(cmd)
@@ -363,7 +359,7 @@ public final class Agent implements AutoCloseable {
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .start();
-            Instance instance = new Instance(id, kind, dir, process, cgroup, ctlOut.agentInput(), ctlIn.agentOutput(),
+            Instance instance = new Instance(id, kind, dir, process, ctlOut.agentInput(), ctlIn.agentOutput(),
                     out.agentInput(), err.agentInput(), listener);
             instances.add(instance);
             try {
@@ -390,7 +386,7 @@ public final class Agent implements AutoCloseable {
     private static long nsInit(Instance instance, String id) {
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         while (System.nanoTime() < deadline) {
-            Long child = instance.onExit().isDone() ? null : firstChild(instance);
+            Long child = instance.onExit().isDone() ? null : childOf(instance.processPid());
             if (child != null) {
                 return child;
             }
@@ -402,11 +398,10 @@ public final class Agent implements AutoCloseable {
         throw new AgentException("instance=" + id + ": JVM did not start; see " + instance.stderrLog());
     }
 
-    private static Long firstChild(Instance instance) {
-        // the launcher (sh, exec'ed into unshare) keeps its pid
-        long launcher = instance.processPid();
+    /** The first child of {@code pid}: unshare's is the namespace's init (the JVM, or CRIU for a restore). */
+    private static Long childOf(long pid) {
         try {
-            String children = Files.readString(Path.of("/proc/" + launcher + "/task/" + launcher + "/children")).trim();
+            String children = Files.readString(Path.of("/proc/" + pid + "/task/" + pid + "/children")).trim();
             return children.isEmpty() ? null : Long.parseLong(children.split("\\s+")[0]);
         } catch (IOException | NumberFormatException e) {
             return null;

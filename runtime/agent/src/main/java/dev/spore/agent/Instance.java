@@ -1,7 +1,6 @@
 package dev.spore.agent;
 
 import dev.spore.agent.internal.Invoker;
-import dev.spore.agent.internal.Cgroup;
 import dev.spore.agent.internal.StreamPump;
 import dev.spore.host.control.Message;
 
@@ -37,8 +36,6 @@ public final class Instance implements AutoCloseable {
     private final Kind kind;
     private final Path dir;
     private final Process process;
-    /** Every process of this instance, CRIU's half-restored tasks included; null without cgroup2. */
-    private final Cgroup cgroup;
     private final OutputStream control;
     private final BlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
     private final CountDownLatch marker = new CountDownLatch(1);
@@ -51,16 +48,12 @@ public final class Instance implements AutoCloseable {
     private volatile RestoreProfile profile;
     private volatile String controlError;
 
-    Instance(String id, Kind kind, Path dir, Process process, Cgroup cgroup, InputStream controlIn, OutputStream control,
+    Instance(String id, Kind kind, Path dir, Process process, InputStream controlIn, OutputStream control,
              InputStream out, InputStream err, OutputListener listener) {
         this.id = id;
         this.kind = kind;
         this.dir = dir;
         this.process = process;
-        this.cgroup = cgroup;
-        if (cgroup != null) {
-            process.onExit().thenRun(cgroup::killAndRemove); // the launcher is gone: so must everything it started
-        }
         this.control = control;
         this.stdout = new StreamPump(out, dir.resolve("stdout.log"), id, OutputListener.Stream.STDOUT, listener).start();
         this.stderr = new StreamPump(err, dir.resolve("stderr.log"), id, OutputListener.Stream.STDERR, listener).start();
@@ -297,13 +290,10 @@ public final class Instance implements AutoCloseable {
         if (p > 0) {
             ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
         }
-        // a restore that is stopped half-way (timeout, failure) has no pid yet, but CRIU has already forked
-        // the tasks it is restoring: kill every descendant, or they linger orphaned (one spun for 17 minutes)
+        // a restore stopped half-way (timeout, failure) has no pid yet, but CRIU has already forked the tasks
+        // it is restoring: kill every descendant (CRIU's own PID namespace catches the ones that escape)
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
-        if (cgroup != null) {
-            cgroup.killAndRemove();
-        }
         try {
             process.waitFor(10, TimeUnit.SECONDS);
             stdout.join(2000);
