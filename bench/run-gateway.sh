@@ -7,7 +7,11 @@ HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)
 cd "$HOME_DIR"
 PORT=${PORT:-8095}
 ROUNDS=${ROUNDS:-10}
-command -v wrk >/dev/null || { echo "run-gateway: wrk missing: apt-get install -y wrk" >&2; exit 2; }
+if ! command -v wrk >/dev/null; then
+  echo "run-gateway: installing wrk (Debian package)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+    || { echo "run-gateway: wrk missing and could not be installed: apt-get install -y wrk" >&2; exit 2; }
+fi
 if [ ! -f functions/hello/target/hello.jar ] || [ ! -d gateway/target/quarkus-app ] || [ ! -d bench/target/lib ]; then
   mvn -q -o package -Dmaven.test.skip=true -pl gateway,bench,functions/hello -am
 fi
