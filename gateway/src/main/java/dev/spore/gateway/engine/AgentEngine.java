@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,7 +72,7 @@ public final class AgentEngine implements Engine {
             snapshot = agent.checkpoint(template, imageDir, snapshotName, false, PREPARE_TIMEOUT);
         } catch (AgentException e) {
             template.stop();
-            throw new PrepareException(VersionRecord.WARMING, e.getMessage() + tail(template.stderrLog()), e);
+            throw new PrepareException(VersionRecord.WARMING, e.getMessage() + " | stderr: " + template.stderrTail(6), e);
         } finally {
             if (template.isAlive()) {
                 template.stop();
@@ -172,7 +171,7 @@ public final class AgentEngine implements Engine {
                 boolean alive = i.isAlive();
                 i.stop();
                 throw new AgentException(v.key() + " instance=" + instanceId + ": cold start did not reach its serve loop"
-                        + (alive ? " within " + COLD_READY_TIMEOUT.toSeconds() + " s" : " (it exited)") + tail(i.stderrLog()));
+                        + (alive ? " within " + COLD_READY_TIMEOUT.toSeconds() + " s" : " (it exited)") + " | stderr: " + i.stderrTail(6));
             }
             return new AgentWorker(i, StartKind.COLD, () -> { });
         }
@@ -195,17 +194,6 @@ public final class AgentEngine implements Engine {
         }
         Path dir = workDir.resolve("instances").resolve(instanceId);
         return Files.isDirectory(dir) ? dir : null;
-    }
-
-    /** The last lines of a log, to put the function's own error into a deploy's failure reason. */
-    static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            List<String> last = new ArrayList<>(lines.subList(Math.max(0, lines.size() - 6), lines.size()));
-            return last.isEmpty() ? "" : " | stderr: " + String.join(" / ", last);
-        } catch (IOException e) {
-            return "";
-        }
     }
 
     private static double ms(long since) {

@@ -261,8 +261,11 @@ public final class Instance implements AutoCloseable {
         return true;
     }
 
-    /** The last lines of stderr, once the instance exited (for error messages); waits briefly for the log. */
-    String stderrTail(int lines) {
+    /**
+     * The last lines of stderr joined with " | ", for error messages. Waits up to 2 s for the instance to exit
+     * and its log to be complete: call it on an instance that is exiting or stopped.
+     */
+    public String stderrTail(int lines) {
         try {
             process.waitFor(2, TimeUnit.SECONDS);
             stderr.join(1000);
