@@ -106,6 +106,7 @@ public final class Agent implements AutoCloseable {
             throw new AgentException("cannot create agent work directory " + workDir + ": " + e.getMessage());
         }
         warnIfKdatNotOnTmpfs();
+        Pipe.load();
         return new Agent(home, workDir, criu, hostCp);
     }
 

@@ -40,6 +40,14 @@ public final class Pipe implements AutoCloseable {
         this.childReads = childReads;
     }
 
+    /**
+     * Loads Netty's native library now (~60 ms the first time in a JVM), so that an agent pays it when it
+     * starts, not inside its first launch or restore.
+     */
+    public static void load() {
+        // class initialization did the work
+    }
+
     /** A pipe whose read end goes to the child (agent writes). */
     public static Pipe toChild() throws IOException {
         return new Pipe(FileDescriptor.pipe(), true);
