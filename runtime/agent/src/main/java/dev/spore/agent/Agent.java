@@ -73,7 +73,6 @@ public final class Agent implements AutoCloseable {
         }
     }
 
-    private final Path home;
     private final Path workDir;
     private final Criu criu;
     private final List<Path> hostClassPath;
@@ -85,8 +84,7 @@ public final class Agent implements AutoCloseable {
         return t;
     });
 
-    private Agent(Path home, Path workDir, Criu criu, List<Path> hostClassPath) {
-        this.home = home;
+    private Agent(Path workDir, Criu criu, List<Path> hostClassPath) {
         this.workDir = workDir;
         this.criu = criu;
         this.hostClassPath = hostClassPath;
@@ -107,7 +105,7 @@ public final class Agent implements AutoCloseable {
         }
         warnIfKdatNotOnTmpfs();
         Pipe.load();
-        return new Agent(home, workDir, criu, hostCp);
+        return new Agent(workDir, criu, hostCp);
     }
 
     /** The host jar and org.crac, prepended to every function's class path. */
@@ -466,9 +464,6 @@ public final class Agent implements AutoCloseable {
         return List.copyOf(instances);
     }
 
-    public Path home() {
-        return home;
-    }
 
     /** Stops every instance this agent started. */
     @Override

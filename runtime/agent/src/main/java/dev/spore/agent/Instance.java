@@ -279,10 +279,6 @@ public final class Instance implements AutoCloseable {
         }
     }
 
-    /** The instance's stdout so far. */
-    public String stdoutText() throws IOException {
-        return Files.readString(stdoutLog());
-    }
 
     /**
      * Stops the instance: SIGKILL to its JVM, which as init of its PID namespace takes every process in it
