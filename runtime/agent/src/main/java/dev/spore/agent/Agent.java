@@ -253,7 +253,7 @@ public final class Agent implements AutoCloseable {
         List<String> exec = new ArrayList<>(criu.command());
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
                 "--pidfile", dir.resolve("pid").toString()));
-        exec.addAll(criu.logLevel());
+        exec.addAll(criu.restoreOptions());
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
             String pipe = snapshot.get("pipe." + roles[i]);

@@ -2,6 +2,7 @@ package dev.spore.agent;
 
 import dev.spore.agent.apps.HooksApp;
 import dev.spore.agent.apps.IdentityApp;
+import dev.spore.agent.apps.MemoryApp;
 import dev.spore.agent.apps.OpenFileApp;
 import dev.spore.agent.apps.SocketApp;
 import org.junit.jupiter.api.AfterEach;
@@ -128,6 +129,40 @@ class CheckpointRestoreTest {
         assertThat(child.awaitExit(WAIT)).isTrue();
         assertThat(parse(TestSupport.lines(child.stdoutLog()).get(0)))
                 .as("configuration comes only from the restore").containsEntry("id", "kept-child").containsEntry("region", "-");
+    }
+
+    @Test
+    void restoredMemoryIsMappedFromTheImageYetPrivateAndSurvivesTheImageBeingReplaced() throws Exception {
+        Path go = tmp.resolve("go");
+        Snapshot snapshot = checkpoint("memory", MemoryApp.class, "24", go.toString());
+        String checkpointed = TestSupport.lines(tmp.resolve("agent/instances/parent-memory/stdout.log")).get(0)
+                .replace("checkpoint crc=", "");
+        List<Instance> siblings = agent.restore(snapshot, List.of(
+                RestoreSpec.builder().instanceId("memory-1").build(), RestoreSpec.builder().instanceId("memory-2").build()));
+        Path pages = snapshot.dir().resolve("pages-1.img");
+        for (Instance s : siblings) {
+            String maps = Files.readString(Path.of("/proc/" + s.pid() + "/maps"));
+            if (agent.criu().mapsPages()) {
+                assertThat(maps).as("memory mapped copy-on-write from the image (--mmap-pages)").contains(pages.toString());
+            } else {
+                assertThat(maps).as("memory copied in").doesNotContain(pages.toString());
+            }
+        }
+        // deploying again into the same snapshot directory must not touch what running instances map
+        Instance again = agent.launch(LaunchSpec.builder(MemoryApp.class.getName()).classPath(TestSupport.testClasses())
+                .instanceId("parent-memory-again").args("8", go.toString()).build());
+        agent.checkpoint(again, snapshot.dir(), "memory", false, WAIT);
+        Files.createFile(go);
+        Set<String> own = new HashSet<>();
+        for (Instance s : siblings) {
+            assertThat(s.awaitExit(WAIT)).isTrue();
+            List<String> out = TestSupport.lines(s.stdoutLog());
+            assertThat(out).hasSize(2);
+            assertThat(out.get(0)).isEqualTo("restored crc=" + checkpointed);
+            Map<String, String> later = parse(out.get(1));
+            assertThat(later.get("crc")).as("memory unchanged by the new image and by its sibling").isEqualTo(checkpointed);
+            assertThat(own.add(later.get("own"))).as("each sibling's writes are its own").isTrue();
+        }
     }
 
     @Test

@@ -192,6 +192,9 @@ public final class AgentCli {
             Agent agent = agent();
             System.out.println("criu        " + agent.criuVersion() + " (" + String.join(" ", agent.criu().command()) + ")");
             System.out.println("criu check  " + agent.criu().check());
+            System.out.println("restore     " + (agent.criu().mapsPages()
+                    ? "maps memory copy-on-write from the image (--mmap-pages)"
+                    : "copies memory in (this CRIU lacks --mmap-pages: run scripts/setup.sh)"));
             try {
                 String fs = Files.getFileStore(Path.of("/run")).type();
                 System.out.println("kdat cache  /run is " + fs + ("tmpfs".equals(fs) ? " (cached kernel probe)" : " (NOT cached: run scripts/setup.sh)"));

@@ -16,11 +16,15 @@ import java.util.stream.Collectors;
 /**
  * Finds and runs CRIU 4.x.
  *
- * <p>Order of search: {@code -Dspore.criu=/path/to/criu} (an executable), then the project-local prefix that
- * {@code scripts/setup.sh} unpacks from Debian's trixie packages ({@code <spore.home>/.spore/criu}, run
- * through that prefix's own dynamic loader because it needs a newer glibc than bookworm's), then {@code criu}
- * on the PATH. Anything older than 4.0 is refused: bookworm's 3.17 cannot dump on kernel 6.18
+ * <p>Order of search: {@code -Dspore.criu=/path/to/criu} (an executable), then the CRIU that
+ * {@code scripts/setup.sh} builds ({@code <spore.home>/.spore/criu/bin/criu}), then {@code criu} on the PATH.
+ * Anything older than 4.0 is refused: bookworm's 3.17 cannot dump on kernel 6.18
  * ({@code vdso: Unexpected rt vDSO area bounds}).
+ *
+ * <p>Restores use {@code --mmap-pages} (Spore's CRIU patch, {@code scripts/criu/mmap-pages.patch}) when the
+ * CRIU found has it: the instance's memory is mapped copy-on-write from the image's pages file instead of
+ * being copied in. {@code -Dspore.criu.mmap-pages=false} turns it off (for comparisons); a CRIU without the
+ * patch restores by copying, as before.
  */
 public final class Criu {
 
@@ -28,10 +32,12 @@ public final class Criu {
 
     private final List<String> command;
     private final String version;
+    private final boolean mapsPages;
 
-    private Criu(List<String> command, String version) {
+    private Criu(List<String> command, String version, boolean mapsPages) {
         this.command = List.copyOf(command);
         this.version = version;
+        this.mapsPages = mapsPages;
     }
 
     /** Locates CRIU and checks version and privileges; throws with what is missing and how to fix it. */
@@ -43,7 +49,9 @@ public final class Criu {
             throw new AgentException("CRIU needs root (CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE) to dump and restore "
                     + "processes; this agent runs as " + uid + ". Run the agent as root.");
         }
-        return new Criu(command, version);
+        boolean maps = !"false".equals(System.getProperty("spore.criu.mmap-pages"))
+                && output(command, "--help").contains("--mmap-pages");
+        return new Criu(command, version, maps);
     }
 
     private static List<String> candidate(Path sporeHome) {
@@ -52,12 +60,9 @@ public final class Criu {
             return List.of(explicit);
         }
         if (sporeHome != null) {
-            Path root = sporeHome.resolve(".spore/criu/root");
-            Path binary = root.resolve("usr/sbin/criu");
-            Path loader = root.resolve("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
-            if (Files.isExecutable(binary) && Files.exists(loader)) {
-                return List.of(loader.toString(), "--library-path", root.resolve("usr/lib/x86_64-linux-gnu").toString(),
-                        binary.toString());
+            Path built = sporeHome.resolve(".spore/criu/bin/criu");
+            if (Files.isExecutable(built)) {
+                return List.of(built.toString());
             }
         }
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
@@ -69,24 +74,28 @@ public final class Criu {
         return List.of("criu");
     }
 
-    private static String version(List<String> command) {
+    private static String output(List<String> command, String arg) {
         List<String> cmd = new ArrayList<>(command);
-        cmd.add("--version");
-        String out;
+        cmd.add(arg);
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor(10, TimeUnit.SECONDS);
+            return out;
         } catch (IOException e) {
             throw new AgentException("CRIU not found (tried " + String.join(" ", command) + "): " + e.getMessage()
                     + ". Install it with `bash scripts/setup.sh`, or point -Dspore.criu at a CRIU >= 4.0 binary.");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new AgentException("interrupted while asking CRIU for its version");
+            throw new AgentException("interrupted while running " + String.join(" ", cmd));
         }
+    }
+
+    private static String version(List<String> command) {
+        String out = output(command, "--version");
         Matcher m = VERSION.matcher(out);
         if (!m.find()) {
-            throw new AgentException("`" + String.join(" ", cmd) + "` did not print a version (" + out.strip()
+            throw new AgentException("`" + String.join(" ", command) + " --version` did not print a version (" + out.strip()
                     + "). Reinstall CRIU with `bash scripts/setup.sh`.");
         }
         int major = Integer.parseInt(m.group(1));
@@ -115,7 +124,12 @@ public final class Criu {
         return version;
     }
 
-    /** The command line prefix that runs CRIU (loader and library path included when needed). */
+    /** Whether restores map memory from the pages image ({@code --mmap-pages}) instead of copying it. */
+    public boolean mapsPages() {
+        return mapsPages;
+    }
+
+    /** The command line prefix that runs CRIU. */
     public List<String> command() {
         return command;
     }
@@ -133,6 +147,13 @@ public final class Criu {
             cmd.add("--leave-running");
         }
         run(cmd, "criu dump of pid " + pid, log);
+    }
+
+    /** Options of every {@code criu restore}: {@link #mapsPages()}, then {@link #logLevel()}. */
+    public List<String> restoreOptions() {
+        List<String> args = new ArrayList<>(mapsPages ? List.of("--mmap-pages") : List.of());
+        args.addAll(logLevel());
+        return args;
     }
 
     /** {@code -Dspore.criu.log-level=4} makes CRIU's logs detailed and timestamped (for profiling); default 2. */
