@@ -20,7 +20,7 @@ HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX="$HOME_DIR/.spore/criu"
 PATCH="$HOME_DIR/scripts/criu/mmap-pages.patch"
 BUILD_DEPS="build-essential pkg-config curl xz-utils patch libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
-protobuf-compiler libcap-dev libnl-3-dev libnet1-dev uuid-dev"
+protobuf-compiler libcap-dev libnl-3-dev libnet1-dev uuid-dev libbsd-dev"
 
 say() { printf 'install-criu: %s\n' "$*"; }
 die() { printf 'install-criu: ERROR %s\n' "$*" >&2; exit 1; }
@@ -91,8 +91,11 @@ build_criu() {
   [ -n "$dir" ] || die "$name did not unpack into a criu-* directory"
   patch -d "$dir" -p1 --quiet < "$PATCH" || die "scripts/criu/mmap-pages.patch does not apply to $(basename "$dir") (written for 4.1.1)"
   say "building $(basename "$dir") with --mmap-pages ($(nproc) jobs)"
-  # no TLS (page-server encryption is not used): fewer libraries to link on every restore
-  make -C "$dir" -j"$(nproc)" NO_GNUTLS=1 criu > "$src/build.log" 2>&1 || die "CRIU build failed; see $src/build.log"
+  # Every restore execs CRIU, so it is linked for a fast start: no TLS (page-server encryption is not used)
+  # and its libraries linked statically, only glibc dynamically: exec to exit 1.2 ms instead of 2.6-5 ms.
+  make -C "$dir" -j"$(nproc)" NO_GNUTLS=1 \
+    LIBS="-Wl,-Bstatic -lbsd -lmd -lprotobuf-c -lnl-3 -lnet -luuid -Wl,-Bdynamic -ldl -lsoccr -Lsoccr/" \
+    criu > "$src/build.log" 2>&1 || die "CRIU build failed; see $src/build.log"
   mkdir -p "$PREFIX/bin"
   install -m 0755 "$dir/criu/criu" "$PREFIX/bin/criu.new"
   mv -f "$PREFIX/bin/criu.new" "$PREFIX/bin/criu"
