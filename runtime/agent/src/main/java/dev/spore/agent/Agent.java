@@ -3,6 +3,7 @@ package dev.spore.agent;
 import dev.spore.agent.internal.Criu;
 import dev.spore.agent.internal.Pipe;
 import dev.spore.agent.internal.PinnedClassPath;
+import dev.spore.agent.internal.WorkingSet;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 
@@ -43,6 +44,7 @@ public final class Agent implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("spore.agent");
 
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(20);
+    private static final Duration RECORDING_TIMEOUT = Duration.ofSeconds(5);
     /** Flags every function JVM gets; see docs/checkpoint-hooks.md for why each is there. */
     private static final List<String> JVM_FLAGS = List.of(
             "-XX:-UsePerfData",            // no mmapped hsperfdata file in /tmp that a restore would need
@@ -180,6 +182,10 @@ public final class Agent implements AutoCloseable {
                 "/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
         Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false);
+        int payload = spec.args.indexOf("--warmup-file");
+        if (FunctionLaunch.MAIN_CLASS.equals(spec.mainClass) && payload >= 0 && payload + 1 < spec.args.size()) {
+            instance.warmupPayload(Path.of(spec.args.get(payload + 1)));
+        }
         instance.pid(nsInit(instance, id));
         LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
         return instance;
@@ -229,7 +235,7 @@ public final class Agent implements AutoCloseable {
                 instance.awaitExit(Duration.ofSeconds(10));
                 instances.remove(instance);
             }
-            return snapshot;
+            return recordWorkingSet(snapshot, meta, instance.warmupPayload(), timeout);
         } catch (AgentException e) {
             if (instance.isAlive()) {
                 // CRIU resumes the tree when a dump fails; tell the host so its checkpointRestore() throws
@@ -245,6 +251,51 @@ public final class Agent implements AutoCloseable {
         }
     }
 
+    /**
+     * Records which pages of the new snapshot a restored instance writes first ({@link WorkingSet}), so that
+     * later restores copy those in and map the rest: restores one instance, lets its restore hooks run, sends
+     * it one warm-up payload when it is a function, and reads what it wrote from {@code /proc/<pid>/pagemap}.
+     * Only with {@code --mmap-pages}; off with {@code -Dspore.working-set=false}. A recording that fails costs
+     * nothing but the speed-up: the snapshot is returned as it was.
+     */
+    private Snapshot recordWorkingSet(Snapshot snapshot, Map<String, String> meta, Path payload, Duration timeout) {
+        Path pages = snapshot.dir().resolve("pages-1.img");
+        if (!criu.mapsPages() || "false".equals(System.getProperty("spore.working-set")) || !Files.isRegularFile(pages)) {
+            return snapshot;
+        }
+        long t0 = System.nanoTime();
+        // bounded on its own: a function whose restore hangs should not hold its deploy for the whole timeout
+        Duration budget = timeout.compareTo(RECORDING_TIMEOUT) < 0 ? timeout : RECORDING_TIMEOUT;
+        Instance recorder = null;
+        try {
+            recorder = restore(snapshot, RestoreSpec.builder().instanceId("record-" + snapshot.name() + "-" + newId()).timeout(budget).build());
+            if (payload != null && recorder.awaitServing(budget)) {
+                recorder.invoke(Files.readAllBytes(payload), Map.of(), budget);
+            }
+            WorkingSet set = WorkingSet.written(recorder.pid(), pages);
+            set.write(snapshot.dir().resolve(WorkingSet.FILE), 1);
+            Map<String, String> recorded = new LinkedHashMap<>(meta);
+            recorded.put("working-set.pages", Long.toString(set.pages()));
+            recorded.put("working-set.runs", Integer.toString(set.runs()));
+            recorded.put("working-set-ms", String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e6));
+            LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " working set: " + set.pages() + " pages in "
+                    + set.runs() + " runs, recorded in " + recorded.get("working-set-ms") + " ms");
+            return Snapshot.write(snapshot.dir(), recorded);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "snapshot=" + snapshot.name() + ": working set not recorded ("
+                    + e.getMessage() + "); restores map all of the image");
+            return snapshot;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return snapshot;
+        } finally {
+            if (recorder != null) {
+                recorder.stop();
+                instances.remove(recorder);
+            }
+        }
+    }
+
     /** Restores one instance; returns when it is live (its afterRestore hooks ran). */
     public Instance restore(Snapshot snapshot, RestoreSpec spec) {
         long t0 = System.nanoTime();
@@ -254,6 +305,10 @@ public final class Agent implements AutoCloseable {
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
                 "--pidfile", dir.resolve("pid").toString()));
         exec.addAll(criu.restoreOptions());
+        if (criu.mapsPages() && snapshot.files().containsKey(WorkingSet.FILE)) {
+            exec.add("--mmap-pages-copy");
+            exec.add(snapshot.dir().resolve(WorkingSet.FILE).toString());
+        }
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
             String pipe = snapshot.get("pipe." + roles[i]);

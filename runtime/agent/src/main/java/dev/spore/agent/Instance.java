@@ -43,6 +43,7 @@ public final class Instance implements AutoCloseable {
     private final StreamPump stderr;
     /** RESULT, READY and WARMUP_PROGRESS go here, never to {@link #inbox}. */
     private final Invoker invoker;
+    private volatile Path warmupPayload;
     private volatile long pid;
     private volatile long markerNanos;
     private volatile RestoreProfile profile;
@@ -170,6 +171,15 @@ public final class Instance implements AutoCloseable {
      */
     public Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) {
         return invoker.invoke(body, headers, timeout);
+    }
+
+    /** The first warm-up payload it was launched with ({@code --warmup-file}), or null: what a working-set recording sends. */
+    Path warmupPayload() {
+        return warmupPayload;
+    }
+
+    void warmupPayload(Path payload) {
+        this.warmupPayload = payload;
     }
 
     /** True once the instance's FunctionMain entered its serve loop, and until it exits. */

@@ -57,7 +57,8 @@ public final class Snapshot {
         try (Stream<Path> files = Files.list(dir)) {
             for (Path f : (Iterable<Path>) files::iterator) {
                 String name = f.getFileName().toString();
-                if (Files.isRegularFile(f) && !name.equals(METADATA)) {
+                // stats-restore: CRIU rewrites it into the image directory on every restore; not part of the image
+                if (Files.isRegularFile(f) && !name.equals(METADATA) && !name.equals("stats-restore") && !name.endsWith(".tmp")) {
                     p.setProperty("file." + name, Long.toString(Files.size(f)));
                 }
             }

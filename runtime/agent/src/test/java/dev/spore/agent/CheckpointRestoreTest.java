@@ -140,6 +140,10 @@ class CheckpointRestoreTest {
         List<Instance> siblings = agent.restore(snapshot, List.of(
                 RestoreSpec.builder().instanceId("memory-1").build(), RestoreSpec.builder().instanceId("memory-2").build()));
         Path pages = snapshot.dir().resolve("pages-1.img");
+        if (agent.criu().mapsPages()) {
+            assertThat(Long.parseLong(snapshot.get("working-set.pages"))).as("pages a restored instance wrote first, "
+                    + "recorded at checkpoint and copied in by each restore").isPositive();
+        }
         for (Instance s : siblings) {
             String maps = Files.readString(Path.of("/proc/" + s.pid() + "/maps"));
             if (agent.criu().mapsPages()) {
