@@ -47,7 +47,13 @@ public final class FunctionsBench {
         final Stats criu = new Stats("criu");
         final Stats hooks = new Stats("hooks");
         final Stats reply = new Stats("reply");
+        final Stats coldRss = new Stats("cold instance RSS MiB");
+        final Stats coldOwn = new Stats("cold instance anonymous MiB");
+        final Stats restoredRss = new Stats("restored instance RSS MiB");
+        final Stats restoredOwn = new Stats("restored instance anonymous MiB");
+        final Stats restoredPss = new Stats("restored instance PSS MiB");
         long imageBytes;
+        long workingSetPages;
         double dumpMs;
         Map<String, String> warmup = Map.of();
 
@@ -115,6 +121,7 @@ public final class FunctionsBench {
         Snapshot snapshot = agent.checkpoint(template, work.resolve("images").resolve(fn.name()), fn.name(), false, LONG);
         r.imageBytes = snapshot.sizeBytes();
         r.dumpMs = snapshot.dumpMillis();
+        r.workingSetPages = Long.parseLong(java.util.Objects.requireNonNullElse(snapshot.get("working-set.pages"), "0"));
         r.warmup = new LinkedHashMap<>(template.warmup());
         System.out.printf("bench: fn=%s snapshot %.1f MiB, dump %.0f ms, warm-up %s%n", fn.name(), r.imageBytes / 1048576.0,
                 r.dumpMs, r.warmup);
@@ -126,6 +133,11 @@ public final class FunctionsBench {
             try (Instance cold = agent.launch(withOptions(fn.coldStart().toLaunchSpec(), jvmOptions).javaHome(javaHome).build())) {
                 fn.check(cold.invoke(fn.request(), Map.of(), LONG), "cold start");
                 coldMs = ms(t0);
+                if (measured) {
+                    Memory m = Memory.of(cold.pid());
+                    r.coldRss.add(m.rssMiB());
+                    r.coldOwn.add(m.ownMiB());
+                }
             }
 
             t0 = System.nanoTime();
@@ -152,6 +164,10 @@ public final class FunctionsBench {
                     r.criu.add(p.criu());
                     r.hooks.add(p.hooks());
                     r.reply.add(p.reply());
+                    Memory m = Memory.of(restored.pid());
+                    r.restoredRss.add(m.rssMiB());
+                    r.restoredOwn.add(m.ownMiB());
+                    r.restoredPss.add(m.pssMiB());
                 }
                 System.out.printf("bench: fn=%s %s cold %.1f ms, restore -> first response %.1f ms (first request %.2f ms, "
                         + "warm p50 %.2f ms)%n", fn.name(), measured ? "rep " + (i + 1) : "warm-up", coldMs, restoreMs, firstMs,
@@ -159,6 +175,27 @@ public final class FunctionsBench {
             }
         }
         return r;
+    }
+
+    /**
+     * An instance's memory after its requests, from {@code /proc/<pid>/smaps_rollup}: RSS; own = its anonymous
+     * memory, pages that are its alone whatever else runs (what each more instance costs; a mapped image page
+     * becomes one when the instance writes it); PSS = RSS with shared pages (the image's page cache, the JDK's
+     * files) divided among the processes that map them.
+     */
+    record Memory(double rssMiB, double ownMiB, double pssMiB) {
+        static Memory of(long pid) throws java.io.IOException {
+            Map<String, Long> kb = new LinkedHashMap<>();
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps_rollup"))) {
+                String[] f = line.split("\\s+");
+                if (f.length >= 3 && f[2].equals("kB")) {
+                    kb.put(f[0].replace(":", ""), Long.parseLong(f[1]));
+                }
+            }
+            return new Memory(kb.getOrDefault("Rss", 0L) / 1024.0,
+                    kb.getOrDefault("Anonymous", 0L) / 1024.0,
+                    kb.getOrDefault("Pss", 0L) / 1024.0);
+        }
     }
 
     private static LaunchSpec.Builder withOptions(LaunchSpec.Builder b, List<String> jvmOptions) {

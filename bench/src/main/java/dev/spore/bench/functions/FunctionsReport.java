@@ -54,6 +54,17 @@ final class FunctionsReport {
                     r.hooks.percentile(50), r.reply.percentile(50), r.firstRequest.percentile(50), r.dumpMs,
                     r.warmup.getOrDefault("reason", "?"), r.warmup.getOrDefault("first-us", "?"), r.warmup.getOrDefault("p50-us", "?")));
         }
+        md.append("\nMemory per instance after its requests (MiB, p50, from `/proc/<pid>/smaps_rollup`). `own`: anonymous memory, "
+                + "pages that are the instance's alone, what each more instance costs. A restore maps its image copy-on-write "
+                + "(`--mmap-pages`): pages an instance only reads stay shared page cache, counted in RSS but not in `own`. "
+                + "`working set`: pages each restore copies up front (recorded at checkpoint).\n\n");
+        md.append("| function | cold RSS | cold own | restored RSS | restored own | restored PSS (1 instance) | working set pages |\n"
+                + "|---|---:|---:|---:|---:|---:|---:|\n");
+        for (FunctionsBench.Result r : results) {
+            md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d |%n", r.fn.name(), r.coldRss.percentile(50),
+                    r.coldOwn.percentile(50), r.restoredRss.percentile(50), r.restoredOwn.percentile(50), r.restoredPss.percentile(50),
+                    r.workingSetPages));
+        }
         md.append("\n## Targets\n\n");
         for (FunctionsBench.Result r : results) {
             if (r.fn.name().equals("quarkus-hello")) {
@@ -85,7 +96,9 @@ final class FunctionsReport {
             f.put("image_bytes", r.imageBytes);
             f.put("dump_ms", Stats.round(r.dumpMs));
             f.put("warmup", r.warmup);
-            for (Stats s : List.of(r.cold, r.restoreFirst, r.restoreLive, r.firstRequest, r.warm, r.spawn, r.criu, r.hooks, r.reply)) {
+            f.put("working_set_pages", r.workingSetPages);
+            for (Stats s : List.of(r.cold, r.restoreFirst, r.restoreLive, r.firstRequest, r.warm, r.spawn, r.criu, r.hooks, r.reply,
+                    r.coldRss, r.coldOwn, r.restoredRss, r.restoredOwn, r.restoredPss)) {
                 f.put(s.name(), s.toMap());
             }
             f.put("speedup_p50", Stats.round(r.speedup()));
