@@ -2,6 +2,7 @@ package dev.spore.bench.functions;
 
 import dev.spore.agent.Agent;
 import dev.spore.agent.Instance;
+import dev.spore.agent.Invocation;
 import dev.spore.agent.LaunchSpec;
 import dev.spore.agent.RestoreProfile;
 import dev.spore.agent.RestoreSpec;
@@ -43,6 +44,8 @@ public final class FunctionsBench {
         final Stats restoreLive = new Stats("restore -> serving");
         final Stats firstRequest = new Stats("first request after restore");
         final Stats warm = new Stats("steady warm (p50 per restore)");
+        final Stats firstHandler = new Stats("first request after restore, in the handler");
+        final Stats warmHandler = new Stats("steady warm, in the handler (p50 per restore)");
         final Stats spawn = new Stats("spawn");
         final Stats criu = new Stats("criu");
         final Stats hooks = new Stats("hooks");
@@ -144,14 +147,18 @@ public final class FunctionsBench {
             try (Instance restored = agent.restore(snapshot, RestoreSpec.defaults())) {
                 double liveMs = ms(t0);
                 long t1 = System.nanoTime();
-                fn.check(restored.invoke(fn.request(), Map.of(), LONG), "first request after restore");
+                Invocation first = restored.invoke(fn.request(), Map.of(), LONG);
                 double firstMs = ms(t1);
+                fn.check(first, "first request after restore");
                 double restoreMs = ms(t0);
                 Stats warm = new Stats("warm");
+                Stats warmHandler = new Stats("warm handler");
                 for (int k = 0; k < warmCalls; k++) {
                     long t2 = System.nanoTime();
-                    fn.check(restored.invoke(fn.request(), Map.of(), LONG), "warm request");
+                    Invocation call = restored.invoke(fn.request(), Map.of(), LONG);
                     warm.add(ms(t2));
+                    fn.check(call, "warm request");
+                    warmHandler.add(call.handlerMillis());
                 }
                 if (measured) {
                     r.cold.add(coldMs);
@@ -159,6 +166,8 @@ public final class FunctionsBench {
                     r.restoreLive.add(liveMs);
                     r.firstRequest.add(firstMs);
                     r.warm.add(warm.percentile(50));
+                    r.firstHandler.add(first.handlerMillis());
+                    r.warmHandler.add(warmHandler.percentile(50));
                     RestoreProfile p = restored.profile();
                     r.spawn.add(p.spawn());
                     r.criu.add(p.criu());

@@ -46,12 +46,13 @@ final class FunctionsReport {
         }
         md.append("\nWhere restore time goes (p50 ms): `spawn` (process + namespaces), `criu` (criu restore), `hooks` (host + "
                 + "afterRestore hooks), `reply` (agent sees the instance serving), then the first request itself.\n\n");
-        md.append("| function | restore → serving | spawn | criu | hooks | reply | first request | dump ms | warm-up reason | "
-                + "warm-up first call µs → p50 µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+        md.append("| function | restore → serving | spawn | criu | hooks | reply | first request (in handler) | warm (in handler) "
+                + "| dump ms | warm-up reason | warm-up first call µs → p50 µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
         for (FunctionsBench.Result r : results) {
-            md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %s | %s → %s |%n",
+            md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f (%.3f) | %.2f (%.3f) | %.0f | %s | %s → %s |%n",
                     r.fn.name(), r.restoreLive.percentile(50), r.spawn.percentile(50), r.criu.percentile(50),
-                    r.hooks.percentile(50), r.reply.percentile(50), r.firstRequest.percentile(50), r.dumpMs,
+                    r.hooks.percentile(50), r.reply.percentile(50), r.firstRequest.percentile(50), r.firstHandler.percentile(50),
+                    r.warm.percentile(50), r.warmHandler.percentile(50), r.dumpMs,
                     r.warmup.getOrDefault("reason", "?"), r.warmup.getOrDefault("first-us", "?"), r.warmup.getOrDefault("p50-us", "?")));
         }
         md.append("\nMemory per instance after its requests (MiB, p50, from `/proc/<pid>/smaps_rollup`). `own`: anonymous memory, "
@@ -98,7 +99,7 @@ final class FunctionsReport {
             f.put("warmup", r.warmup);
             f.put("working_set_pages", r.workingSetPages);
             for (Stats s : List.of(r.cold, r.restoreFirst, r.restoreLive, r.firstRequest, r.warm, r.spawn, r.criu, r.hooks, r.reply,
-                    r.coldRss, r.coldOwn, r.restoredRss, r.restoredOwn, r.restoredPss)) {
+                    r.firstHandler, r.warmHandler, r.coldRss, r.coldOwn, r.restoredRss, r.restoredOwn, r.restoredPss)) {
                 f.put(s.name(), s.toMap());
             }
             f.put("speedup_p50", Stats.round(r.speedup()));

@@ -23,6 +23,7 @@ public final class Invocation {
     private final String error;
     private final String errorType;
     private final double millis;
+    private final double handlerMillis;
     private final String instanceId;
 
     /**
@@ -30,14 +31,17 @@ public final class Invocation {
      *                  responses)
      * @param error     {@code "ExceptionClass: message"} when the invocation failed, else null
      * @param errorType one of {@link #HANDLER_ERROR}, {@link #BAD_REQUEST}, {@link #TIMEOUT}; null when it did not fail
+     * @param handlerMillis time inside the instance's handler as the instance measured it; NaN when unknown
      */
-    public Invocation(String instanceId, byte[] body, Map<String, String> headers, String error, String errorType, double millis) {
+    public Invocation(String instanceId, byte[] body, Map<String, String> headers, String error, String errorType, double millis,
+                      double handlerMillis) {
         this.instanceId = instanceId;
         this.body = body == null ? new byte[0] : body;
         this.headers = Map.copyOf(headers);
         this.error = error;
         this.errorType = error == null ? null : errorType == null ? HANDLER_ERROR : errorType;
         this.millis = millis;
+        this.handlerMillis = handlerMillis;
     }
 
     /** The handler's output (empty when it failed or returned null). Not copied: do not modify. */
@@ -68,6 +72,11 @@ public final class Invocation {
     /** Round trip measured by the agent: INVOKE written to RESULT read. */
     public double millis() {
         return millis;
+    }
+
+    /** Time inside the handler, measured by the instance; the rest of {@link #millis()} is transport and dispatch. */
+    public double handlerMillis() {
+        return handlerMillis;
     }
 
     /** The instance that answered, as its own JVM names itself ({@code dev.spore.host.Instance.id()}). */

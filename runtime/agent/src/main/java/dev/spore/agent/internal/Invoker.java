@@ -169,7 +169,8 @@ public final class Invoker {
         });
         // the host names itself: proof that a restored JVM took the identity the agent gave it
         String answeredBy = r.header("instance") == null ? instanceId : r.header("instance");
+        String handlerUs = r.header("handler-us");
         return new Invocation(answeredBy, r.body(), out, r.header("error"), r.header("error-type"),
-                (arrival.nanos() - t0) / 1e6);
+                (arrival.nanos() - t0) / 1e6, handlerUs == null ? Double.NaN : Long.parseLong(handlerUs) / 1e3);
     }
 }
