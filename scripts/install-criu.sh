@@ -61,8 +61,10 @@ build_criu() {
   [ -f "$keyring" ] || die "missing $keyring (apt-get install debian-archive-keyring)"
 
   say "installing build dependencies: $BUILD_DEPS"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $BUILD_DEPS >/dev/null \
-    || die "apt-get install of CRIU's build dependencies failed (run: apt-get update, then this script again)"
+  # a fresh machine may have no (or stale) package lists: update once and retry before giving up
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $BUILD_DEPS >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $BUILD_DEPS >/dev/null; } \
+    || die "apt-get install of CRIU's build dependencies failed: $BUILD_DEPS"
 
   local apt="$PREFIX/apt"
   mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
