@@ -224,6 +224,9 @@ public final class Agent implements AutoCloseable {
             meta.put("dump-ms", String.format(java.util.Locale.ROOT, "%.1f", dumpMs));
             meta.put("criu", criu.version());
             meta.put("source-instance", instance.id());
+            if (request.header("jit-wait-ms") != null) {
+                meta.put("jit-wait-ms", request.header("jit-wait-ms")); // the host let the JIT finish its queue first
+            }
             // the function's warm-up report (calls, latency, JIT totals), if it ran FunctionMain
             instance.warmup().forEach((k, v) -> meta.put("warmup." + k, v));
             Snapshot snapshot = Snapshot.write(imageDir, meta);

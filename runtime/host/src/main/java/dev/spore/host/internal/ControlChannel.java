@@ -79,8 +79,9 @@ final class ControlChannel implements Channel {
      * Asks for the dump and blocks in {@code read()} until the agent answers. In a restored instance this read
      * returns the new agent's {@code RESUME} from a fresh pipe.
      */
-    Message checkpoint() throws IOException {
-        send(Message.of(Type.CHECKPOINT, Map.of()));
+    /** Asks the agent for the dump; {@code report} says what was done to prepare it (recorded in the snapshot). */
+    Message checkpoint(Map<String, String> report) throws IOException {
+        send(Message.of(Type.CHECKPOINT, report));
         Message reply = Message.read(in);
         if (reply == null) {
             throw new IOException("agent closed the control channel during checkpoint");

@@ -109,8 +109,9 @@ public final class Engine {
                 freshness = freshness == null ? Freshness.prepare() : freshness;
                 Instance.id(); // initialize the class now: nothing on the restore path should load or link
                 ControlChannel.warmUp();
+                long jitWait = JitQuiescence.await(); // unfinished compilations would be redone by every instance
                 System.gc(); // a smaller heap is a smaller image: dead objects' pages are not worth fetching
-                Message reply = ch.checkpoint();
+                Message reply = ch.checkpoint(Map.of("jit-wait-ms", Long.toString(jitWait)));
                 resumedAtMicros = epochMicros();
                 resumedAtNanos = System.nanoTime();
                 if (reply.type() == Type.RESUME) {
