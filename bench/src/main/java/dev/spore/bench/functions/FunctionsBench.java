@@ -81,6 +81,7 @@ public final class FunctionsBench {
         List<String> only = new ArrayList<>();
         List<String> jvmOptions = new ArrayList<>();
         String label = "functions";
+        long settleMs = 200;
         for (int i = 0; i < args.length - 1; i += 2) {
             switch (args[i]) {
                 case "--reps" -> reps = Integer.parseInt(args[i + 1]);
@@ -90,8 +91,9 @@ public final class FunctionsBench {
                 case "--only" -> only.addAll(List.of(args[i + 1].split(",")));
                 case "--jvm-option" -> jvmOptions.add(args[i + 1]);
                 case "--label" -> label = "functions-" + args[i + 1];
+                case "--settle-ms" -> settleMs = Long.parseLong(args[i + 1]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (--reps N, --warmup N, --warm-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT..., --label L)");
+                        + " (--reps N, --warmup N, --warm-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT..., --label L, --settle-ms MS)");
             }
         }
         if (reps < 10) {
@@ -107,16 +109,16 @@ public final class FunctionsBench {
                 if (!only.isEmpty() && !only.contains(fn.name())) {
                     continue;
                 }
-                results.add(measure(agent, fn, javaHome, jvmOptions, work, reps, warmups, warmCalls));
+                results.add(measure(agent, fn, javaHome, jvmOptions, work, reps, warmups, warmCalls, settleMs));
             }
         } finally {
             deleteTree(work);
         }
-        FunctionsReport.write(home, label, results, javaHome, jvmOptions, reps, warmups, warmCalls);
+        FunctionsReport.write(home, label, results, javaHome, jvmOptions, reps, warmups, warmCalls, settleMs);
     }
 
     private static Result measure(Agent agent, SampleFunction fn, Path javaHome, List<String> jvmOptions, Path work, int reps,
-                                  int warmups, int warmCalls) throws Exception {
+                                  int warmups, int warmCalls, long settleMs) throws Exception {
         Result r = new Result(fn);
         System.out.println("bench: fn=" + fn.name() + " deploying (warm-up until latency settles, then checkpoint)");
         Instance template = agent.launch(withOptions(fn.deployment().toLaunchSpec(), jvmOptions).javaHome(javaHome)
@@ -131,6 +133,7 @@ public final class FunctionsBench {
 
         for (int i = -warmups; i < reps; i++) {
             boolean measured = i >= 0;
+            Thread.sleep(settleMs); // every start begins on a quiet node: the previous instance is gone, its CPU burst over
             long t0 = System.nanoTime();
             double coldMs;
             try (Instance cold = agent.launch(withOptions(fn.coldStart().toLaunchSpec(), jvmOptions).javaHome(javaHome).build())) {
@@ -143,6 +146,7 @@ public final class FunctionsBench {
                 }
             }
 
+            Thread.sleep(settleMs);
             t0 = System.nanoTime();
             try (Instance restored = agent.restore(snapshot, RestoreSpec.defaults())) {
                 double liveMs = ms(t0);

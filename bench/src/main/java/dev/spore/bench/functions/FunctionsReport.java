@@ -25,15 +25,16 @@ final class FunctionsReport {
     }
 
     static void write(Path home, String label, List<FunctionsBench.Result> results, Path javaHome, List<String> jvmOptions,
-                      int reps, int warmups, int warmCalls)
+                      int reps, int warmups, int warmCalls, long settleMs)
             throws IOException {
         Map<String, Object> machine = Machine.describe(javaHome + " (" + jdkVersion(javaHome) + ")");
         StringBuilder md = new StringBuilder();
         md.append("# Sample functions: cold start vs restore\n\n");
         md.append(String.format(Locale.ROOT, "%d repetitions per function (+%d unmeasured), %d warm calls after each restore. "
                 + "Cold = FunctionMain `--no-checkpoint` without warm-up; restore = `Agent.restore` + first INVOKE. "
-                + "Same agent, same JVM flags (the agent's%s). Times in ms, p50 (p90).%n%n", reps, warmups, warmCalls,
-                jvmOptions.isEmpty() ? "" : " + `" + String.join(" ", jvmOptions) + "`"));
+                + "Same agent, same JVM flags (the agent's%s). Each start, cold or restored, begins %d ms after the previous "
+                + "instance was stopped (a quiet node). Times in ms, p50 (p90).%n%n", reps, warmups, warmCalls,
+                jvmOptions.isEmpty() ? "" : " + `" + String.join(" ", jvmOptions) + "`", settleMs));
         md.append("| function | image MiB | warm-up: calls / JIT ms before checkpoint | cold → first response | restore → first response "
                 + "| speed-up | first request after restore | steady warm | first / warm |\n");
         md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -90,6 +91,7 @@ final class FunctionsReport {
         json.put("machine", machine);
         json.put("reps", reps);
         json.put("warm_calls", warmCalls);
+        json.put("settle_ms", settleMs);
         json.put("jvm_options", jvmOptions);
         Map<String, Object> fns = new LinkedHashMap<>();
         for (FunctionsBench.Result r : results) {
