@@ -2,9 +2,13 @@
 # Installs Spore's CRIU into .spore/criu/bin/criu, idempotently, from Debian's packages only.
 #
 # Spore's CRIU is CRIU 4.x from Debian's own source package, built here with one patch of ours,
-# scripts/criu/mmap-pages.patch: `criu restore --mmap-pages` maps a snapshot's memory copy-on-write from
-# its pages image instead of copying it in, so a restore no longer pays for every page of the image
-# (quarkus-hello, 93 MiB: CRIU's share of a restore 60 ms -> 12 ms, measured; see docs/images.md).
+# scripts/criu/spore.patch (docs/images.md):
+#   --mmap-pages        restore maps a snapshot's memory copy-on-write from its pages image instead of copying
+#                       it in (quarkus-hello, 93 MiB: CRIU's share of a restore 60 ms -> 12 ms, measured);
+#   --mmap-pages-copy   the pages a restored instance writes first (its recorded working set) are copied up
+#                       front, while the task still has one thread;
+#   --no-breakpoints    tasks are stopped at the end of the restore by syscall tracing instead of a hardware
+#                       breakpoint, whose debug register took ~10 ms to set in this VM.
 #
 # Why a build and not a package: bookworm ships CRIU 3.17, which fails on recent kernels (vdso: Unexpected rt
 # vDSO area bounds), and no package has --mmap-pages. The source is trixie's criu orig tarball, found through
@@ -18,7 +22,7 @@ set -euo pipefail
 
 HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX="$HOME_DIR/.spore/criu"
-PATCH="$HOME_DIR/scripts/criu/mmap-pages.patch"
+PATCH="$HOME_DIR/scripts/criu/spore.patch"
 BUILD_DEPS="build-essential pkg-config curl xz-utils patch libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
 protobuf-compiler libcap-dev libnl-3-dev libnet1-dev uuid-dev libbsd-dev"
 
@@ -43,11 +47,12 @@ mount_run_tmpfs() {
   fi
 }
 
-# a CRIU 4.x that has --mmap-pages
+# a CRIU 4.x with the options of scripts/criu/spore.patch
 criu_ok() {
-  local v
+  local v help
   v=$("$1" --version 2>/dev/null | sed -n 's/^Version: \([0-9]*\)\..*/\1/p')
-  [ -n "$v" ] && [ "$v" -ge 4 ] && "$1" --help 2>&1 | grep -q -- '--mmap-pages'
+  help=$("$1" --help 2>&1)
+  [ -n "$v" ] && [ "$v" -ge 4 ] && grep -q -- '--mmap-pages-copy' <<<"$help" && grep -q -- '--no-breakpoints' <<<"$help"
 }
 
 build_criu() {
@@ -91,8 +96,8 @@ build_criu() {
   local dir
   dir=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'criu-*' | head -1)
   [ -n "$dir" ] || die "$name did not unpack into a criu-* directory"
-  patch -d "$dir" -p1 --quiet < "$PATCH" || die "scripts/criu/mmap-pages.patch does not apply to $(basename "$dir") (written for 4.1.1)"
-  say "building $(basename "$dir") with --mmap-pages ($(nproc) jobs)"
+  patch -d "$dir" -p1 --quiet < "$PATCH" || die "scripts/criu/spore.patch does not apply to $(basename "$dir") (written for 4.1.1)"
+  say "building $(basename "$dir") with scripts/criu/spore.patch ($(nproc) jobs)"
   # Every restore execs CRIU, so it is linked for a fast start: no TLS (page-server encryption is not used)
   # and its libraries linked statically, only glibc dynamically: exec to exit 1.2 ms instead of 2.6-5 ms.
   make -C "$dir" -j"$(nproc)" NO_GNUTLS=1 \
@@ -106,11 +111,11 @@ build_criu() {
 
 CRIU="$PREFIX/bin/criu"
 if [ -x "$CRIU" ] && [ "$CRIU" -nt "$PATCH" ] && criu_ok "$CRIU"; then
-  say "already installed: $("$CRIU" --version | head -1) with --mmap-pages in $PREFIX/bin"
+  say "already installed: $("$CRIU" --version | head -1) with Spore's patch in $PREFIX/bin"
 else
   build_criu
-  criu_ok "$CRIU" || die "the built $CRIU does not run or lacks --mmap-pages: $("$CRIU" --version 2>&1 | head -3)"
-  say "installed $("$CRIU" --version | head -1) with --mmap-pages into $PREFIX/bin"
+  criu_ok "$CRIU" || die "the built $CRIU does not run or lacks the options of scripts/criu/spore.patch: $("$CRIU" --version 2>&1 | head -3)"
+  say "installed $("$CRIU" --version | head -1) with Spore's patch into $PREFIX/bin"
 fi
 
 mount_run_tmpfs
