@@ -21,7 +21,7 @@ import java.util.stream.Collectors;
  * Anything older than 4.0 is refused: bookworm's 3.17 cannot dump on kernel 6.18
  * ({@code vdso: Unexpected rt vDSO area bounds}).
  *
- * <p>Restores use {@code --mmap-pages} (Spore's CRIU patch, {@code scripts/criu/mmap-pages.patch}) when the
+ * <p>Restores use {@code --mmap-pages} (Spore's CRIU patch, {@code scripts/criu/spore.patch}) when the
  * CRIU found has it: the instance's memory is mapped copy-on-write from the image's pages file instead of
  * being copied in. {@code -Dspore.criu.mmap-pages=false} turns it off (for comparisons); a CRIU without the
  * patch restores by copying, as before.
