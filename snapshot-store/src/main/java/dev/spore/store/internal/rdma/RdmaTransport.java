@@ -1,8 +1,7 @@
 package dev.spore.store.internal.rdma;
 
 import dev.spore.store.Manifest;
-import dev.spore.store.Stats;
-import dev.spore.store.internal.client.Transport;
+import dev.spore.store.internal.client.ForwardingTransport;
 import dev.spore.store.internal.tcp.Frame;
 import dev.spore.store.internal.tcp.TcpTransport;
 import io.netty.buffer.ByteBuf;
@@ -12,16 +11,15 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
- * RDMA transport: control (manifests, publish, delete) over the TCP connection; chunk reads as one-sided
+ * RDMA transport: control (manifests, publish, delete) forwarded to the TCP connection; chunk reads as one-sided
  * RDMA READs. Per batch the client sends LOCATE, receives an {@link RdmaDescriptor} per chunk that sits in
  * registered memory (the store pins those regions until the next LOCATE), reads them with its
  * {@link OneSidedReader} and verifies each SHA-256 in the sink like any transport. Chunks the store serves
  * from disk, and every chunk after an RDMA failure, come over TCP instead: RDMA only ever speeds up a fetch.
  */
-public final class RdmaTransport implements Transport {
+public final class RdmaTransport extends ForwardingTransport {
 
     private static final System.Logger LOG = System.getLogger("spore.store.rdma");
 
@@ -42,6 +40,7 @@ public final class RdmaTransport implements Transport {
     private volatile boolean broken;
 
     public RdmaTransport(TcpTransport control, OneSidedReader reader) {
+        super(control); // publishing is rare and one-to-one: TCP is enough
         this.control = control;
         this.reader = reader;
     }
@@ -147,58 +146,8 @@ public final class RdmaTransport implements Transport {
     }
 
     @Override
-    public Manifest manifest(String snapshotName) {
-        return control.manifest(snapshotName);
-    }
-
-    @Override
-    public String manifestId(String snapshotName) {
-        return control.manifestId(snapshotName);
-    }
-
-    @Override
-    public List<Manifest> list() {
-        return control.list();
-    }
-
-    @Override
-    public void delete(String snapshotName) {
-        control.delete(snapshotName);
-    }
-
-    @Override
-    public Stats stats() {
-        return control.stats();
-    }
-
-    @Override
-    public long begin(String snapshotName) {
-        return control.begin(snapshotName);
-    }
-
-    @Override
-    public List<String> missing(long session, List<String> digests) {
-        return control.missing(session, digests);
-    }
-
-    @Override
-    public void put(long session, Map<String, ByteBuffer> chunks) {
-        control.put(session, chunks); // publishing is rare and one-to-one: TCP is enough
-    }
-
-    @Override
-    public Manifest commit(long session, Manifest manifest) {
-        return control.commit(session, manifest);
-    }
-
-    @Override
-    public void abort(long session) {
-        control.abort(session);
-    }
-
-    @Override
     public void close() {
         reader.close();
-        control.close();
+        super.close();
     }
 }
