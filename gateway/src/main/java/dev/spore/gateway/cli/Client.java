@@ -42,14 +42,21 @@ final class Client {
         }
         try {
             return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (ConnectException e) {
-            throw new CliException("no gateway at " + base + ": start one with `spore up` or set --gateway / SPORE_GATEWAY");
-        } catch (IOException e) {
-            throw new CliException("gateway " + base + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted");
+        } catch (IOException | InterruptedException e) {
+            throw failed(e);
         }
+    }
+
+    /** What the CLI says when a call could not be made: no gateway listening, an I/O failure, an interrupt. */
+    private CliException failed(Exception e) {
+        if (e instanceof InterruptedException) {
+            Thread.currentThread().interrupt();
+            return new CliException("interrupted");
+        }
+        if (e instanceof ConnectException) {
+            return new CliException("no gateway at " + base + ": start one with `spore up` or set --gateway / SPORE_GATEWAY");
+        }
+        return new CliException("gateway " + base + ": " + e.getMessage());
     }
 
     /** A JSON call that must succeed (2xx); returns the parsed body. */
@@ -82,13 +89,8 @@ final class Client {
                     }
                 }
             }
-        } catch (ConnectException e) {
-            throw new CliException("no gateway at " + base + ": start one with `spore up` or set --gateway / SPORE_GATEWAY");
-        } catch (IOException e) {
-            throw new CliException("gateway " + base + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted");
+        } catch (IOException | InterruptedException e) {
+            throw failed(e);
         }
     }
 
