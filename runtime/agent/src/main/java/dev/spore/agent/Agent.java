@@ -182,10 +182,7 @@ public final class Agent implements AutoCloseable {
                 "/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
         Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false);
-        int payload = spec.args.indexOf("--warmup-file");
-        if (FunctionLaunch.MAIN_CLASS.equals(spec.mainClass) && payload >= 0 && payload + 1 < spec.args.size()) {
-            instance.warmupPayload(Path.of(spec.args.get(payload + 1)));
-        }
+        instance.probePayload(spec.probePayload);
         instance.pid(nsInit(instance, id));
         LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
         return instance;
@@ -238,7 +235,7 @@ public final class Agent implements AutoCloseable {
                 instance.awaitExit(Duration.ofSeconds(10));
                 instances.remove(instance);
             }
-            return recordWorkingSet(snapshot, meta, instance.warmupPayload(), timeout);
+            return recordWorkingSet(snapshot, meta, instance.probePayload(), timeout);
         } catch (AgentException e) {
             if (instance.isAlive()) {
                 // CRIU resumes the tree when a dump fails; tell the host so its checkpointRestore() throws
@@ -307,11 +304,7 @@ public final class Agent implements AutoCloseable {
         List<String> exec = new ArrayList<>(criu.command());
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
                 "--pidfile", dir.resolve("pid").toString()));
-        exec.addAll(criu.restoreOptions());
-        if (criu.mapsPages() && snapshot.files().containsKey(WorkingSet.FILE)) {
-            exec.add("--mmap-pages-copy");
-            exec.add(snapshot.dir().resolve(WorkingSet.FILE).toString());
-        }
+        exec.addAll(criu.restoreOptions(snapshot.files().containsKey(WorkingSet.FILE) ? snapshot.dir().resolve(WorkingSet.FILE) : null));
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
             String pipe = snapshot.get("pipe." + roles[i]);

@@ -93,6 +93,7 @@ public final class FunctionLaunch {
         if (!checkpoint) {
             args.add("--no-checkpoint");
         }
-        return LaunchSpec.builder(MAIN_CLASS).classPath(classPath).args(args);
+        return LaunchSpec.builder(MAIN_CLASS).classPath(classPath).args(args)
+                .probePayload(warmupFiles.isEmpty() ? null : warmupFiles.get(0));
     }
 }

@@ -43,7 +43,7 @@ public final class Instance implements AutoCloseable {
     private final StreamPump stderr;
     /** RESULT, READY and WARMUP_PROGRESS go here, never to {@link #inbox}. */
     private final Invoker invoker;
-    private volatile Path warmupPayload;
+    private volatile Path probePayload;
     private volatile long pid;
     private volatile long markerNanos;
     private volatile RestoreProfile profile;
@@ -173,13 +173,13 @@ public final class Instance implements AutoCloseable {
         return invoker.invoke(body, headers, timeout);
     }
 
-    /** The first warm-up payload it was launched with ({@code --warmup-file}), or null: what a working-set recording sends. */
-    Path warmupPayload() {
-        return warmupPayload;
+    /** {@link LaunchSpec.Builder#probePayload}, or null: what a working-set recording sends. */
+    Path probePayload() {
+        return probePayload;
     }
 
-    void warmupPayload(Path payload) {
-        this.warmupPayload = payload;
+    void probePayload(Path payload) {
+        this.probePayload = payload;
     }
 
     /** True once the instance's FunctionMain entered its serve loop, and until it exits. */

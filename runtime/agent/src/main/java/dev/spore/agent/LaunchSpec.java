@@ -18,6 +18,7 @@ public final class LaunchSpec {
     final String instanceId;
     final Map<String, String> config;
     final OutputListener output;
+    final Path probePayload;
 
     private LaunchSpec(Builder b) {
         this.mainClass = b.mainClass;
@@ -28,6 +29,7 @@ public final class LaunchSpec {
         this.instanceId = b.instanceId;
         this.config = Map.copyOf(b.config);
         this.output = b.output;
+        this.probePayload = b.probePayload;
     }
 
     public static Builder builder(String mainClass) {
@@ -51,6 +53,7 @@ public final class LaunchSpec {
         private String instanceId;
         private final Map<String, String> config = new LinkedHashMap<>();
         private OutputListener output = OutputListener.NONE;
+        private Path probePayload;
 
         private Builder(String mainClass) {
             this.mainClass = Objects.requireNonNull(mainClass, "mainClass");
@@ -99,6 +102,15 @@ public final class LaunchSpec {
 
         public Builder output(OutputListener listener) {
             this.output = Objects.requireNonNull(listener);
+            return this;
+        }
+
+        /**
+         * A request the program serves as a function ({@link FunctionLaunch} sets its first warm-up payload): after a
+         * checkpoint the agent sends it to the instance that records the snapshot's working set.
+         */
+        public Builder probePayload(Path payload) {
+            this.probePayload = payload;
             return this;
         }
 

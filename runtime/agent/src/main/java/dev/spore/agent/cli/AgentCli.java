@@ -2,6 +2,7 @@ package dev.spore.agent.cli;
 
 import dev.spore.agent.Agent;
 import dev.spore.agent.AgentException;
+import dev.spore.agent.FunctionLaunch;
 import dev.spore.agent.Instance;
 import dev.spore.agent.LaunchSpec;
 import dev.spore.agent.OutputListener;
@@ -83,6 +84,10 @@ public final class AgentCli {
                 LaunchSpec.Builder spec = LaunchSpec.builder(mainClass).classPath(classPath).args(args)
                         .instanceId("parent-" + name).output(printer(json));
                 jvmOptions.forEach(spec::jvmOption);
+                int payload = args.indexOf("--warmup-file");
+                if (FunctionLaunch.MAIN_CLASS.equals(mainClass) && payload >= 0 && payload + 1 < args.size()) {
+                    spec.probePayload(Path.of(args.get(payload + 1))); // a function command line typed by hand
+                }
                 if (javaHome != null) {
                     spec.javaHome(javaHome);
                 }

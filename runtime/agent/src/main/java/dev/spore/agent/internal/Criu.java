@@ -161,9 +161,16 @@ public final class Criu {
         run(cmd, "criu dump of pid " + pid, log);
     }
 
-    /** Options of every {@code criu restore}: {@link #mapsPages()}, {@code --no-breakpoints}, then {@link #logLevel()}. */
-    public List<String> restoreOptions() {
+    /**
+     * Options of every {@code criu restore}: {@link #mapsPages()} with the snapshot's {@code workingSet} file when it
+     * has one (else null), {@code --no-breakpoints}, then {@link #logLevel()}.
+     */
+    public List<String> restoreOptions(Path workingSet) {
         List<String> args = new ArrayList<>(mapsPages ? List.of("--mmap-pages") : List.of());
+        if (mapsPages && workingSet != null) {
+            args.add("--mmap-pages-copy");
+            args.add(workingSet.toString());
+        }
         if (noBreakpoints) {
             args.add("--no-breakpoints");
         }
