@@ -3,6 +3,7 @@ package dev.spore.agent;
 import dev.spore.agent.internal.Invoker;
 import dev.spore.agent.internal.StreamPump;
 import dev.spore.host.control.Message;
+import dev.spore.host.control.MessageReader;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -77,8 +78,9 @@ public final class Instance implements AutoCloseable {
             }
             markerNanos = System.nanoTime();
             marker.countDown();
+            MessageReader frames = new MessageReader(src);
             Message m;
-            while ((m = Message.read(src)) != null) {
+            while ((m = frames.read()) != null) {
                 if (Invoker.accepts(m)) {
                     invoker.deliver(m);
                 } else {

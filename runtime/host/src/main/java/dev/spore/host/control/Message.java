@@ -1,13 +1,10 @@
 package dev.spore.host.control;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -29,6 +26,7 @@ import java.util.Map;
  * Headers are at most {@value #MAX_HEADER_BYTES} bytes, bodies at most {@value #MAX_BODY_BYTES}; a frame
  * over a limit, with a bad magic or an unknown version or type is refused with an {@link IOException} naming
  * the value and the limit. In header values, {@code \} and newline are escaped as {@code \\} and {@code \n}.
+ * Frames are read with a {@link MessageReader}.
  */
 public final class Message {
 
@@ -36,6 +34,8 @@ public final class Message {
     public static final int VERSION = 1;
     public static final int MAX_HEADER_BYTES = 1 << 20;
     public static final int MAX_BODY_BYTES = 64 << 20;
+    /** Magic, version, type and the two lengths. */
+    static final int PREFIX = 11;
 
     /** Message types. Directions: H = host to agent, A = agent to host. */
     public enum Type {
@@ -97,51 +97,72 @@ public final class Message {
         return body;
     }
 
-    /** Writes and flushes this message. */
+    /** Writes and flushes this message: one {@code write} of the whole frame, so a pipe reader sees it at once. */
     public void write(OutputStream out) throws IOException {
-        byte[] head = encodeHeaders(headers);
-        ByteBuffer frame = ByteBuffer.allocate(11 + head.length + body.length);
-        frame.put((byte) MAGIC).put((byte) VERSION).put((byte) type.ordinal())
-                .putInt(head.length).putInt(body.length).put(head).put(body);
-        out.write(frame.array());
+        out.write(encode());
         out.flush();
     }
 
-    /** Reads one message; returns null at a clean end of stream (the peer closed before a new frame). */
-    public static Message read(InputStream in) throws IOException {
-        int first = in.read();
-        if (first < 0) {
-            return null;
+    /** The encoded frame. */
+    public byte[] encode() {
+        byte[] head = encodeHeaders(headers);
+        return ByteBuffer.allocate(PREFIX + head.length + body.length)
+                .put((byte) MAGIC).put((byte) VERSION).put((byte) type.ordinal())
+                .putInt(head.length).putInt(body.length).put(head).put(body).array();
+    }
+
+    /** Decodes one whole frame, as {@link #encode} makes it; anything else is refused as a reader would refuse it. */
+    public static Message decode(byte[] frame) throws IOException {
+        if (frame.length < PREFIX) {
+            throw new IOException("control frame: truncated (" + frame.length + " bytes, the prefix alone is " + PREFIX + ")");
         }
-        DataInputStream data = new DataInputStream(in);
-        if (first != MAGIC) {
-            throw new IOException("control frame: bad magic 0x" + Integer.toHexString(first) + ", expected 0x53");
+        int length = frameLength(frame, 0);
+        if (length != frame.length) {
+            throw new IOException("control frame: " + frame.length + " bytes where its prefix says " + length
+                    + (length > frame.length ? " (truncated)" : ""));
         }
-        int version = data.readUnsignedByte();
+        return decodeAt(frame, 0);
+    }
+
+    /**
+     * The whole length of the frame whose {@value #PREFIX}-byte prefix starts at {@code off}, after checking
+     * magic, version, type and both lengths; the frame's bytes are not touched.
+     */
+    static int frameLength(byte[] b, int off) throws IOException {
+        int magic = b[off] & 0xff;
+        if (magic != MAGIC) {
+            throw new IOException("control frame: bad magic 0x" + Integer.toHexString(magic) + ", expected 0x53");
+        }
+        int version = b[off + 1] & 0xff;
         if (version != VERSION) {
             throw new IOException("control frame: version " + version + " is not supported (this host speaks " + VERSION + ")");
         }
-        int typeIndex = data.readUnsignedByte();
+        int typeIndex = b[off + 2] & 0xff;
         if (typeIndex >= Type.ALL.length) {
             throw new IOException("control frame: unknown type " + typeIndex);
         }
-        int headerLength = data.readInt();
-        int bodyLength = data.readInt();
+        int headerLength = intAt(b, off + 3);
+        int bodyLength = intAt(b, off + 7);
         if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
             throw new IOException("control frame: header length " + headerLength + " exceeds " + MAX_HEADER_BYTES);
         }
         if (bodyLength < 0 || bodyLength > MAX_BODY_BYTES) {
             throw new IOException("control frame: body length " + bodyLength + " exceeds " + MAX_BODY_BYTES);
         }
-        byte[] head = new byte[headerLength];
-        byte[] body = new byte[bodyLength];
-        try {
-            data.readFully(head);
-            data.readFully(body);
-        } catch (EOFException e) {
-            throw new IOException("control frame: truncated (peer closed mid-frame)", e);
-        }
-        return new Message(Type.ALL[typeIndex], decodeHeaders(head), body);
+        return PREFIX + headerLength + bodyLength;
+    }
+
+    /** The message of the whole, checked frame at {@code off}. */
+    static Message decodeAt(byte[] b, int off) throws IOException {
+        int headerLength = intAt(b, off + 3);
+        int bodyLength = intAt(b, off + 7);
+        int bodyStart = off + PREFIX + headerLength;
+        return new Message(Type.ALL[b[off + 2] & 0xff], decodeHeaders(b, off + PREFIX, headerLength),
+                Arrays.copyOfRange(b, bodyStart, bodyStart + bodyLength));
+    }
+
+    private static int intAt(byte[] b, int off) {
+        return (b[off] & 0xff) << 24 | (b[off + 1] & 0xff) << 16 | (b[off + 2] & 0xff) << 8 | b[off + 3] & 0xff;
     }
 
     private static byte[] encodeHeaders(Map<String, String> headers) {
@@ -168,9 +189,9 @@ public final class Message {
         return sb.toString().getBytes(StandardCharsets.UTF_8);
     }
 
-    private static Map<String, String> decodeHeaders(byte[] head) throws IOException {
+    private static Map<String, String> decodeHeaders(byte[] b, int off, int length) throws IOException {
         Map<String, String> headers = new LinkedHashMap<>();
-        String text = new String(head, StandardCharsets.UTF_8);
+        String text = new String(b, off, length, StandardCharsets.UTF_8);
         int start = 0;
         while (start < text.length()) {
             int end = text.indexOf('\n', start);
@@ -200,16 +221,5 @@ public final class Message {
     @Override
     public String toString() {
         return type + headers.toString() + (body.length > 0 ? " +" + body.length + "B" : "");
-    }
-
-    /** For tests and tools: the encoded frame. */
-    public byte[] toBytes() {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try {
-            write(out);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
-        return out.toByteArray();
     }
 }

@@ -3,8 +3,8 @@ package dev.spore.host.internal;
 import dev.spore.host.control.Channel;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
+import dev.spore.host.control.MessageReader;
 
-import java.io.BufferedOutputStream;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -25,12 +25,12 @@ final class ControlChannel implements Channel {
 
     static final String PROPERTY = "spore.control";
 
-    private final InputStream in;
+    private final MessageReader in;
     private final OutputStream out;
     private final Set<String> targets;
 
     private ControlChannel(InputStream in, OutputStream out, Set<String> targets) {
-        this.in = in;
+        this.in = new MessageReader(in);
         this.out = out;
         this.targets = targets;
     }
@@ -46,7 +46,7 @@ final class ControlChannel implements Channel {
             throw new IOException("-D" + PROPERTY + "=" + spec + " is malformed: expected IN:OUT descriptor numbers, e.g. 3:4");
         }
         InputStream in = new FileInputStream("/proc/self/fd/" + parts[0].trim());
-        OutputStream out = new BufferedOutputStream(new FileOutputStream("/proc/self/fd/" + parts[1].trim()));
+        OutputStream out = new FileOutputStream("/proc/self/fd/" + parts[1].trim()); // a frame is one write(): no buffer
         Set<String> targets = new HashSet<>();
         for (String fd : new String[] {"0", "1", "2", parts[0].trim(), parts[1].trim()}) {
             try {
@@ -64,7 +64,7 @@ final class ControlChannel implements Channel {
      */
     static void warmUp() {
         try {
-            Message.read(new java.io.ByteArrayInputStream(Message.of(Type.RESUME, Map.of("instance", "warm-up")).toBytes()));
+            Message.decode(Message.of(Type.RESUME, Map.of("instance", "warm-up")).encode());
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
@@ -82,7 +82,7 @@ final class ControlChannel implements Channel {
     /** Asks the agent for the dump; {@code report} says what was done to prepare it (recorded in the snapshot). */
     Message checkpoint(Map<String, String> report) throws IOException {
         send(Message.of(Type.CHECKPOINT, report));
-        Message reply = Message.read(in);
+        Message reply = in.read();
         if (reply == null) {
             throw new IOException("agent closed the control channel during checkpoint");
         }
@@ -100,6 +100,6 @@ final class ControlChannel implements Channel {
 
     @Override
     public Message receive() throws IOException {
-        return Message.read(in);
+        return in.read();
     }
 }
