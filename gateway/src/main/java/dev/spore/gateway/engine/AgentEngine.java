@@ -118,6 +118,7 @@ public final class AgentEngine implements Engine {
         if (cold) {
             // per-instance configuration goes only to live instances, never to the template that is imaged
             v.settings().config().forEach(b::config);
+            b.concurrency(v.settings().concurrency());
         }
         return b;
     }
@@ -153,7 +154,7 @@ public final class AgentEngine implements Engine {
                 fetchMs = f.millis();
                 Snapshot s = Snapshot.open(f.dir());
                 Instance i = agent.restore(s, RestoreSpec.builder().instanceId(instanceId)
-                        .config(v.settings().config()).timeout(RESTORE_TIMEOUT).build());
+                        .config(v.settings().config()).concurrency(v.settings().concurrency()).timeout(RESTORE_TIMEOUT).build());
                 listener.restored(v, i.profile(), fetchMs, ms(t0));
                 return new AgentWorker(i, StartKind.RESTORED, () -> { });
             } catch (Exception e) {

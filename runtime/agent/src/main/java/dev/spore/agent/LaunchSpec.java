@@ -17,6 +17,7 @@ public final class LaunchSpec {
     final Path javaHome;
     final String instanceId;
     final Map<String, String> config;
+    final int concurrency;
     final OutputListener output;
     final Path probePayload;
 
@@ -28,8 +29,16 @@ public final class LaunchSpec {
         this.javaHome = b.javaHome;
         this.instanceId = b.instanceId;
         this.config = Map.copyOf(b.config);
+        this.concurrency = b.concurrency;
         this.output = b.output;
         this.probePayload = b.probePayload;
+    }
+
+    static int checkConcurrency(int n) {
+        if (n < 1 || n > 1000) {
+            throw new IllegalArgumentException("concurrency=" + n + " is out of range: use 1..1000");
+        }
+        return n;
     }
 
     public static Builder builder(String mainClass) {
@@ -52,6 +61,7 @@ public final class LaunchSpec {
         private Path javaHome = Path.of(System.getProperty("java.home"));
         private String instanceId;
         private final Map<String, String> config = new LinkedHashMap<>();
+        private int concurrency = 1;
         private OutputListener output = OutputListener.NONE;
         private Path probePayload;
 
@@ -97,6 +107,12 @@ public final class LaunchSpec {
 
         public Builder config(String key, String value) {
             config.put(key, value);
+            return this;
+        }
+
+        /** How many invocations may be sent to the instance at once; see {@link RestoreSpec.Builder#concurrency}. */
+        public Builder concurrency(int n) {
+            this.concurrency = checkConcurrency(n);
             return this;
         }
 

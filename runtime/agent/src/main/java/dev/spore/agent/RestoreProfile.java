@@ -12,10 +12,11 @@ import java.util.Map;
  *   <li>{@code criu}: CRIU ran until the restored JVM's thread returned from its blocked read with the new identity;</li>
  *   <li>{@code hooks}: the instance's {@code afterRestore} hooks (and reseeding);</li>
  *   <li>{@code reply}: the instance's acknowledgement reaching the agent;</li>
+ *   <li>{@code ready}: a function's serve loop announcing READY after that (0 for other programs);</li>
  *   <li>{@code total}: the agent's call, start to live instance.</li>
  * </ul>
  */
-public record RestoreProfile(double spawn, double criu, double hooks, double reply, double total) {
+public record RestoreProfile(double spawn, double criu, double hooks, double reply, double ready, double total) {
 
     public Map<String, Double> asMap() {
         Map<String, Double> m = new LinkedHashMap<>();
@@ -23,13 +24,14 @@ public record RestoreProfile(double spawn, double criu, double hooks, double rep
         m.put("criu_ms", criu);
         m.put("hooks_ms", hooks);
         m.put("reply_ms", reply);
+        m.put("ready_ms", ready);
         m.put("total_ms", total);
         return m;
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "total %.1f ms = spawn %.1f + criu %.1f + hooks %.1f + reply %.1f",
-                total, spawn, criu, hooks, reply);
+        return String.format(Locale.ROOT, "total %.1f ms = spawn %.1f + criu %.1f + hooks %.1f + reply %.1f + ready %.1f",
+                total, spawn, criu, hooks, reply, ready);
     }
 }

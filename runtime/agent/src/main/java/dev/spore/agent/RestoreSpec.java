@@ -13,12 +13,14 @@ public final class RestoreSpec {
 
     final String instanceId;
     final Map<String, String> config;
+    final int concurrency;
     final OutputListener output;
     final Duration timeout;
 
     private RestoreSpec(Builder b) {
         this.instanceId = b.instanceId;
         this.config = Map.copyOf(b.config);
+        this.concurrency = b.concurrency;
         this.output = b.output;
         this.timeout = b.timeout;
     }
@@ -34,6 +36,7 @@ public final class RestoreSpec {
     public static final class Builder {
         private String instanceId;
         private final Map<String, String> config = new LinkedHashMap<>();
+        private int concurrency = 1;
         private OutputListener output = OutputListener.NONE;
         private Duration timeout = Duration.ofSeconds(30);
 
@@ -49,6 +52,15 @@ public final class RestoreSpec {
 
         public Builder config(Map<String, String> values) {
             config.putAll(values);
+            return this;
+        }
+
+        /**
+         * How many invocations may be sent to the instance at once (default 1, as Lambda). With 1 it serves on one
+         * thread, the fastest path; more invocations sent at once wait in its pipe, in order.
+         */
+        public Builder concurrency(int n) {
+            this.concurrency = LaunchSpec.checkConcurrency(n);
             return this;
         }
 

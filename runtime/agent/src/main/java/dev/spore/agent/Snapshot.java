@@ -100,6 +100,14 @@ public final class Snapshot {
         return props.getProperty(key);
     }
 
+    /**
+     * True when the image is of a function run by the function runtime (it sent a warm-up report naming its
+     * handler): a restored instance then announces READY once its serve loop takes requests.
+     */
+    public boolean servesFunction() {
+        return get("warmup.handler") != null;
+    }
+
     /** Image files (CRIU's) with their sizes in bytes. */
     public Map<String, Long> files() {
         Map<String, Long> files = new TreeMap<>();

@@ -18,10 +18,12 @@ public final class Instance {
 
     private static final String ID = "spore.instance";
     private static final String CONFIG_PREFIX = "spore.config.";
+    private static final String CONCURRENCY = "spore.concurrency";
 
     private static volatile String id = System.getProperty(ID, "local-" + ProcessHandle.current().pid());
     private static volatile boolean restored;
     private static volatile Map<String, String> config = fromProperties();
+    private static volatile int concurrency = concurrency(System.getProperty(CONCURRENCY));
 
     private Instance() {
     }
@@ -45,6 +47,15 @@ public final class Instance {
         return Optional.ofNullable(config.get(key));
     }
 
+    /**
+     * How many invocations the agent may send this instance at once: 1 (as Lambda) unless the agent set more at
+     * launch ({@code -Dspore.concurrency}) or restore (RESUME header {@code concurrency}). The function runtime
+     * serves one at a time on a single thread when it is 1, and hands requests to more threads otherwise.
+     */
+    public static int concurrency() {
+        return concurrency;
+    }
+
     /** Called by the engine with the agent's RESUME headers, before afterRestore hooks run. */
     public static void resume(Map<String, String> headers) {
         Map<String, String> next = new LinkedHashMap<>();
@@ -54,12 +65,13 @@ public final class Instance {
             }
         }
         // plain loops on purpose: this runs right after a restore, and a first lambda or stream in a JVM costs
-        // ~15 ms of invokedynamic linkage (measured) that the demo's own code never paid before its checkpoint
+        // ~15 ms of invokedynamic linkage (measured) that the demo's own code never paid before its checkpoint.
+        // Only the previous configuration's keys are removed: scanning every system property here made the JIT
+        // throw away String.startsWith and HashMap code it had compiled for other inputs, and the first request
+        // then ran them in the interpreter (measured on hello: 0.3 ms).
         Properties props = System.getProperties();
-        for (String key : props.stringPropertyNames()) {
-            if (key.startsWith(CONFIG_PREFIX)) {
-                props.remove(key);
-            }
+        for (String key : config.keySet()) {
+            props.remove(CONFIG_PREFIX + key);
         }
         for (Map.Entry<String, String> e : next.entrySet()) {
             props.setProperty(CONFIG_PREFIX + e.getKey(), e.getValue());
@@ -69,8 +81,36 @@ public final class Instance {
             props.setProperty(ID, newId);
             id = newId;
         }
+        String c = headers.get("concurrency");
+        props.setProperty(CONCURRENCY, c == null ? "1" : c);
+        concurrency = concurrency(c);
         restored = "true".equals(headers.get("restored"));
         config = Collections.unmodifiableMap(next);
+    }
+
+    /**
+     * The RESUME headers that would give this instance the identity it has now. The engine replays them through
+     * {@link #resume} before a dump, so that the restore path runs in the image's JVM once, compiled, and the
+     * JIT's profile already covers it.
+     */
+    public static Map<String, String> resumeHeaders() {
+        Map<String, String> h = new LinkedHashMap<>();
+        h.put("instance", id);
+        h.put("restored", Boolean.toString(restored));
+        h.put("concurrency", Integer.toString(concurrency));
+        for (Map.Entry<String, String> e : config.entrySet()) {
+            h.put("config." + e.getKey(), e.getValue());
+        }
+        return h;
+    }
+
+    /** At least 1; anything unreadable is 1, the setting that cannot overload an instance. */
+    private static int concurrency(String value) {
+        try {
+            return value == null ? 1 : Math.max(1, Integer.parseInt(value.strip()));
+        } catch (NumberFormatException e) {
+            return 1;
+        }
     }
 
     private static Map<String, String> fromProperties() {

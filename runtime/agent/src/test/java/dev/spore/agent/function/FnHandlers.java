@@ -14,11 +14,14 @@ public final class FnHandlers {
     }
 
     /**
-     * {@code boom} throws; {@code sleep:MS:TAG} sleeps then answers {@code TAG@instance}; anything else answers
-     * {@code input@instance}, the instance id being what the JVM itself believes (the system property the host
-     * sets at restore).
+     * {@code boom} throws; {@code sleep:MS:TAG} sleeps then answers {@code TAG@instance} where {@code TAG} is
+     * {@code running=N}, the most calls that ran at once while it slept, when it is {@code count}; anything else
+     * answers {@code input@instance}, the instance id being what the JVM itself believes (the system property the
+     * host sets at restore).
      */
     public static final class Echo implements Function<String, String> {
+        private static final java.util.concurrent.atomic.AtomicInteger RUNNING = new java.util.concurrent.atomic.AtomicInteger();
+
         @Override
         public String apply(String in) {
             if (in.equals("boom")) {
@@ -27,12 +30,16 @@ public final class FnHandlers {
             String tag = in;
             if (in.startsWith("sleep:")) {
                 String[] parts = in.split(":", 3);
+                int most = RUNNING.incrementAndGet();
                 try {
                     Thread.sleep(Long.parseLong(parts[1]));
+                    most = Math.max(most, RUNNING.get());
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
+                } finally {
+                    RUNNING.decrementAndGet();
                 }
-                tag = parts.length > 2 ? parts[2] : "slept";
+                tag = parts.length < 3 ? "slept" : parts[2].equals("count") ? "running=" + most : parts[2];
             }
             return tag + "@" + System.getProperty("spore.instance");
         }

@@ -168,8 +168,9 @@ class FunctionInvokeTest {
             FunctionLaunch echo = FunctionLaunch.builder(FnHandlers.Echo.class.getName(), List.of(testClasses()))
                     .warmupFile(testClasses().resolve("function/echo.txt"));
             Snapshot snapshot = deploy(agent, tmp.resolve("images/echo"), "echo", echo, Path.of(System.getProperty("java.home")));
-            Instance instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("echo-a").build());
             int n = 16;
+            Instance instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("echo-a").concurrency(n).build());
+            assertThat(instance.readyInfo()).containsEntry("concurrency", "16");
             ExecutorService callers = Executors.newFixedThreadPool(n);
             try {
                 List<Future<Invocation>> futures = new ArrayList<>();
@@ -181,10 +182,45 @@ class FunctionInvokeTest {
                 for (int i = 0; i < n; i++) {
                     assertThat(futures.get(i).get().bodyText()).isEqualTo("call-" + i + "@echo-a");
                 }
+                // they ran side by side: all sent at once, each sleeping 100 ms
+                assertThat(concurrently(instance, 4)).anyMatch(tag -> !tag.equals("running=1@echo-a"));
             } finally {
                 callers.shutdownNow();
             }
             assertThat(instance.inFlight()).isZero();
+        }
+    }
+
+    @Test
+    void byDefaultAnInstanceRunsOneInvocationAtATimeAndQueuesTheRest() throws Exception {
+        try (Agent agent = Agent.create(home(), tmp.resolve("agent"))) {
+            FunctionLaunch echo = FunctionLaunch.builder(FnHandlers.Echo.class.getName(), List.of(testClasses()))
+                    .warmupFile(testClasses().resolve("function/echo.txt"));
+            Snapshot snapshot = deploy(agent, tmp.resolve("images/echo1"), "echo1", echo, Path.of(System.getProperty("java.home")));
+            Instance instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("echo-1").build());
+            assertThat(instance.readyInfo()).containsEntry("concurrency", "1");
+            assertThat(concurrently(instance, 4)).containsOnly("running=1@echo-1");
+            // a cold instance too
+            Instance cold = agent.launch(echo.noCheckpoint().toLaunchSpec().instanceId("echo-1c").build());
+            assertThat(concurrently(cold, 3)).containsOnly("running=1@echo-1c");
+        }
+    }
+
+    /** Sends {@code n} calls that each sleep 100 ms at once; their answers, {@code running=MOST@instance}. */
+    private static List<String> concurrently(Instance instance, int n) throws Exception {
+        ExecutorService callers = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<Invocation>> futures = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                futures.add(callers.submit(() -> call(instance, "sleep:100:count")));
+            }
+            List<String> tags = new ArrayList<>();
+            for (Future<Invocation> f : futures) {
+                tags.add(f.get().bodyText());
+            }
+            return tags;
+        } finally {
+            callers.shutdownNow();
         }
     }
 

@@ -131,9 +131,10 @@ public final class FunctionMain {
                     + "the agent, which gives it its control channel");
             return;
         }
+        ServeLoop loop = new ServeLoop(channel, handler);
         Warmup.Stats stats;
         try {
-            stats = Warmup.run(handler, payloads, o.warmupCount, o.warmupMillis, o.warmupMax, h -> progress(channel, h));
+            stats = Warmup.run(loop::rehearse, payloads, o.warmupCount, o.warmupMillis, o.warmupMax, h -> progress(channel, h));
         } catch (Warmup.WarmupException e) {
             System.err.println("spore: " + fn + " " + e.getMessage());
             e.getCause().printStackTrace();
@@ -145,7 +146,6 @@ public final class FunctionMain {
         done.put("handler", handler.description());
         progress(channel, done);
         System.out.println("spore: " + fn + " handler " + handler.description() + " warmed up: " + done);
-        ServeLoop loop = new ServeLoop(channel, handler);
         if (o.checkpoint) {
             if (!payloads.isEmpty()) {
                 loop.prime(payloads.get(0).body(), Math.max(1000, o.warmupMillis));
@@ -153,7 +153,7 @@ public final class FunctionMain {
             checkpoint(fn);
         }
         try {
-            loop.run(Map.of("jit-ms", Long.toString(Warmup.jitMillis())));
+            loop.run(Map.of("jit-ms", Long.toString(Warmup.jitMillis())), Instance.concurrency());
         } catch (IOException e) {
             fail(1, "spore: instance=" + Instance.id() + " control channel failed while serving: " + e.getMessage());
         }

@@ -13,32 +13,43 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 
 /**
- * The invocation loop of a function instance, leader/follower: the thread holding the reader role takes the next
- * INVOKE from the control channel, hands the reader role to a pooled thread and answers this INVOKE itself with a
- * RESULT carrying the same {@code id}. The hand-off still wakes a thread, but not on the request's path: the
- * thread that read the request runs it. Concurrency is the agent's (the gateway's) decision; the loop runs as
- * many invocations at once as it is sent. Measured: a restored instance's first request spent 0.4-0.6 ms
- * handing the INVOKE to a worker that had been parked since before the checkpoint, against 0.03-0.14 ms later.
+ * The invocation loop of a function instance.
  *
- * <p>One worker is created and {@link #prime primed} before the checkpoint and kept (core pool size 1); more are
- * created on demand after the restore. Measured: without priming, a restored instance's first request loaded and
- * linked this class, its lambdas, {@code ThreadPoolExecutor$Worker} and method handles, and started a thread:
- * 5-15 ms against a 0.3 ms warm call. One idle thread costs the image a few pages. The loop holds no lock of the
- * checkpoint engine.
+ * <p>With {@link Instance#concurrency()} 1, the default, one thread reads an INVOKE from the control channel, runs
+ * it and sends its RESULT with the same {@code id}, then reads the next: no other thread is woken on a request's
+ * path. Measured on a restored instance's first request: waking a thread parked since before the checkpoint cost
+ * 0.4-1 ms, because on two CPUs the woken thread preempts the one that woke it.
+ *
+ * <p>With more, the loop is leader/follower: the thread holding the reader role takes the next INVOKE, hands the
+ * reader role to a pooled thread and answers this INVOKE itself. One worker is created and {@link #prime primed}
+ * before the checkpoint and kept (core pool size 1), so the hand-off after a restore neither loads classes nor
+ * starts a thread; more are created on demand.
+ *
+ * <p>Before the checkpoint, the warm-up {@link #rehearse rehearses} whole requests, so the frame codec and result
+ * building are compiled together with the handler. The loop holds no lock of the checkpoint engine.
  */
 final class ServeLoop {
 
     static final String HEADER_PREFIX = "h.";
+    /**
+     * How a serving handler's failure is reported. A constant, linked when this class is initialised: a method
+     * reference at the call site would be linked by the first request after a restore (measured: 0.8 ms).
+     */
+    private static final BiConsumer<String, Throwable> REPORT = ServeLoop::report;
 
     private final Channel channel;
     private final Handler handler;
     private final ExecutorService workers;
     /** The reader role, as a task for the pool; made here, before any checkpoint, so its lambda is linked. */
-    private final Runnable reader = this::read;
+    private final Runnable follower = () -> read(true);
     private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
     private volatile IOException failure;
+    /** The handler's failure in the current rehearsal; only the warm-up thread uses it. */
+    private Throwable rehearsalFailure;
+    private final BiConsumer<String, Throwable> rehearsalFailures = (id, t) -> rehearsalFailure = t;
 
     ServeLoop(Channel channel, Handler handler) {
         this.channel = channel;
@@ -51,14 +62,15 @@ final class ServeLoop {
         });
     }
 
-    /** Announces READY, then serves until the agent closes the channel. */
-    void run(Map<String, String> readyHeaders) throws IOException {
+    /** Announces READY, then serves {@code concurrency} invocations at once until the agent closes the channel. */
+    void run(Map<String, String> readyHeaders, int concurrency) throws IOException {
         Map<String, String> ready = new LinkedHashMap<>(readyHeaders);
         ready.put("instance", Instance.id());
         ready.put("restored", Boolean.toString(Instance.restored()));
         ready.put("handler", handler.description());
+        ready.put("concurrency", Integer.toString(concurrency));
         channel.send(Message.of(Type.READY, ready));
-        read(); // the calling thread holds the reader role first
+        read(concurrency > 1); // the calling thread reads first
         try {
             closed.await();
         } catch (InterruptedException e) {
@@ -70,8 +82,11 @@ final class ServeLoop {
         }
     }
 
-    /** The reader role: the next INVOKE is run on this thread, after the role went to a pooled one. */
-    private void read() {
+    /**
+     * Reads and answers INVOKEs until the channel ends. With {@code handOff}, the reader role goes to a pooled
+     * thread after each INVOKE is read and this thread returns once it has answered that one.
+     */
+    private void read(boolean handOff) {
         try {
             Message m;
             while ((m = channel.receive()) != null) {
@@ -80,9 +95,12 @@ final class ServeLoop {
                             + " while serving (expected INVOKE)");
                     continue;
                 }
-                workers.execute(reader);
-                answer(m, true);
-                return;
+                if (handOff) {
+                    workers.execute(follower);
+                    answer(m);
+                    return;
+                }
+                answer(m);
             }
         } catch (IOException e) {
             failure = e;
@@ -93,51 +111,77 @@ final class ServeLoop {
     }
 
     /**
-     * Before the checkpoint: one call with {@code payload} through the path every INVOKE takes (frame decoding, the
-     * handler, RESULT encoding), without sending the RESULT, on a pooled thread, so that path is loaded and linked
-     * and the thread that takes the reader role after a restore is already started in the snapshot. Waits at most
-     * {@code timeoutMillis}; a failure is only reported.
+     * One warm-up call through the path every INVOKE takes, except the pipe's read and write: the INVOKE frame
+     * as the agent encodes it is decoded, handled, and its RESULT encoded. The handler's failure is rethrown.
+     */
+    void rehearse(String id, byte[] body) throws Throwable {
+        Map<String, String> h = new LinkedHashMap<>();
+        h.put("id", id);
+        h.put("deadline", Long.toString(System.currentTimeMillis() + 60_000));
+        rehearsalFailure = null;
+        handle(handler, Message.decode(new Message(Type.INVOKE, h, body).encode()), rehearsalFailures).encode();
+        Throwable failed = rehearsalFailure;
+        if (failed != null) {
+            throw failed;
+        }
+    }
+
+    /**
+     * Before the checkpoint: one rehearsal with {@code payload} on the pool's core thread, so that the thread is
+     * started in the snapshot and the hand-off path is loaded and linked. Waits at most {@code timeoutMillis};
+     * a failure is only reported.
      */
     void prime(byte[] payload, long timeoutMillis) {
-        Map<String, String> h = new LinkedHashMap<>();
-        h.put("id", "prime");
-        h.put("deadline", Long.toString(System.currentTimeMillis() + timeoutMillis));
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        Throwable[] failed = new Throwable[1];
         try {
-            Message invoke = Message.read(new java.io.ByteArrayInputStream(new Message(Type.INVOKE, h, payload).toBytes()));
             // one task, so the core worker runs it: a second one would start a non-core thread into the image
             workers.execute(() -> {
                 try {
-                    answer(invoke, false);
+                    rehearse("prime", payload);
+                } catch (Throwable t) {
+                    failed[0] = t;
                 } finally {
                     done.countDown();
                 }
             });
             done.await(timeoutMillis, TimeUnit.MILLISECONDS);
-        } catch (IOException | RuntimeException e) {
-            System.err.println("spore: instance=" + Instance.id() + " could not prime the serve path (" + e + "); "
-                    + "the first request after restore will be slower");
+        } catch (RuntimeException e) {
+            failed[0] = e;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (failed[0] != null) {
+            System.err.println("spore: instance=" + Instance.id() + " could not prime the serve path (" + failed[0] + "); "
+                    + "the first request after restore will be slower");
+        }
     }
 
-    private void answer(Message invoke, boolean send) {
-        Message result = handle(handler, invoke);
+    private void answer(Message invoke) {
+        Message result = handle(handler, invoke, REPORT);
         try {
-            if (send) {
-                channel.send(result);
-            } else {
-                result.toBytes();
-            }
+            channel.send(result);
         } catch (IOException e) {
             System.err.println("spore: instance=" + Instance.id() + " cannot send RESULT id=" + invoke.header("id")
                     + " (" + e.getMessage() + "): the agent has gone");
         }
     }
 
+    /** A handler's failure while serving: the RESULT carries it, the instance's stderr its stack trace. */
+    private static void report(String requestId, Throwable t) {
+        if (!(t instanceof BadRequestException)) {
+            System.err.println("spore: instance=" + Instance.id() + " request=" + requestId + " handler threw:");
+            t.printStackTrace();
+        }
+    }
+
     /** Runs one INVOKE and builds its RESULT; never throws. */
     static Message handle(Handler handler, Message invoke) {
+        return handle(handler, invoke, REPORT);
+    }
+
+    /** Runs one INVOKE and builds its RESULT; never throws: the handler's failure goes to {@code failures} too. */
+    private static Message handle(Handler handler, Message invoke, BiConsumer<String, Throwable> failures) {
         String id = invoke.header("id") == null ? "" : invoke.header("id");
         Map<String, String> callHeaders = new LinkedHashMap<>();
         invoke.headers().forEach((k, v) -> {
@@ -158,11 +202,11 @@ final class ServeLoop {
         } catch (BadRequestException e) {
             out.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
             out.put("error-type", "bad-request");
+            failures.accept(id, e);
         } catch (Throwable t) {
             out.put("error", t.getClass().getName() + ": " + t.getMessage());
             out.put("error-type", "handler");
-            System.err.println("spore: instance=" + Instance.id() + " request=" + id + " handler threw:");
-            t.printStackTrace();
+            failures.accept(id, t);
         }
         out.put("handler-us", Long.toString((System.nanoTime() - t0) / 1000));
         return new Message(Type.RESULT, out, body);

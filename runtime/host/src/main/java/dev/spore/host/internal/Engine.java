@@ -107,7 +107,7 @@ public final class Engine {
         try {
             if (failure == null) {
                 freshness = freshness == null ? Freshness.prepare() : freshness;
-                Instance.id(); // initialize the class now: nothing on the restore path should load or link
+                Instance.resume(Instance.resumeHeaders()); // the restore path, once: nothing on it should load, link or deoptimise
                 ControlChannel.warmUp();
                 long jitWait = JitQuiescence.await(); // unfinished compilations would be redone by every instance
                 System.gc(); // a smaller heap is a smaller image: dead objects' pages are not worth fetching
