@@ -132,16 +132,18 @@ public final class FunctionMain {
             return;
         }
         ServeLoop loop = new ServeLoop(channel, handler);
-        Warmup.Stats stats;
+        Map<String, String> done = new java.util.LinkedHashMap<>();
         try {
-            stats = Warmup.run(loop::rehearse, payloads, o.warmupCount, o.warmupMillis, o.warmupMax, h -> progress(channel, h));
+            done.putAll(Warmup.run(loop::rehearse, payloads, o.warmupCount, o.warmupMillis, o.warmupMax, h -> progress(channel, h)).headers());
+            if (o.checkpoint && !payloads.isEmpty()) {
+                done.putAll(Warmup.settle(loop::rehearse, payloads));
+            }
         } catch (Warmup.WarmupException e) {
             System.err.println("spore: " + fn + " " + e.getMessage());
             e.getCause().printStackTrace();
             fail(EXIT_WARMUP, null);
             return;
         }
-        Map<String, String> done = new java.util.LinkedHashMap<>(stats.headers());
         done.put("done", "true");
         done.put("handler", handler.description());
         progress(channel, done);
@@ -153,7 +155,7 @@ public final class FunctionMain {
             checkpoint(fn);
         }
         try {
-            loop.run(Map.of("jit-ms", Long.toString(Warmup.jitMillis())), Instance.concurrency());
+            loop.run(Warmup.jitMillis(), Instance.concurrency());
         } catch (IOException e) {
             fail(1, "spore: instance=" + Instance.id() + " control channel failed while serving: " + e.getMessage());
         }

@@ -18,7 +18,7 @@ import java.nio.charset.StandardCharsets;
  * ({@code /proc/self/task/<tid>/schedstat} of the threads named {@code C1/C2 CompilerThread}); it gives up after
  * {@value #MAX_MILLIS} ms. Without {@code /proc} it returns at once.
  */
-final class JitQuiescence {
+public final class JitQuiescence {
 
     private static final long POLL_MILLIS = 10;
     private static final int QUIET_POLLS = 3;
@@ -29,8 +29,11 @@ final class JitQuiescence {
     private JitQuiescence() {
     }
 
+    /** Least time {@link #await} takes: the idle polls it needs. */
+    public static final long MIN_MILLIS = POLL_MILLIS * QUIET_POLLS;
+
     /** Returns how long it waited, in ms. */
-    static long await() {
+    public static long await() {
         long start = System.nanoTime();
         long last = compilerCpuNanos();
         if (last < 0) {
