@@ -7,6 +7,8 @@
 #                       it in (quarkus-hello, 93 MiB: CRIU's share of a restore 60 ms -> 12 ms, measured);
 #   --mmap-pages-copy   the pages a restored instance writes first (its recorded working set) are copied up
 #                       front, while the task still has one thread;
+#   --mmap-pages-read   the file pages its first request reads (libjvm.so's text, image pages) are mapped into
+#                       its page tables up front, one madvise per run instead of a fault per page;
 #   --no-breakpoints    tasks are stopped at the end of the restore by syscall tracing instead of a hardware
 #                       breakpoint, whose debug register took ~10 ms to set in this VM.
 #
@@ -52,7 +54,7 @@ criu_ok() {
   local v help
   v=$("$1" --version 2>/dev/null | sed -n 's/^Version: \([0-9]*\)\..*/\1/p')
   help=$("$1" --help 2>&1)
-  [ -n "$v" ] && [ "$v" -ge 4 ] && grep -q -- '--mmap-pages-copy' <<<"$help" && grep -q -- '--no-breakpoints' <<<"$help"
+  [ -n "$v" ] && [ "$v" -ge 4 ] && grep -q -- '--mmap-pages-copy' <<<"$help" && grep -q -- '--mmap-pages-read' <<<"$help" && grep -q -- '--no-breakpoints' <<<"$help"
 }
 
 build_criu() {

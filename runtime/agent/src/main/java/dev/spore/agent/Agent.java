@@ -270,14 +270,21 @@ public final class Agent implements AutoCloseable {
         Instance recorder = null;
         try {
             recorder = restore(snapshot, RestoreSpec.builder().instanceId("record-" + snapshot.name() + "-" + newId()).timeout(budget).build());
+            WorkingSet read = null;
             if (payload != null && recorder.awaitServing(budget)) {
+                long[] mapped = WorkingSet.mapped(recorder.pid());
                 recorder.invoke(Files.readAllBytes(payload), Map.of(), budget);
+                read = WorkingSet.readSince(recorder.pid(), mapped);
+                read.writeAddresses(snapshot.dir().resolve(WorkingSet.READ_FILE));
             }
             WorkingSet set = WorkingSet.written(recorder.pid(), pages);
             set.write(snapshot.dir().resolve(WorkingSet.FILE), 1);
             Map<String, String> recorded = new LinkedHashMap<>(meta);
             recorded.put("working-set.pages", Long.toString(set.pages()));
             recorded.put("working-set.runs", Integer.toString(set.runs()));
+            if (read != null) {
+                recorded.put("working-set.read-pages", Long.toString(read.pages()));
+            }
             recorded.put("working-set-ms", String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e6));
             LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " working set: " + set.pages() + " pages in "
                     + set.runs() + " runs, recorded in " + recorded.get("working-set-ms") + " ms");
@@ -305,7 +312,7 @@ public final class Agent implements AutoCloseable {
         List<String> exec = new ArrayList<>(criu.command());
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
                 "--pidfile", dir.resolve("pid").toString()));
-        exec.addAll(criu.restoreOptions(snapshot.files().containsKey(WorkingSet.FILE) ? snapshot.dir().resolve(WorkingSet.FILE) : null));
+        exec.addAll(criu.restoreOptions(snapshot.file(WorkingSet.FILE), snapshot.file(WorkingSet.READ_FILE)));
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
             String pipe = snapshot.get("pipe." + roles[i]);

@@ -108,6 +108,11 @@ public final class Snapshot {
         return get("warmup.handler") != null;
     }
 
+    /** The path of the snapshot's file {@code name}, or null when the snapshot has no such file. */
+    public Path file(String name) {
+        return files().containsKey(name) ? dir.resolve(name) : null;
+    }
+
     /** Image files (CRIU's) with their sizes in bytes. */
     public Map<String, Long> files() {
         Map<String, Long> files = new TreeMap<>();

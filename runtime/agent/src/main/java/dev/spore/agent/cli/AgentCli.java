@@ -199,6 +199,7 @@ public final class AgentCli {
             System.out.println("criu check  " + agent.criu().check());
             System.out.println("restore     " + (agent.criu().mapsPages()
                     ? "maps memory copy-on-write from the image (--mmap-pages)"
+                            + (agent.criu().readsPages() ? ", maps in what the first request reads (--mmap-pages-read)" : "")
                     : "copies memory in (this CRIU lacks --mmap-pages: run scripts/setup.sh)"));
             try {
                 String fs = Files.getFileStore(Path.of("/run")).type();

@@ -40,12 +40,14 @@ public final class Criu {
     private final String version;
     private final boolean mapsPages;
     private final boolean noBreakpoints;
+    private final boolean readsPages;
 
-    private Criu(List<String> command, String version, boolean mapsPages, boolean noBreakpoints) {
+    private Criu(List<String> command, String version, boolean mapsPages, boolean noBreakpoints, boolean readsPages) {
         this.command = List.copyOf(command);
         this.version = version;
         this.mapsPages = mapsPages;
         this.noBreakpoints = noBreakpoints;
+        this.readsPages = readsPages;
     }
 
     /** Locates CRIU and checks version and privileges; throws with what is missing and how to fix it. */
@@ -60,7 +62,8 @@ public final class Criu {
         String help = output(command, "--help");
         boolean maps = !"false".equals(System.getProperty("spore.criu.mmap-pages")) && help.contains("--mmap-pages");
         boolean noBreakpoints = !"false".equals(System.getProperty("spore.criu.no-breakpoints")) && help.contains("--no-breakpoints");
-        return new Criu(command, version, maps, noBreakpoints);
+        boolean reads = maps && !"false".equals(System.getProperty("spore.criu.mmap-pages-read")) && help.contains("--mmap-pages-read");
+        return new Criu(command, version, maps, noBreakpoints, reads);
     }
 
     private static List<String> candidate(Path sporeHome) {
@@ -138,6 +141,11 @@ public final class Criu {
         return mapsPages;
     }
 
+    /** Whether restores map in, up front, the pages a function's first request reads ({@code --mmap-pages-read}). */
+    public boolean readsPages() {
+        return readsPages;
+    }
+
     /** The command line prefix that runs CRIU. */
     public List<String> command() {
         return command;
@@ -162,14 +170,19 @@ public final class Criu {
     }
 
     /**
-     * Options of every {@code criu restore}: {@link #mapsPages()} with the snapshot's {@code workingSet} file when it
-     * has one (else null), {@code --no-breakpoints}, then {@link #logLevel()}.
+     * Options of every {@code criu restore}: {@link #mapsPages()} with the snapshot's working set, the pages to copy
+     * ({@code copied}) and those to map in ({@code read}) when it has them (else null), {@code --no-breakpoints},
+     * then {@link #logLevel()}.
      */
-    public List<String> restoreOptions(Path workingSet) {
+    public List<String> restoreOptions(Path copied, Path read) {
         List<String> args = new ArrayList<>(mapsPages ? List.of("--mmap-pages") : List.of());
-        if (mapsPages && workingSet != null) {
+        if (mapsPages && copied != null) {
             args.add("--mmap-pages-copy");
-            args.add(workingSet.toString());
+            args.add(copied.toString());
+        }
+        if (readsPages && read != null) {
+            args.add("--mmap-pages-read");
+            args.add(read.toString());
         }
         if (noBreakpoints) {
             args.add("--no-breakpoints");

@@ -25,11 +25,22 @@ import java.util.List;
  * those runs in before the instance's threads exist ({@code --mmap-pages-copy}) and maps the rest.
  *
  * <p>The file is text, one run per line: {@code <pages image id> <first page> <number of pages>}, sorted.
+ *
+ * <p>The working set's other half is what the instance's first request <em>reads</em> (REAP's working set): the
+ * pages of any file mapping, libjvm.so's text and the CDS archive as much as the image, that it brought into its
+ * page tables. A restore maps every file anew, so each of those costs the first request a fault (30-100 of them,
+ * measured; mapping them in beforehand halved lambda-hello's first call inside the handler, 0.57 to 0.28 ms).
+ * The agent notes which pages its recorder has mapped before its probe request and after; CRIU maps the
+ * difference in at restore ({@code --mmap-pages-read}, {@code MADV_POPULATE_READ}). That file, {@value #READ_FILE},
+ * holds address runs, one per line: {@code <start address, hex> <number of pages>}: a restore rebuilds the address
+ * space as it was, so addresses hold.
  */
 public final class WorkingSet {
 
-    /** The working set's file name inside a snapshot directory. */
+    /** The working set's file name inside a snapshot directory: the pages to copy. */
     public static final String FILE = "working-set";
+    /** The pages to map in, by address. */
+    public static final String READ_FILE = "working-set-read";
 
     private static final long PAGE = 4096;
     private static final long PRESENT = 1L << 63;
@@ -45,31 +56,18 @@ public final class WorkingSet {
     public static WorkingSet written(long pid, Path pagesFile) throws IOException {
         Object inode = Files.getAttribute(pagesFile, "unix:ino");
         BitSet pages = new BitSet();
-        try (FileChannel pagemap = FileChannel.open(Path.of("/proc/" + pid + "/pagemap"), StandardOpenOption.READ)) {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"), StandardCharsets.US_ASCII)) {
-                String[] f = line.split("\\s+", 6);
-                if (f.length < 6 || !f[4].equals(String.valueOf(inode)) || !f[5].endsWith(pagesFile.getFileName().toString())) {
-                    continue;
-                }
-                String[] range = f[0].split("-");
-                long start = Long.parseUnsignedLong(range[0], 16);
-                long end = Long.parseUnsignedLong(range[1], 16);
-                long firstPage = Long.parseUnsignedLong(f[2], 16) / PAGE;
-                int n = (int) ((end - start) / PAGE);
-                ByteBuffer entries = ByteBuffer.allocate(n * 8).order(ByteOrder.nativeOrder());
-                long pos = start / PAGE * 8;
-                while (entries.hasRemaining() && pagemap.read(entries, pos + entries.position()) > 0) {
-                    // read until full
-                }
-                entries.flip();
-                for (int i = 0; i < n && entries.remaining() >= 8; i++) {
-                    long e = entries.getLong();
-                    if ((e & PRESENT) != 0 && (e & FILE_OR_SHARED) == 0) {
-                        pages.set((int) (firstPage + i));
-                    }
+        eachPage(pid, (f, start, n, entries) -> {
+            if (!f[4].equals(String.valueOf(inode)) || !f[5].endsWith(pagesFile.getFileName().toString())) {
+                return;
+            }
+            long firstPage = Long.parseUnsignedLong(f[2], 16) / PAGE;
+            for (int i = 0; i < n; i++) {
+                long e = entries.getLong();
+                if ((e & PRESENT) != 0 && (e & FILE_OR_SHARED) == 0) {
+                    pages.set((int) (firstPage + i));
                 }
             }
-        }
+        });
         List<long[]> runs = new ArrayList<>();
         for (int i = pages.nextSetBit(0); i >= 0; ) {
             int end = pages.nextClearBit(i);
@@ -77,6 +75,77 @@ public final class WorkingSet {
             i = pages.nextSetBit(end);
         }
         return new WorkingSet(runs);
+    }
+
+    /** The virtual page numbers, sorted, of the file pages process {@code pid} has in its page tables (any file). */
+    public static long[] mapped(long pid) throws IOException {
+        java.util.stream.LongStream.Builder pages = java.util.stream.LongStream.builder();
+        eachPage(pid, (f, start, n, entries) -> {
+            if (!f[5].startsWith("/")) {
+                return; // anonymous memory, [heap], [stack], [vdso]...
+            }
+            for (int i = 0; i < n; i++) {
+                long e = entries.getLong();
+                if ((e & PRESENT) != 0 && (e & FILE_OR_SHARED) != 0) {
+                    pages.add(start / PAGE + i);
+                }
+            }
+        });
+        return pages.build().toArray(); // /proc/<pid>/maps lists mappings in address order
+    }
+
+    /** The file pages process {@code pid} has mapped since {@link #mapped} returned {@code before}, as address runs. */
+    public static WorkingSet readSince(long pid, long[] before) throws IOException {
+        long[] after = mapped(pid);
+        List<long[]> runs = new ArrayList<>();
+        int b = 0;
+        for (long page : after) {
+            while (b < before.length && before[b] < page) {
+                b++;
+            }
+            if (b < before.length && before[b] == page) {
+                continue;
+            }
+            long[] last = runs.isEmpty() ? null : runs.get(runs.size() - 1);
+            if (last != null && last[0] + last[1] == page) {
+                last[1]++;
+            } else {
+                runs.add(new long[] {page, 1});
+            }
+        }
+        return new WorkingSet(runs);
+    }
+
+    private interface MappingVisitor {
+        /** {@code f}: the maps line's fields; {@code entries}: its n pagemap entries, from address {@code start}. */
+        void visit(String[] f, long start, int n, ByteBuffer entries) throws IOException;
+    }
+
+    private static void eachPage(long pid, MappingVisitor visitor) throws IOException {
+        try (FileChannel pagemap = FileChannel.open(Path.of("/proc/" + pid + "/pagemap"), StandardOpenOption.READ)) {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"), StandardCharsets.US_ASCII)) {
+                String[] f = line.split("\\s+", 6);
+                if (f.length < 6) {
+                    continue;
+                }
+                String[] range = f[0].split("-");
+                long start = Long.parseUnsignedLong(range[0], 16);
+                long end = Long.parseUnsignedLong(range[1], 16);
+                if (start < 0) {
+                    continue; // [vsyscall], in the kernel's half: no pagemap entries
+                }
+                int n = (int) ((end - start) / PAGE);
+                ByteBuffer entries = ByteBuffer.allocate(n * 8).order(ByteOrder.nativeOrder());
+                long pos = start / PAGE * 8;
+                while (entries.hasRemaining() && pagemap.read(entries, pos + entries.position()) > 0) {
+                    // read until full
+                }
+                entries.flip();
+                if (entries.remaining() == n * 8) {
+                    visitor.visit(f, start, n, entries);
+                }
+            }
+        }
     }
 
     public long pages() {
@@ -93,6 +162,19 @@ public final class WorkingSet {
         for (long[] r : runs) {
             sb.append(pagesImageId).append(' ').append(r[0]).append(' ').append(r[1]).append('\n');
         }
+        replace(file, sb);
+    }
+
+    /** Writes address runs ({@link #readSince}): {@code <start address, hex> <number of pages>}. */
+    public void writeAddresses(Path file) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (long[] r : runs) {
+            sb.append(Long.toHexString(r[0] * PAGE)).append(' ').append(r[1]).append('\n');
+        }
+        replace(file, sb);
+    }
+
+    private static void replace(Path file, CharSequence sb) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.writeString(tmp, sb, StandardCharsets.US_ASCII);
         Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);

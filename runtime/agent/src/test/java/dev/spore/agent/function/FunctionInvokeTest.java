@@ -8,6 +8,7 @@ import dev.spore.agent.Invocation;
 import dev.spore.agent.InvocationTimeoutException;
 import dev.spore.agent.RestoreSpec;
 import dev.spore.agent.Snapshot;
+import dev.spore.agent.internal.WorkingSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -190,6 +191,38 @@ class FunctionInvokeTest {
                 callers.shutdownNow();
             }
             assertThat(instance.inFlight()).isZero();
+        }
+    }
+
+    @Test
+    void thePagesTheFirstRequestReadsAreInTheRestoredInstancesPageTablesBeforeItArrives() throws Exception {
+        try (Agent agent = Agent.create(home(), tmp.resolve("agent"))) {
+            if (!agent.criu().mapsPages()) {
+                return; // a stock CRIU restores by copying: every page is there anyway
+            }
+            FunctionLaunch hello = FunctionLaunch.builder("dev.spore.functions.hello.Hello", List.of(built("functions/hello/target/hello.jar")))
+                    .warmupFile(built("functions/hello/warmup/world.txt"));
+            Snapshot snapshot = deploy(agent, tmp.resolve("images/hello-read"), "hello", hello, Path.of(System.getProperty("java.home")));
+            Path read = snapshot.file(WorkingSet.READ_FILE);
+            assertThat(read).as("recorded at checkpoint: file pages the recorder's probe request mapped").isNotNull();
+            Set<Long> recorded = new HashSet<>();
+            for (String line : Files.readAllLines(read)) {
+                String[] f = line.split(" ");
+                long first = Long.parseUnsignedLong(f[0], 16) / 4096;
+                for (long i = 0; i < Long.parseLong(f[1]); i++) {
+                    recorded.add(first + i);
+                }
+            }
+            assertThat(recorded).hasSize(Integer.parseInt(snapshot.get("working-set.read-pages"))).isNotEmpty();
+            Instance instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("hello-read").build());
+            // in the recorder these pages were not mapped yet when its restore returned: here CRIU mapped them in
+            Set<Long> mapped = new HashSet<>();
+            for (long page : WorkingSet.mapped(instance.pid())) {
+                mapped.add(page);
+            }
+            long missing = recorded.stream().filter(p -> !mapped.contains(p)).count();
+            assertThat(missing).as("of %d recorded pages", recorded.size()).isLessThanOrEqualTo(recorded.size() / 10);
+            assertThat(call(instance, "Spore").bodyText()).isEqualTo("Hello, Spore!");
         }
     }
 
