@@ -26,7 +26,11 @@ import java.util.Map;
  *       INVOKE waiting in the pipe until the handler serves;</li>
  *   <li><b>restore → first response</b>: {@code Agent.restore} of the function's snapshot plus its first INVOKE;</li>
  *   <li><b>first request after restore</b> versus the <b>steady warm</b> latency (p50 of the next calls on the same
- *       instance): whether the JIT's work is in the snapshot;</li>
+ *       instance): whether the JIT's work is in the snapshot. In two regimes, each on its own restored instance:
+ *       <em>back to back</em> (the first request as soon as the restore returns, the warm ones in a tight loop) and
+ *       <em>paced</em> (every request, the first included, {@code --gap-ms} after the previous answer, as traffic
+ *       reaches a FaaS instance). Both sides of each ratio see the same pause, so only "first after restore" differs;
+ *       measured on this VM, a pause of 50 ms alone adds about 0.7 ms to a warm call (idle CPUs, cold caches);</li>
  *   <li>image size, warm-up statistics (CompilationMXBean totals before the checkpoint) and the restore breakdown.</li>
  * </ul>
  * Both launches go through the same agent, so the JVM flags are the same. Run with {@code bash bench/run-functions.sh}.
@@ -44,6 +48,8 @@ public final class FunctionsBench {
         final Stats restoreLive = new Stats("restore -> serving");
         final Stats firstRequest = new Stats("first request after restore");
         final Stats warm = new Stats("steady warm (p50 per restore)");
+        final Stats pacedFirst = new Stats("paced: first request after restore");
+        final Stats pacedWarm = new Stats("paced: steady warm (p50 per restore)");
         final Stats firstHandler = new Stats("first request after restore, in the handler");
         final Stats warmHandler = new Stats("steady warm, in the handler (p50 per restore)");
         final Stats spawn = new Stats("spawn");
@@ -71,12 +77,23 @@ public final class FunctionsBench {
         double firstVsWarm() {
             return firstRequest.percentile(50) / warm.percentile(50);
         }
+
+        double pacedFirstVsWarm() {
+            return pacedFirst.percentile(50) / pacedWarm.percentile(50);
+        }
+    }
+
+    /** The run's settings, as given on the command line. */
+    record Options(int reps, int warmups, int warmCalls, long settleMs, long gapMs, int pacedCalls, Path javaHome,
+                   List<String> jvmOptions, String label) {
     }
 
     public static void main(String[] args) throws Exception {
         int reps = 10;
         int warmups = 2;
         int warmCalls = 30;
+        long gapMs = 50;
+        int pacedCalls = 10;
         Path javaHome = Path.of(System.getProperty("java.home"));
         List<String> only = new ArrayList<>();
         List<String> jvmOptions = new ArrayList<>();
@@ -87,18 +104,21 @@ public final class FunctionsBench {
                 case "--reps" -> reps = Integer.parseInt(args[i + 1]);
                 case "--warmup" -> warmups = Integer.parseInt(args[i + 1]);
                 case "--warm-calls" -> warmCalls = Integer.parseInt(args[i + 1]);
+                case "--gap-ms" -> gapMs = Long.parseLong(args[i + 1]);
+                case "--paced-calls" -> pacedCalls = Integer.parseInt(args[i + 1]);
                 case "--java-home" -> javaHome = Path.of(args[i + 1]);
                 case "--only" -> only.addAll(List.of(args[i + 1].split(",")));
                 case "--jvm-option" -> jvmOptions.add(args[i + 1]);
                 case "--label" -> label = "functions-" + args[i + 1];
                 case "--settle-ms" -> settleMs = Long.parseLong(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (--reps N, --warmup N, --warm-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT..., --label L, --settle-ms MS)");
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--reps N, --warmup N, --warm-calls N, "
+                        + "--gap-ms MS, --paced-calls N, --java-home DIR, --only fn1,fn2, --jvm-option OPT..., --label L, --settle-ms MS)");
             }
         }
         if (reps < 10) {
             System.err.println("bench: --reps " + reps + " is below 10: percentiles of fewer samples say little");
         }
+        Options o = new Options(reps, warmups, warmCalls, settleMs, gapMs, pacedCalls, javaHome, List.copyOf(jvmOptions), label);
         Path home = Path.of(System.getProperty("spore.home", ".")).toAbsolutePath().normalize();
         // images on tmpfs when there is one, as a node's image cache would keep them
         Path shm = Path.of("/dev/shm");
@@ -109,16 +129,18 @@ public final class FunctionsBench {
                 if (!only.isEmpty() && !only.contains(fn.name())) {
                     continue;
                 }
-                results.add(measure(agent, fn, javaHome, jvmOptions, work, reps, warmups, warmCalls, settleMs));
+                results.add(measure(agent, fn, o, work));
             }
         } finally {
             deleteTree(work);
         }
-        FunctionsReport.write(home, label, results, javaHome, jvmOptions, reps, warmups, warmCalls, settleMs);
+        FunctionsReport.write(home, o, results);
     }
 
-    private static Result measure(Agent agent, SampleFunction fn, Path javaHome, List<String> jvmOptions, Path work, int reps,
-                                  int warmups, int warmCalls, long settleMs) throws Exception {
+    private static Result measure(Agent agent, SampleFunction fn, Options o, Path work) throws Exception {
+        Path javaHome = o.javaHome();
+        List<String> jvmOptions = o.jvmOptions();
+        long settleMs = o.settleMs();
         Result r = new Result(fn);
         System.out.println("bench: fn=" + fn.name() + " deploying (warm-up until latency settles, then checkpoint)");
         Instance template = agent.launch(withOptions(fn.deployment().toLaunchSpec(), jvmOptions).javaHome(javaHome)
@@ -131,7 +153,7 @@ public final class FunctionsBench {
         System.out.printf("bench: fn=%s snapshot %.1f MiB, dump %.0f ms, warm-up %s%n", fn.name(), r.imageBytes / 1048576.0,
                 r.dumpMs, r.warmup);
 
-        for (int i = -warmups; i < reps; i++) {
+        for (int i = -o.warmups(); i < o.reps(); i++) {
             boolean measured = i >= 0;
             Thread.sleep(settleMs); // every start begins on a quiet node: the previous instance is gone, its CPU burst over
             long t0 = System.nanoTime();
@@ -157,7 +179,7 @@ public final class FunctionsBench {
                 double restoreMs = ms(t0);
                 Stats warm = new Stats("warm");
                 Stats warmHandler = new Stats("warm handler");
-                for (int k = 0; k < warmCalls; k++) {
+                for (int k = 0; k < o.warmCalls(); k++) {
                     long t2 = System.nanoTime();
                     Invocation call = restored.invoke(fn.request(), Map.of(), LONG);
                     warm.add(ms(t2));
@@ -185,6 +207,30 @@ public final class FunctionsBench {
                 System.out.printf("bench: fn=%s %s cold %.1f ms, restore -> first response %.1f ms (first request %.2f ms, "
                         + "warm p50 %.2f ms)%n", fn.name(), measured ? "rep " + (i + 1) : "warm-up", coldMs, restoreMs, firstMs,
                         warm.percentile(50));
+            }
+
+            Thread.sleep(settleMs);
+            try (Instance paced = agent.restore(snapshot, RestoreSpec.defaults())) {
+                Stats calls = new Stats("paced");
+                double first = Double.NaN;
+                for (int k = 0; k <= o.pacedCalls(); k++) {
+                    Thread.sleep(o.gapMs()); // an idle instance, as between two requests of real traffic
+                    long t2 = System.nanoTime();
+                    Invocation call = paced.invoke(fn.request(), Map.of(), LONG);
+                    double ms = ms(t2);
+                    fn.check(call, k == 0 ? "paced first request after restore" : "paced warm request");
+                    if (k == 0) {
+                        first = ms;
+                    } else {
+                        calls.add(ms);
+                    }
+                }
+                if (measured) {
+                    r.pacedFirst.add(first);
+                    r.pacedWarm.add(calls.percentile(50));
+                }
+                System.out.printf("bench: fn=%s %s paced every %d ms: first request %.2f ms, warm p50 %.2f ms%n", fn.name(),
+                        measured ? "rep " + (i + 1) : "warm-up", o.gapMs(), first, calls.percentile(50));
             }
         }
         return r;

@@ -15,7 +15,8 @@ import java.util.Locale;
 /**
  * The benchmark's PNG, drawn with java.awt in headless mode (no plotting tool on the machine, nothing to install).
  * Two panels on log scales, since cold starts and warm calls are three orders of magnitude apart: left, cold →
- * first response versus restore → first response; right, first request after restore versus steady warm.
+ * first response versus restore → first response; right, first request after restore versus steady warm, back to
+ * back and paced.
  */
 final class FunctionsChart {
 
@@ -25,6 +26,8 @@ final class FunctionsChart {
     private static final Color RESTORE = new Color(0x2e7d32);
     private static final Color FIRST = new Color(0xef6c00);
     private static final Color WARM = new Color(0x1565c0);
+    private static final Color FIRST_PACED = new Color(0xffb74d);
+    private static final Color WARM_PACED = new Color(0x64b5f6);
 
     private FunctionsChart() {
     }
@@ -49,12 +52,14 @@ final class FunctionsChart {
                 FunctionsBench.Result r = results.get(i);
                 names[i] = r.fn.name();
                 left[i] = new double[]{r.cold.percentile(50), r.restoreFirst.percentile(50)};
-                right[i] = new double[]{r.firstRequest.percentile(50), r.warm.percentile(50)};
+                right[i] = new double[]{r.firstRequest.percentile(50), r.warm.percentile(50), r.pacedFirst.percentile(50),
+                        r.pacedWarm.percentile(50)};
             }
             panel(g, 20, 50, W / 2 - 30, H - 70, "start → first response (ms, log)", names, left,
                     new String[]{"cold start", "restore"}, new Color[]{COLD, RESTORE});
             panel(g, W / 2 + 10, 50, W / 2 - 30, H - 70, "request latency after restore (ms, log)", names, right,
-                    new String[]{"first request", "steady warm p50"}, new Color[]{FIRST, WARM});
+                    new String[]{"first, back to back", "warm, back to back", "first, paced", "warm, paced"},
+                    new Color[]{FIRST, WARM, FIRST_PACED, WARM_PACED});
         } finally {
             g.dispose();
         }

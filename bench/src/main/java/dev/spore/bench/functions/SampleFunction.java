@@ -27,7 +27,9 @@ record SampleFunction(String name, String handler, Path jar, List<Path> warmupFi
                 r -> r.bodyText().equals("Hello, Spore!"), "Hello, Spore!"));
         list.add(new SampleFunction("lambda-hello", "dev.spore.functions.lambdahello.LambdaHello",
                 fns.resolve("lambda-hello/target/lambda-hello.jar"), List.of(fns.resolve("lambda-hello/warmup/api-gateway-event.json")),
-                utf8("{\"httpMethod\":\"GET\",\"path\":\"/hello\",\"queryStringParameters\":{\"name\":\"bench\"}}"),
+                // what API Gateway sends: the warm-up event's shape, another caller
+                Files.readString(fns.resolve("lambda-hello/warmup/api-gateway-event.json"))
+                        .replace("\"name\": \"warmup\"", "\"name\": \"bench\"").getBytes(StandardCharsets.UTF_8),
                 r -> r.bodyText().contains("Hello, bench!"), "a greeting for bench"));
         list.add(new SampleFunction("json-transform", "dev.spore.functions.jsontransform.JsonTransform",
                 fns.resolve("json-transform/target/json-transform.jar"),
@@ -41,7 +43,8 @@ record SampleFunction(String name, String handler, Path jar, List<Path> warmupFi
                 Files.readAllBytes(fns.resolve("thumbnail/warmup/photo-640x480.jpg")),
                 r -> r.body().length > 8 && (r.body()[0] & 0xff) == 0x89 && r.body()[1] == 'P', "a PNG thumbnail"));
         list.add(new SampleFunction("quarkus-hello", "dev.spore.functions.quarkushello.QuarkusHello",
-                fns.resolve("quarkus-hello/target/quarkus-hello-runner.jar"), List.of(fns.resolve("quarkus-hello/warmup/cdi.json")),
+                fns.resolve("quarkus-hello/target/quarkus-hello-runner.jar"),
+                List.of(fns.resolve("quarkus-hello/warmup/cdi.json"), fns.resolve("quarkus-hello/warmup/name-only.json")),
                 utf8("{\"name\":\"bench\"}"), r -> r.bodyText().contains("Hello from Quarkus, bench!"), "a Quarkus greeting for bench"));
         for (SampleFunction f : list) {
             if (!Files.isRegularFile(f.jar())) {
