@@ -3,7 +3,7 @@
 # Writes bench/results/functions-<date>.{md,json,png}, then (unless SPORE_BENCH_GATEWAY=0) deploys quarkus-hello
 # through the gateway (`bin/spore`) and appends restored-through-the-gateway timings to the .md.
 # Build first: mvn -q package -DskipTests
-# Usage: bash bench/run-functions.sh [--reps N] [--warmup N] [--warm-calls N] [--only hello,quarkus-hello]
+# Usage: bash bench/run-functions.sh [--reps N] [--warmup N (5)] [--warm-calls N] [--gap-ms MS (50)] [--only hello,quarkus-hello]
 #                                    [--jvm-option OPT]... [--label jdk25] [--java-home /usr/lib/jvm/temurin-25-jdk-amd64]
 set -euo pipefail
 HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)

@@ -63,6 +63,7 @@ public final class FunctionsBench {
         final Stats restoredPss = new Stats("restored instance PSS MiB");
         long imageBytes;
         long workingSetPages;
+        long readSetPages;
         double dumpMs;
         Map<String, String> warmup = Map.of();
 
@@ -90,7 +91,7 @@ public final class FunctionsBench {
 
     public static void main(String[] args) throws Exception {
         int reps = 10;
-        int warmups = 2;
+        int warmups = 5; // unmeasured: they also warm the agent's own code, as a long-running agent's is
         int warmCalls = 30;
         long gapMs = 50;
         int pacedCalls = 10;
@@ -149,13 +150,14 @@ public final class FunctionsBench {
         r.imageBytes = snapshot.sizeBytes();
         r.dumpMs = snapshot.dumpMillis();
         r.workingSetPages = Long.parseLong(java.util.Objects.requireNonNullElse(snapshot.get("working-set.pages"), "0"));
+        r.readSetPages = Long.parseLong(java.util.Objects.requireNonNullElse(snapshot.get("working-set.read-pages"), "0"));
         r.warmup = new LinkedHashMap<>(template.warmup());
         System.out.printf("bench: fn=%s snapshot %.1f MiB, dump %.0f ms, warm-up %s%n", fn.name(), r.imageBytes / 1048576.0,
                 r.dumpMs, r.warmup);
 
         for (int i = -o.warmups(); i < o.reps(); i++) {
             boolean measured = i >= 0;
-            Thread.sleep(settleMs); // every start begins on a quiet node: the previous instance is gone, its CPU burst over
+            quiet(settleMs); // every start begins on a quiet node
             long t0 = System.nanoTime();
             double coldMs;
             try (Instance cold = agent.launch(withOptions(fn.coldStart().toLaunchSpec(), jvmOptions).javaHome(javaHome).build())) {
@@ -168,7 +170,7 @@ public final class FunctionsBench {
                 }
             }
 
-            Thread.sleep(settleMs);
+            quiet(settleMs);
             t0 = System.nanoTime();
             try (Instance restored = agent.restore(snapshot, RestoreSpec.defaults())) {
                 double liveMs = ms(t0);
@@ -209,7 +211,7 @@ public final class FunctionsBench {
                         warm.percentile(50));
             }
 
-            Thread.sleep(settleMs);
+            quiet(settleMs);
             try (Instance paced = agent.restore(snapshot, RestoreSpec.defaults())) {
                 Stats calls = new Stats("paced");
                 double first = Double.NaN;
@@ -260,6 +262,16 @@ public final class FunctionsBench {
     private static LaunchSpec.Builder withOptions(LaunchSpec.Builder b, List<String> jvmOptions) {
         jvmOptions.forEach(b::jvmOption);
         return b;
+    }
+
+    /**
+     * A quiet node: the previous instance has been gone {@code settleMs}, and this JVM's own JIT (the agent's) is
+     * idle. Measured without the second condition, a paced first request sometimes waited 2-7 ms for a CPU while
+     * the compiler threads of a freshly started agent took both cores.
+     */
+    private static void quiet(long settleMs) throws InterruptedException {
+        Thread.sleep(settleMs);
+        dev.spore.host.internal.JitQuiescence.await();
     }
 
     private static double ms(long since) {

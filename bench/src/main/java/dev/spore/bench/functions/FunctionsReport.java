@@ -33,7 +33,7 @@ final class FunctionsReport {
         md.append(String.format(Locale.ROOT, "%d repetitions per function (+%d unmeasured), %d warm calls after each restore. "
                 + "Cold = FunctionMain `--no-checkpoint` without warm-up; restore = `Agent.restore` + first INVOKE. "
                 + "Same agent, same JVM flags (the agent's%s). Each start, cold or restored, begins %d ms after the previous "
-                + "instance was stopped (a quiet node). Times in ms, p50 (p90).%n%n", o.reps(), o.warmups(), o.warmCalls(),
+                + "instance was stopped and the agent's own JIT is idle (a quiet node). Times in ms, p50 (p90).%n%n", o.reps(), o.warmups(), o.warmCalls(),
                 jvmOptions.isEmpty() ? "" : " + `" + String.join(" ", jvmOptions) + "`", o.settleMs()));
         md.append("| function | image MiB | warm-up: calls / JIT ms before checkpoint | cold → first response | restore → first response "
                 + "| speed-up | first request after restore | steady warm | first / warm |\n");
@@ -72,13 +72,14 @@ final class FunctionsReport {
         md.append("\nMemory per instance after its requests (MiB, p50, from `/proc/<pid>/smaps_rollup`). `own`: anonymous memory, "
                 + "pages that are the instance's alone, what each more instance costs. A restore maps its image copy-on-write "
                 + "(`--mmap-pages`): pages an instance only reads stay shared page cache, counted in RSS but not in `own`. "
-                + "`working set`: pages each restore copies up front (recorded at checkpoint).\n\n");
-        md.append("| function | cold RSS | cold own | restored RSS | restored own | restored PSS (1 instance) | working set pages |\n"
+                + "`working set`: pages each restore copies up front, and file pages it maps in up front for the first "
+                + "request (`read`), both recorded at checkpoint.\n\n");
+        md.append("| function | cold RSS | cold own | restored RSS | restored own | restored PSS (1 instance) | working set pages: copied / read |\n"
                 + "|---|---:|---:|---:|---:|---:|---:|\n");
         for (FunctionsBench.Result r : results) {
-            md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d |%n", r.fn.name(), r.coldRss.percentile(50),
+            md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d / %d |%n", r.fn.name(), r.coldRss.percentile(50),
                     r.coldOwn.percentile(50), r.restoredRss.percentile(50), r.restoredOwn.percentile(50), r.restoredPss.percentile(50),
-                    r.workingSetPages));
+                    r.workingSetPages, r.readSetPages));
         }
         md.append("\n## Targets\n\n");
         for (FunctionsBench.Result r : results) {
@@ -118,6 +119,7 @@ final class FunctionsReport {
             f.put("dump_ms", Stats.round(r.dumpMs));
             f.put("warmup", r.warmup);
             f.put("working_set_pages", r.workingSetPages);
+            f.put("working_set_read_pages", r.readSetPages);
             for (Stats s : List.of(r.cold, r.restoreFirst, r.restoreLive, r.firstRequest, r.warm, r.pacedFirst, r.pacedWarm, r.spawn,
                     r.criu, r.hooks, r.reply,
                     r.firstHandler, r.warmHandler, r.coldRss, r.coldOwn, r.restoredRss, r.restoredOwn, r.restoredPss)) {

@@ -134,9 +134,10 @@ public final class FunctionMain {
         ServeLoop loop = new ServeLoop(channel, handler);
         Map<String, String> done = new java.util.LinkedHashMap<>();
         try {
-            done.putAll(Warmup.run(loop::rehearse, payloads, o.warmupCount, o.warmupMillis, o.warmupMax, h -> progress(channel, h)).headers());
+            Warmup.Stats stats = Warmup.run(loop::rehearse, payloads, o.warmupCount, o.warmupMillis, o.warmupMax, h -> progress(channel, h));
+            done.putAll(stats.headers());
             if (o.checkpoint && !payloads.isEmpty()) {
-                done.putAll(Warmup.settle(loop::rehearse, payloads));
+                done.putAll(Warmup.settle(loop::rehearse, payloads, stats.p50Micros()));
             }
         } catch (Warmup.WarmupException e) {
             System.err.println("spore: " + fn + " " + e.getMessage());

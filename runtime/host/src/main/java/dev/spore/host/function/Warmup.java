@@ -30,6 +30,8 @@ final class Warmup {
     static final long WINDOW_MILLIS = 20;
     static final int STABLE_WINDOWS = 3;
     static final int SETTLE_ROUNDS = 5;
+    static final long SETTLE_BATCH_MILLIS = 100;
+    static final int SETTLE_BATCH_MAX = 5_000;
 
     /** A warm-up call failed: the deploy should fail with this message rather than snapshot a broken handler. */
     static final class WarmupException extends Exception {
@@ -146,33 +148,42 @@ final class Warmup {
     }
 
     /**
-     * After the warm-up, before the checkpoint: lets the JIT finish what the warm-up queued, then runs each payload
-     * once more so that the code it just installed runs before the dump; repeated while that run made the JIT
-     * compile again (at most {@value #SETTLE_ROUNDS} rounds). Compiled code resolves its call sites the first time
-     * it runs: left to the first request after a restore, that took lambda-hello 0.4 ms of runtime calls
-     * (SharedRuntime::resolve_opt_virtual_call, measured with perf).
+     * After the warm-up, before the checkpoint: lets the JIT finish what the warm-up queued, then runs the payloads
+     * again for about {@value #SETTLE_BATCH_MILLIS} ms (at most {@value #SETTLE_BATCH_MAX} calls, from the warm-up's
+     * median latency), repeated while that batch made the JIT compile anything (at most {@value #SETTLE_ROUNDS}
+     * rounds). Two things this leaves to the deploy instead of to the first requests after every restore: code
+     * the JIT installed last resolves its call sites the first time it runs (left to the first request, 0.4 ms of
+     * {@code SharedRuntime::resolve_*} in lambda-hello, perf); and methods still in C1's profiling tier cross
+     * C2's threshold (lambda-hello's reflection accessors were compiled by C2 during its first requests after a
+     * restore, the compiler then taking a CPU from them).
      *
-     * @return the rounds it took and the time spent, for the warm-up report
+     * @param p50Micros the warm-up's median call latency, which sizes the batches
+     * @return the rounds it took, the calls and the time spent, for the warm-up report
      */
-    static Map<String, String> settle(Target target, List<Payload> payloads) throws WarmupException {
+    static Map<String, String> settle(Target target, List<Payload> payloads, double p50Micros) throws WarmupException {
         long start = System.nanoTime();
+        int batch = (int) Math.max(payloads.size(), Math.min(SETTLE_BATCH_MAX, SETTLE_BATCH_MILLIS * 1000 / Math.max(1.0, p50Micros)));
         int rounds = 0;
+        long calls = 0;
         while (rounds < SETTLE_ROUNDS) {
             long waited = JitQuiescence.await();
             if (rounds > 0 && waited <= JitQuiescence.MIN_MILLIS + 5) {
-                break; // the last run compiled nothing: everything it ran was installed before it
+                break; // the last batch compiled nothing: everything it ran was installed before it
             }
             rounds++;
-            for (Payload p : payloads) {
+            for (int i = 0; i < batch; i++) {
+                Payload p = payloads.get(i % payloads.size());
                 try {
-                    target.call("settle-" + rounds, p.body());
+                    target.call("settle-" + rounds + "-" + i, p.body());
                 } catch (Throwable t) {
                     throw new WarmupException("settling call with payload " + p.name() + " failed after the warm-up passed: " + t, t);
                 }
+                calls++;
             }
         }
         Map<String, String> h = new LinkedHashMap<>();
         h.put("settle-rounds", Integer.toString(rounds));
+        h.put("settle-calls", Long.toString(calls));
         h.put("settle-ms", fmt((System.nanoTime() - start) / 1e6));
         return h;
     }

@@ -102,7 +102,31 @@ final class Freshness {
         } catch (ReflectiveOperationException | RuntimeException e) {
             skipped.append(" ThreadLocalRandom");
         }
-        return new Freshness(urandom, math, prngs, buffered, lastRead, lock, uniquifier, seeder, probe, skipped.toString());
+        Freshness f = new Freshness(urandom, math, prngs, buffered, lastRead, lock, uniquifier, seeder, probe, skipped.toString());
+        f.exerciseAccessors();
+        return f;
+    }
+
+    /**
+     * Runs each reflective access {@link #reseed} makes, writing back the value it reads, so that it is linked in
+     * the image: since JDK 18 core reflection goes through method handles spun on first use (JEP 416), and on
+     * JDK 25 a first {@code Field.setInt} after the restore took 10-14 ms of every restore's hooks.
+     */
+    private void exerciseAccessors() {
+        try {
+            for (Object prng : nativePrngs) {
+                synchronized (nativeLock.get(prng)) {
+                    nativeBuffered.setInt(prng, nativeBuffered.getInt(prng));
+                    nativeLastRead.setLong(prng, nativeLastRead.getLong(prng));
+                }
+            }
+            if (tlrProbe != null) {
+                Thread me = Thread.currentThread(); // only a thread itself changes its probe
+                tlrProbe.setInt(me, tlrProbe.getInt(me));
+            }
+        } catch (IllegalAccessException e) {
+            // cannot happen: made accessible in prepare()
+        }
     }
 
     /** Called in a restored instance before its afterRestore hooks. */
