@@ -28,7 +28,8 @@ curl -fsS "$SPORE_GATEWAY/q/health" >/dev/null || { echo "bench: gateway did not
 "$HOME_DIR/bin/spore" deploy quarkus-hello --path --keep-alive 1 \
   --jar "$HOME_DIR/functions/quarkus-hello/target/quarkus-hello-runner.jar" \
   --handler dev.spore.functions.quarkushello.QuarkusHello \
-  --warmup-file "$HOME_DIR/functions/quarkus-hello/warmup/cdi.json" >"$DATA/deploy.log" 2>&1 \
+  --warmup-file "$HOME_DIR/functions/quarkus-hello/warmup/cdi.json" \
+  --warmup-file "$HOME_DIR/functions/quarkus-hello/warmup/name-only.json" >"$DATA/deploy.log" 2>&1 \
   || { echo "bench: deploy through the gateway failed:"; tail -20 "$DATA/deploy.log"; exit 1; }
 
 rows=""
