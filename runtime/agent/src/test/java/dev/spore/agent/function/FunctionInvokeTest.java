@@ -76,6 +76,11 @@ class FunctionInvokeTest {
         return snapshot;
     }
 
+    /** A handler of this module's test classes, warmed up on {@code function/<payload>}. */
+    private static FunctionLaunch testFunction(Class<?> handler, String payload) {
+        return FunctionLaunch.builder(handler.getName(), List.of(testClasses())).warmupFile(testClasses().resolve("function/" + payload));
+    }
+
     private static Invocation call(Instance instance, String body) {
         return instance.invoke(body.getBytes(StandardCharsets.UTF_8), Map.of(), CALL);
     }
@@ -144,8 +149,7 @@ class FunctionInvokeTest {
     @Test
     void handlerExceptionsAndBadPayloadsAreResultsAndTheInstanceKeepsServing() throws Exception {
         try (Agent agent = Agent.create(home(), tmp.resolve("agent"))) {
-            FunctionLaunch sum = FunctionLaunch.builder(FnHandlers.Sum.class.getName(), List.of(testClasses()))
-                    .warmupFile(testClasses().resolve("function/sum.json"));
+            FunctionLaunch sum = testFunction(FnHandlers.Sum.class, "sum.json");
             Snapshot snapshot = deploy(agent, tmp.resolve("images/sum"), "sum", sum, Path.of(System.getProperty("java.home")));
             Instance instance = agent.restore(snapshot, RestoreSpec.defaults());
 
@@ -168,8 +172,7 @@ class FunctionInvokeTest {
     @Test
     void concurrentInvocationsGetTheirOwnResults() throws Exception {
         try (Agent agent = Agent.create(home(), tmp.resolve("agent"))) {
-            FunctionLaunch echo = FunctionLaunch.builder(FnHandlers.Echo.class.getName(), List.of(testClasses()))
-                    .warmupFile(testClasses().resolve("function/echo.txt"));
+            FunctionLaunch echo = testFunction(FnHandlers.Echo.class, "echo.txt");
             Snapshot snapshot = deploy(agent, tmp.resolve("images/echo"), "echo", echo, Path.of(System.getProperty("java.home")));
             int n = 16;
             Instance instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("echo-a").concurrency(n).build());
@@ -229,8 +232,7 @@ class FunctionInvokeTest {
     @Test
     void byDefaultAnInstanceRunsOneInvocationAtATimeAndQueuesTheRest() throws Exception {
         try (Agent agent = Agent.create(home(), tmp.resolve("agent"))) {
-            FunctionLaunch echo = FunctionLaunch.builder(FnHandlers.Echo.class.getName(), List.of(testClasses()))
-                    .warmupFile(testClasses().resolve("function/echo.txt"));
+            FunctionLaunch echo = testFunction(FnHandlers.Echo.class, "echo.txt");
             Snapshot snapshot = deploy(agent, tmp.resolve("images/echo1"), "echo1", echo, Path.of(System.getProperty("java.home")));
             Instance instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("echo-1").build());
             assertThat(instance.readyInfo()).containsEntry("concurrency", "1");
