@@ -79,6 +79,18 @@ public final class WorkingSet {
 
     /** The virtual page numbers, sorted, of the file pages process {@code pid} has in its page tables (any file). */
     public static long[] mapped(long pid) throws IOException {
+        return pagesOfFileMappings(pid, true);
+    }
+
+    /**
+     * The virtual page numbers, sorted, of the pages process {@code pid} has in its page tables within its file
+     * mappings: the file's pages and the copies it made by writing to them.
+     */
+    public static long[] present(long pid) throws IOException {
+        return pagesOfFileMappings(pid, false);
+    }
+
+    private static long[] pagesOfFileMappings(long pid, boolean fileOnly) throws IOException {
         java.util.stream.LongStream.Builder pages = java.util.stream.LongStream.builder();
         eachPage(pid, (f, start, n, entries) -> {
             if (!f[5].startsWith("/")) {
@@ -86,7 +98,7 @@ public final class WorkingSet {
             }
             for (int i = 0; i < n; i++) {
                 long e = entries.getLong();
-                if ((e & PRESENT) != 0 && (e & FILE_OR_SHARED) != 0) {
+                if ((e & PRESENT) != 0 && (!fileOnly || (e & FILE_OR_SHARED) != 0)) {
                     pages.add(start / PAGE + i);
                 }
             }
