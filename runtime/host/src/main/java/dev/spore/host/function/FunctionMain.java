@@ -152,6 +152,7 @@ public final class FunctionMain {
         if (o.checkpoint) {
             if (!payloads.isEmpty()) {
                 loop.prime(payloads.get(0).body(), Math.max(1000, o.warmupMillis));
+                Engine.get().rehearseAfterGc(() -> rehearseOnce(loop, payloads));
             }
             checkpoint(fn);
         }
@@ -161,6 +162,17 @@ public final class FunctionMain {
             fail(1, "spore: instance=" + Instance.id() + " control channel failed while serving: " + e.getMessage());
         }
         System.exit(0);
+    }
+
+    /** Each payload once through the serve path; the first failure ends it (the warm-up already passed them). */
+    private static void rehearseOnce(ServeLoop loop, List<Warmup.Payload> payloads) {
+        for (Warmup.Payload p : payloads) {
+            try {
+                loop.rehearse("rehearsal", p.body());
+            } catch (Throwable t) {
+                throw new IllegalStateException("payload " + p.name() + ": " + t, t);
+            }
+        }
     }
 
     /**
