@@ -66,11 +66,22 @@ public final class Engine {
         this.rehearsal = rehearsal;
     }
 
+    /**
+     * The restore path, run in the JVM about to be dumped: identity (the current one again), reseeding (harmless:
+     * this JVM's generators get fresh seeds too) and the control frame decoder. Before the JIT waits, so that
+     * nothing on it loads, links or deoptimises in a restored instance (since JDK 18 reflection spins method
+     * handles on first use: a first {@code Field.setInt} took 10-14 ms of every JDK 25 restore's hooks); and again
+     * after the pre-dump GC, for the entry barriers.
+     */
+    private void replayRestorePath() {
+        Instance.resume(Instance.resumeHeaders());
+        freshness.reseed();
+        ControlChannel.warmUp();
+    }
+
     /** The restore path and the registered rehearsal, run after the pre-dump GC: see {@link #rehearseAfterGc(Runnable)}. */
     private void replayAfterGc() {
-        Instance.resume(Instance.resumeHeaders());
-        freshness.reseed(); // harmless here: this JVM's generators get fresh seeds too
-        ControlChannel.warmUp();
+        replayRestorePath();
         Runnable r = rehearsal;
         if (r != null) {
             try {
@@ -134,8 +145,7 @@ public final class Engine {
         try {
             if (failure == null) {
                 freshness = freshness == null ? Freshness.prepare() : freshness;
-                Instance.resume(Instance.resumeHeaders()); // the restore path, once: nothing on it should load, link or deoptimise
-                ControlChannel.warmUp();
+                replayRestorePath();
                 long jitWait = JitQuiescence.await(); // unfinished compilations would be redone by every instance
                 System.gc(); // a smaller heap is a smaller image: dead objects' pages are not worth fetching
                 replayAfterGc();

@@ -1,5 +1,7 @@
 package dev.spore.host.internal;
 
+import dev.spore.host.Instance;
+
 import java.io.DataInputStream;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -102,34 +104,10 @@ final class Freshness {
         } catch (ReflectiveOperationException | RuntimeException e) {
             skipped.append(" ThreadLocalRandom");
         }
-        Freshness f = new Freshness(urandom, math, prngs, buffered, lastRead, lock, uniquifier, seeder, probe, skipped.toString());
-        f.exerciseAccessors();
-        return f;
+        return new Freshness(urandom, math, prngs, buffered, lastRead, lock, uniquifier, seeder, probe, skipped.toString());
     }
 
-    /**
-     * Runs each reflective access {@link #reseed} makes, writing back the value it reads, so that it is linked in
-     * the image: since JDK 18 core reflection goes through method handles spun on first use (JEP 416), and on
-     * JDK 25 a first {@code Field.setInt} after the restore took 10-14 ms of every restore's hooks.
-     */
-    private void exerciseAccessors() {
-        try {
-            for (Object prng : nativePrngs) {
-                synchronized (nativeLock.get(prng)) {
-                    nativeBuffered.setInt(prng, nativeBuffered.getInt(prng));
-                    nativeLastRead.setLong(prng, nativeLastRead.getLong(prng));
-                }
-            }
-            if (tlrProbe != null) {
-                Thread me = Thread.currentThread(); // only a thread itself changes its probe
-                tlrProbe.setInt(me, tlrProbe.getInt(me));
-            }
-        } catch (IllegalAccessException e) {
-            // cannot happen: made accessible in prepare()
-        }
-    }
-
-    /** Called in a restored instance before its afterRestore hooks. */
+    /** Called in a restored instance before its afterRestore hooks, and by the engine before a dump (harmless then). */
     void reseed() {
         try {
             for (Object prng : nativePrngs) {
@@ -164,7 +142,7 @@ final class Freshness {
                 // cannot happen: made accessible in prepare()
             }
         }
-        if (!skipped.isEmpty()) {
+        if (!skipped.isEmpty() && Instance.restored()) {
             System.err.println("spore-host: WARNING restored instance shares PRNG state with its siblings for:" + skipped
                     + " (start the JVM with the agent's --add-opens flags)");
         }
