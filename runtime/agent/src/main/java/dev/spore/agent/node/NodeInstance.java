@@ -1,0 +1,46 @@
+package dev.spore.agent.node;
+
+import dev.spore.agent.Invocation;
+import dev.spore.agent.RestoreProfile;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * One running instance on some node. Local: the agent's {@code Instance} itself (no copy on the invoke path);
+ * remote: a handle whose calls go to the node's daemon.
+ */
+public interface NodeInstance {
+
+    String id();
+
+    /** The node that runs it. */
+    String node();
+
+    /** True for a restored instance, false for a cold start. */
+    boolean restored();
+
+    /** Where the restore's time went; null for a cold start. */
+    RestoreProfile profile();
+
+    /** Bytes the node fetched from the store for this start (0 when it had everything). */
+    long fetchedBytes();
+
+    /** Milliseconds the node spent fetching for this start (0 when cached). */
+    double fetchMillis();
+
+    /**
+     * Runs one invocation. Thread-safe: up to the instance's concurrency run at once.
+     *
+     * @throws dev.spore.agent.InvocationTimeoutException no reply within {@code timeout}
+     * @throws NodeException {@link NodeException.Kind#NOT_DELIVERED} when the call never reached the instance
+     *                       (safe to retry elsewhere), {@link NodeException.Kind#INSTANCE_LOST} when it was sent
+     *                       and the instance or its node died before answering (not retried: it may have run)
+     */
+    Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) throws NodeException;
+
+    boolean isAlive();
+
+    /** Stops the instance; idempotent, never throws. */
+    void stop();
+}
