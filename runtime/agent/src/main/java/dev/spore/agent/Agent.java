@@ -373,7 +373,8 @@ public final class Agent implements AutoCloseable {
         double ready = (end - resumed) / 1e6;
         double criuMs = Math.max(0, total - spawn - hooks - reply - ready);
         instance.profile(new RestoreProfile(spawn, criuMs, hooks, reply, ready, total));
-        LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " instance=" + id + " restored: " + instance.profile());
+        LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " instance=" + id + " restored: " + instance.profile()
+                + " reseed-us=" + done.header("reseed-us"));
         return instance;
     }
 

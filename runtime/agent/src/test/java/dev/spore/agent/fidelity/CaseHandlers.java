@@ -162,7 +162,9 @@ public final class CaseHandlers {
         public String apply(String payload) {
             String child;
             try {
-                Process p = new ProcessBuilder("/bin/sh", "-c", "printf %s \"$SPORE_CASE08\"").start();
+                ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", "printf %s \"$SPORE_CASE08\"");
+                pb.environment(); // a builder whose environment was asked for passes the JDK's map (see docs)
+                Process p = pb.start();
                 child = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 p.waitFor();
             } catch (IOException | InterruptedException e) {

@@ -162,7 +162,14 @@ final class Freshness {
 
     private boolean addDefaultGen(String className, StringBuilder missed) {
         try {
-            defaultGens.add((AtomicLong) field(Class.forName(className), "defaultGen").get(null));
+            Class<?> c = Class.forName(className);
+            Field f;
+            try {
+                f = field(c, "defaultGen");
+            } catch (NoSuchFieldException e) {
+                f = field(c, "DEFAULT_GEN"); // the Xoroshiro/Xoshiro algorithms' name for it
+            }
+            defaultGens.add((AtomicLong) f.get(null));
             return true;
         } catch (ReflectiveOperationException | RuntimeException e) {
             if (missed != null) {

@@ -15,7 +15,9 @@ import java.util.TimeZone;
  * <p>The JDK reads the environment once, into {@code java.lang.ProcessEnvironment}'s map, which both
  * {@code System.getenv} and {@code ProcessBuilder.environment()} (so child processes) copy from; that map's
  * contents are replaced here (needs {@code --add-opens java.base/java.lang}). The C library's {@code environ} is
- * not changed: native code calling {@code getenv(3)} still sees the image's values.
+ * not changed: native code calling {@code getenv(3)} still sees the image's values, and so does a child process
+ * started without touching {@code ProcessBuilder.environment()} (the JDK then passes no environment block and the
+ * child inherits {@code environ}): call {@code environment()} on the builder to hand children the restore's.
  *
  * <p>What the JDK derives from the environment at start-up and caches, and what happens to it at restore:
  * <ul>
@@ -35,7 +37,8 @@ import java.util.TimeZone;
 final class RestoreEnvironment {
 
     private static final String TZ = "TZ";
-    private static final boolean TIMEZONE_FROM_COMMAND_LINE = System.getProperty("user.timezone", "").length() > 0;
+    /** -Duser.timezone on the command line wins over TZ, at restore as at start. */
+    private static final boolean TIMEZONE_FROM_COMMAND_LINE = commandLineSetsTimezone();
 
     private static Map<Object, Object> theEnvironment;
     private static Method variable;
@@ -57,9 +60,25 @@ final class RestoreEnvironment {
         }
         String oldTz = System.getenv(TZ);
         replace(next);
-        if (!Objects.equals(oldTz, next.get(TZ)) && !TIMEZONE_FROM_COMMAND_LINE) {
-            System.clearProperty("user.timezone");
-            TimeZone.setDefault(null); // the next getDefault() derives it from TZ again
+        String tz = next.get(TZ);
+        if (!Objects.equals(oldTz, tz) && !TIMEZONE_FROM_COMMAND_LINE) {
+            // the JDK derives the zone from TZ in native code, which reads the C environ (still the image's), so the
+            // new TZ is handed over as user.timezone, the property TimeZone reads first
+            if (tz != null && !tz.isBlank()) {
+                System.setProperty("user.timezone", tz.startsWith(":") ? tz.substring(1) : tz);
+            } else {
+                System.clearProperty("user.timezone");
+            }
+            TimeZone.setDefault(null); // the next getDefault() reads user.timezone again
+        }
+    }
+
+    private static boolean commandLineSetsTimezone() {
+        try {
+            return new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get("/proc/self/cmdline")),
+                    java.nio.charset.StandardCharsets.UTF_8).contains("-Duser.timezone=");
+        } catch (java.io.IOException e) {
+            return false;
         }
     }
 
