@@ -54,7 +54,7 @@ criu_ok() {
   local v help
   v=$("$1" --version 2>/dev/null | sed -n 's/^Version: \([0-9]*\)\..*/\1/p')
   help=$("$1" --help 2>&1)
-  [ -n "$v" ] && [ "$v" -ge 4 ] && grep -q -- '--mmap-pages-copy' <<<"$help" && grep -q -- '--mmap-pages-read' <<<"$help" && grep -q -- '--no-breakpoints' <<<"$help"
+  [ -n "$v" ] && [ "$v" -ge 4 ] && grep -q -- '--mmap-pages-copy' <<<"$help" && grep -q -- '--mmap-pages-read' <<<"$help" && grep -q -- '--no-breakpoints' <<<"$help" && grep -q -- '--timens-dumped-at' <<<"$help"
 }
 
 build_criu() {

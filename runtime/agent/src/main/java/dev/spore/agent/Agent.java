@@ -3,6 +3,7 @@ package dev.spore.agent;
 import dev.spore.agent.internal.Criu;
 import dev.spore.agent.internal.Pipe;
 import dev.spore.agent.internal.PinnedClassPath;
+import dev.spore.agent.internal.RestoreFidelity;
 import dev.spore.agent.internal.WorkingSet;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
@@ -166,6 +167,7 @@ public final class Agent implements AutoCloseable {
         List<String> jvm = new ArrayList<>();
         jvm.add(java.toString());
         jvm.addAll(JVM_FLAGS);
+        jvm.addAll(RestoreFidelity.jvmFlags(spec.javaHome)); // reseeding on this JDK, ghost-file limit
         jvm.add("-Dorg.crac.Core.Compat=dev.spore.host.crac");
         jvm.add("-Dspore.control=3:4");
         jvm.add("-Dspore.instance=" + id);
@@ -185,7 +187,7 @@ public final class Agent implements AutoCloseable {
         List<String> exec = new ArrayList<>(List.of("unshare", "--pid", "--fork", "setsid",
                 "/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
-        Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false);
+        Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false, spec.env);
         instance.probePayload(spec.probePayload);
         instance.pid(nsInit(instance, id));
         LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
@@ -217,10 +219,12 @@ public final class Agent implements AutoCloseable {
         try {
             prepareImageDir(imageDir);
             long t0 = System.nanoTime();
+            long dumpedAt = RestoreFidelity.epochNanos(); // before the freeze: restored clocks advance by at least the wait
             criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), leaveRunning, instance.dir().resolve("dump.log"));
             double dumpMs = (System.nanoTime() - t0) / 1e6;
             Map<String, String> meta = new LinkedHashMap<>(pipes);
             meta.put("name", name);
+            meta.put(RestoreFidelity.DUMPED_AT, Long.toString(dumpedAt));
             meta.put("created", Instant.now().toString());
             meta.put("dump-ms", String.format(java.util.Locale.ROOT, "%.1f", dumpMs));
             meta.put("criu", criu.version());
@@ -316,6 +320,7 @@ public final class Agent implements AutoCloseable {
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
                 "--pidfile", dir.resolve("pid").toString()));
         exec.addAll(criu.restoreOptions(snapshot.file(WorkingSet.FILE), snapshot.file(WorkingSet.READ_FILE)));
+        exec.addAll(criu.clockOptions(snapshot.get(RestoreFidelity.DUMPED_AT)));
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
             String pipe = snapshot.get("pipe." + roles[i]);
@@ -325,7 +330,7 @@ public final class Agent implements AutoCloseable {
             exec.add("--inherit-fd");
             exec.add("fd[" + (3 + i) + "]:" + pipe);
         }
-        Instance instance = start(id, Instance.Kind.RESTORED, dir, exec, spec.output, true);
+        Instance instance = start(id, Instance.Kind.RESTORED, dir, exec, spec.output, true, Map.of());
         long marker = instance.awaitLauncher(LAUNCH_TIMEOUT);
         Map<String, String> identity = new LinkedHashMap<>();
         identity.put("instance", id);
@@ -333,9 +338,10 @@ public final class Agent implements AutoCloseable {
         identity.put("snapshot", snapshot.name());
         identity.put("concurrency", Integer.toString(spec.concurrency));
         spec.config.forEach((k, v) -> identity.put("config." + k, v));
+        RestoreFidelity.putEnvironment(identity, spec.env);
         Message done;
         try {
-            done = resume(instance, identity, spec.timeout);
+            done = resume(instance, identity, RestoreFidelity.resumeWait(spec.timeout));
         } catch (AgentException e) {
             String criuError = Criu.errorSummary(dir.resolve("restore.log"), null);
             instance.stop();
@@ -343,6 +349,13 @@ public final class Agent implements AutoCloseable {
             instances.remove(instance);
             throw new AgentException("snapshot=" + snapshot.name() + " instance=" + id + ": restore failed: " + criuError
                     + " (log: " + dir.resolve("restore.log") + ")", e);
+        }
+        AgentException hooksFailed = RestoreFidelity.hookFailure(snapshot.name(), id, done);
+        if (hooksFailed != null) {
+            LOG.log(System.Logger.Level.WARNING, hooksFailed.getMessage());
+            instance.stop();
+            instances.remove(instance);
+            throw hooksFailed;
         }
         long resumed = System.nanoTime();
         long now = epochMicros();
@@ -360,7 +373,8 @@ public final class Agent implements AutoCloseable {
         double ready = (end - resumed) / 1e6;
         double criuMs = Math.max(0, total - spawn - hooks - reply - ready);
         instance.profile(new RestoreProfile(spawn, criuMs, hooks, reply, ready, total));
-        LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " instance=" + id + " restored: " + instance.profile());
+        LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " instance=" + id + " restored: " + instance.profile()
+                + " reseed-us=" + done.header("reseed-us"));
         return instance;
     }
 
@@ -427,7 +441,8 @@ public final class Agent implements AutoCloseable {
         return done;
     }
 
-    private Instance start(String id, Instance.Kind kind, Path dir, List<String> exec, OutputListener listener, boolean restore) {
+    private Instance start(String id, Instance.Kind kind, Path dir, List<String> exec, OutputListener listener, boolean restore,
+                           Map<String, String> env) {
         Pipe out = null;
         Pipe err = null;
         Pipe ctlIn = null;
@@ -445,7 +460,9 @@ public final class Agent implements AutoCloseable {
             String script = "exec 0</dev/null " + redirects + " && printf R >&4 && exec \"$@\"";
             List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", script, "spore-launch"));
             cmd.addAll(exec);
-            Process process = new ProcessBuilder(cmd)
+            ProcessBuilder builder = new ProcessBuilder(cmd);
+            builder.environment().putAll(env);
+            Process process = builder
                     .directory(dir.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)

@@ -17,6 +17,7 @@ public final class LaunchSpec {
     final Path javaHome;
     final String instanceId;
     final Map<String, String> config;
+    final Map<String, String> env;
     final int concurrency;
     final OutputListener output;
     final Path probePayload;
@@ -29,6 +30,7 @@ public final class LaunchSpec {
         this.javaHome = b.javaHome;
         this.instanceId = b.instanceId;
         this.config = Map.copyOf(b.config);
+        this.env = Map.copyOf(b.env);
         this.concurrency = b.concurrency;
         this.output = b.output;
         this.probePayload = b.probePayload;
@@ -61,6 +63,7 @@ public final class LaunchSpec {
         private Path javaHome = Path.of(System.getProperty("java.home"));
         private String instanceId;
         private final Map<String, String> config = new LinkedHashMap<>();
+        private final Map<String, String> env = new LinkedHashMap<>();
         private int concurrency = 1;
         private OutputListener output = OutputListener.NONE;
         private Path probePayload;
@@ -86,6 +89,15 @@ public final class LaunchSpec {
 
         public Builder args(List<String> values) {
             args.addAll(values);
+            return this;
+        }
+
+        /**
+         * Environment variables added to the JVM's process environment (a cold start's). Do not give a checkpoint's
+         * template what must not be in its image: give it at restore ({@link RestoreSpec.Builder#env}).
+         */
+        public Builder env(Map<String, String> values) {
+            env.putAll(values);
             return this;
         }
 

@@ -13,6 +13,7 @@ public final class RestoreSpec {
 
     final String instanceId;
     final Map<String, String> config;
+    final Map<String, String> env;
     final int concurrency;
     final OutputListener output;
     final Duration timeout;
@@ -20,6 +21,7 @@ public final class RestoreSpec {
     private RestoreSpec(Builder b) {
         this.instanceId = b.instanceId;
         this.config = Map.copyOf(b.config);
+        this.env = Map.copyOf(b.env);
         this.concurrency = b.concurrency;
         this.output = b.output;
         this.timeout = b.timeout;
@@ -36,6 +38,7 @@ public final class RestoreSpec {
     public static final class Builder {
         private String instanceId;
         private final Map<String, String> config = new LinkedHashMap<>();
+        private final Map<String, String> env = new LinkedHashMap<>();
         private int concurrency = 1;
         private OutputListener output = OutputListener.NONE;
         private Duration timeout = Duration.ofSeconds(30);
@@ -52,6 +55,16 @@ public final class RestoreSpec {
 
         public Builder config(Map<String, String> values) {
             config.putAll(values);
+            return this;
+        }
+
+        /**
+         * Environment variables of this instance (the version's {@code --env} and per-instance ones), given at
+         * restore and never part of the image: {@code System.getenv} in the instance returns the agent's
+         * environment (what a cold start would inherit) overlaid with these.
+         */
+        public Builder env(Map<String, String> values) {
+            env.putAll(values);
             return this;
         }
 

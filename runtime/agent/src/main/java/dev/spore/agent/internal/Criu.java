@@ -41,8 +41,12 @@ public final class Criu {
     private final boolean mapsPages;
     private final boolean noBreakpoints;
     private final boolean readsPages;
+    /** {@code --timens-dumped-at} (Spore's patch): restored clocks count the time a snapshot waited. */
+    private final boolean advancesClocks;
 
-    private Criu(List<String> command, String version, boolean mapsPages, boolean noBreakpoints, boolean readsPages) {
+    private Criu(List<String> command, String version, boolean mapsPages, boolean noBreakpoints, boolean readsPages,
+                 boolean advancesClocks) {
+        this.advancesClocks = advancesClocks;
         this.command = List.copyOf(command);
         this.version = version;
         this.mapsPages = mapsPages;
@@ -63,7 +67,7 @@ public final class Criu {
         boolean maps = !"false".equals(System.getProperty("spore.criu.mmap-pages")) && help.contains("--mmap-pages");
         boolean noBreakpoints = !"false".equals(System.getProperty("spore.criu.no-breakpoints")) && help.contains("--no-breakpoints");
         boolean reads = maps && !"false".equals(System.getProperty("spore.criu.mmap-pages-read")) && help.contains("--mmap-pages-read");
-        return new Criu(command, version, maps, noBreakpoints, reads);
+        return new Criu(command, version, maps, noBreakpoints, reads, help.contains("--timens-dumped-at"));
     }
 
     private static List<String> candidate(Path sporeHome) {
@@ -166,6 +170,10 @@ public final class Criu {
         if (leaveRunning) {
             cmd.add("--leave-running");
         }
+        // a deleted file still mapped (an unpacked native library) travels in the image up to this size; the host
+        // refuses larger ones by name before the dump (docs/checkpoint-hooks.md)
+        cmd.add("--ghost-limit");
+        cmd.add(Long.toString(RestoreFidelity.GHOST_LIMIT));
         run(cmd, "criu dump of pid " + pid, log);
     }
 
@@ -189,6 +197,23 @@ public final class Criu {
         }
         args.addAll(logLevel());
         return args;
+    }
+
+    /**
+     * {@code --timens-dumped-at NS} for a snapshot dumped at {@code dumpedAtNanos} (metadata, ns since the epoch; null
+     * for an older snapshot): CRIU adds the wall-clock time since then to the restored time namespace's monotonic and
+     * boottime offsets, so {@code System.nanoTime()} advances across the snapshot by at least the time that passed.
+     */
+    public List<String> clockOptions(String dumpedAtNanos) {
+        if (!advancesClocks || dumpedAtNanos == null || !dumpedAtNanos.matches("\\d{1,19}")) {
+            return List.of();
+        }
+        return List.of("--timens-dumped-at", dumpedAtNanos);
+    }
+
+    /** Whether this CRIU advances restored clocks by the snapshot's age ({@link #clockOptions}). */
+    public boolean advancesClocks() {
+        return advancesClocks;
     }
 
     /** {@code -Dspore.criu.log-level=4} makes CRIU's logs detailed and timestamped (for profiling); default 2. */

@@ -29,12 +29,13 @@ import java.util.Map;
  * warm-up: the gateway's cold start.
  *
  * <p>Exit codes: 0 when the agent closes the channel, 2 for a bad command line or an unusable handler,
- * 3 when a warm-up call fails. The reason is always on stderr.
+ * 3 when a warm-up call fails, 4 when an afterRestore hook failed in a restored instance. The reason is always on stderr.
  */
 public final class FunctionMain {
 
     static final int EXIT_USAGE = 2;
     static final int EXIT_WARMUP = 3;
+    static final int EXIT_RESTORE_HOOKS = 4;
 
     /** Parsed command line. */
     static final class Options {
@@ -98,6 +99,8 @@ public final class FunctionMain {
     }
 
     public static void main(String[] args) {
+        // first: SecureRandoms the handler creates from here on are reseeded in every restored instance
+        dev.spore.host.internal.FreshSecureRandom.install();
         Options o;
         try {
             o = Options.parse(args);
@@ -193,7 +196,14 @@ public final class FunctionMain {
             // the agent reports the reason to the deployer; this JVM is still a warm instance, so it serves
             System.err.println("spore: " + fn + " no snapshot was made (" + suppressed(e) + "); serving from this JVM");
         } catch (org.crac.RestoreException e) {
-            System.err.println("spore: instance=" + Instance.id() + " restore hooks failed (" + suppressed(e) + "); serving anyway");
+            // an instance whose afterRestore hooks failed never serves (its resources were not reopened): the agent
+            // got RESUMED with hook-failures and the reason, and gives the caller another instance
+            System.err.println("spore: instance=" + Instance.id() + " restore hooks failed (" + suppressed(e) + "); exiting, "
+                    + "this instance will not serve");
+            for (Throwable t : e.getSuppressed()) {
+                t.printStackTrace();
+            }
+            fail(EXIT_RESTORE_HOOKS, null);
         }
     }
 

@@ -23,6 +23,10 @@ public final class Engine {
     private static final Engine INSTANCE = new Engine();
 
     private final OrderedContext global = new OrderedContext();
+
+    static {
+        FreshSecureRandom.install(); // for JVMs that use org.crac without FunctionMain
+    }
     /** Guarded by this. */
     private boolean inProgress;
     /** Prepared before the first dump; used only by the thread that holds {@code inProgress}. */
@@ -128,28 +132,37 @@ public final class Engine {
 
     private void run(ControlChannel ch) throws CheckpointException, RestoreException {
         CheckpointException failure = null;
+        Message resume = null;
+        long resumedAtMicros = 0;
+        long resumedAtNanos = 0;
+        long reseedNanos = 0;
+        long jitWait;
+        // Spore's own preparation (JIT quiescence, GC, the rehearsal of the request path) runs BEFORE the
+        // beforeCheckpoint hooks, so that nothing of the application runs between its hooks, the open-resource
+        // check and the dump (as in CRaC). Rehearsed after the hooks, a lazy pool reopened its connection and a
+        // log handler its file, after the check that would have caught them (cases 01 and 02).
+        freshness = freshness == null ? Freshness.prepare() : freshness;
+        replayRestorePath();
+        jitWait = JitQuiescence.await(); // unfinished compilations would be redone by every instance
+        System.gc(); // a smaller heap is a smaller image: dead objects' pages are not worth fetching
+        replayAfterGc();
         try {
             global.beforeCheckpoint(null);
         } catch (CheckpointException e) {
             failure = e;
         }
         if (failure == null) {
+            // the last thing before CHECKPOINT: descriptors, pid-bound /proc files and deleted mappings
             for (CheckpointOpenResourceException open : OpenFiles.check(ch.targets())) {
                 failure = failure == null ? new CheckpointException() : failure;
                 failure.addSuppressed(open);
             }
         }
-        Message resume = null;
-        long resumedAtMicros = 0;
-        long resumedAtNanos = 0;
         try {
             if (failure == null) {
-                freshness = freshness == null ? Freshness.prepare() : freshness;
-                replayRestorePath();
-                long jitWait = JitQuiescence.await(); // unfinished compilations would be redone by every instance
-                System.gc(); // a smaller heap is a smaller image: dead objects' pages are not worth fetching
-                replayAfterGc();
-                Message reply = ch.checkpoint(Map.of("jit-wait-ms", Long.toString(jitWait)));
+                Map<String, String> request = new LinkedHashMap<>();
+                request.put("jit-wait-ms", Long.toString(jitWait));
+                Message reply = ch.checkpoint(request);
                 resumedAtMicros = epochMicros();
                 resumedAtNanos = System.nanoTime();
                 if (reply.type() == Type.RESUME) {
@@ -168,7 +181,10 @@ public final class Engine {
         if (resume != null) {
             Instance.resume(resume.headers());
             if ("true".equals(resume.header("restored"))) {
+                RestoreEnvironment.apply(resume.headers()); // before reseeding and hooks: they may read it
+                long r0 = System.nanoTime();
                 freshness.reseed();
+                reseedNanos = System.nanoTime() - r0;
             }
         }
         RestoreException restoreFailure = null;
@@ -183,6 +199,7 @@ public final class Engine {
             done.put("resume-read-us", Long.toString(resumedAtMicros));
             // identity, reseeding and afterRestore hooks: the instance's own share of the restore
             done.put("hooks-us", Long.toString((System.nanoTime() - resumedAtNanos) / 1000));
+            done.put("reseed-us", Long.toString(reseedNanos / 1000)); // Freshness' share of hooks-us
             done.put("hook-failures", restoreFailure == null ? "0" : String.valueOf(restoreFailure.getSuppressed().length));
             if (restoreFailure != null) {
                 done.put("reason", describe(restoreFailure));

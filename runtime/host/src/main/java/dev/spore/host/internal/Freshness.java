@@ -6,6 +6,7 @@ import java.io.DataInputStream;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -42,6 +43,14 @@ final class Freshness {
     private final AtomicLong tlrSeeder;
     private final Field tlrProbe;
     private final String skipped;
+    /** Class-level seed generators of SplittableRandom and the java.util.random algorithms (case 03). */
+    private final List<AtomicLong> defaultGens = new ArrayList<>();
+    /** Collections.shuffle's lazily created Random (null until first shuffle: then read again at reseed). */
+    private Field collectionsRandom;
+    /** JDK 21+: ThreadContainers.root(), ThreadContainer.threads()/children(): virtual threads (case 04). */
+    private Method containersRoot;
+    private Method containerThreads;
+    private Method containerChildren;
 
     private Freshness(DataInputStream urandom, Random mathRandom, List<Object> nativePrngs, Field nativeBuffered,
                       Field nativeLastRead, Field nativeLock, AtomicLong randomUniquifier, AtomicLong tlrSeeder, Field tlrProbe, String skipped) {
@@ -104,7 +113,70 @@ final class Freshness {
         } catch (ReflectiveOperationException | RuntimeException e) {
             skipped.append(" ThreadLocalRandom");
         }
-        return new Freshness(urandom, math, prngs, buffered, lastRead, lock, uniquifier, seeder, probe, skipped.toString());
+        Freshness f = new Freshness(urandom, math, prngs, buffered, lastRead, lock, uniquifier, seeder, probe, skipped.toString());
+        f.prepareMore();
+        RestoreEnvironment.prepare();
+        return f;
+    }
+
+    /** The class-level generators and thread containers of newer JDKs; each found is reseeded, the rest reported. */
+    private void prepareMore() {
+        StringBuilder missed = new StringBuilder();
+        String[] algorithms = {"L32X64MixRandom", "L64X128MixRandom", "L64X128StarStarRandom", "L64X256MixRandom",
+                "L64X1024MixRandom", "L128X128MixRandom", "L128X256MixRandom", "L128X1024MixRandom",
+                "Xoroshiro128PlusPlus", "Xoshiro256PlusPlus"};
+        addDefaultGen("java.util.SplittableRandom", missed);
+        for (String a : algorithms) {
+            // JDK 17-21: module jdk.random; since JDK 22 in java.base
+            if (!addDefaultGen("jdk.internal.random." + a, null)) {
+                addDefaultGen("jdk.random." + a, missed);
+            }
+        }
+        try {
+            collectionsRandom = field(java.util.Collections.class, "r");
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            missed.append(" Collections.shuffle");
+        }
+        if (Runtime.version().feature() >= 21) {
+            try {
+                Class<?> containers = Class.forName("jdk.internal.vm.ThreadContainers");
+                Class<?> container = Class.forName("jdk.internal.vm.ThreadContainer");
+                Method root = containers.getMethod("root");
+                Method threads = container.getMethod("threads");
+                Method children = container.getMethod("children");
+                root.setAccessible(true);
+                threads.setAccessible(true);
+                children.setAccessible(true);
+                containersRoot = root;
+                containerThreads = threads;
+                containerChildren = children;
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                missed.append(" ThreadLocalRandom(virtual threads)");
+            }
+        }
+        if (!missed.isEmpty()) {
+            System.err.println("spore-host: WARNING restored instances will share PRNG state for:" + missed
+                    + " (start the JVM with the agent's --add-opens flags)");
+        }
+    }
+
+    private boolean addDefaultGen(String className, StringBuilder missed) {
+        try {
+            Class<?> c = Class.forName(className);
+            Field f;
+            try {
+                f = field(c, "defaultGen");
+            } catch (NoSuchFieldException e) {
+                f = field(c, "DEFAULT_GEN"); // the Xoroshiro/Xoshiro algorithms' name for it
+            }
+            defaultGens.add((AtomicLong) f.get(null));
+            return true;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            if (missed != null) {
+                missed.append(' ').append(className.substring(className.lastIndexOf('.') + 1));
+            }
+            return false;
+        }
     }
 
     /** Called in a restored instance before its afterRestore hooks, and by the engine before a dump (harmless then). */
@@ -142,9 +214,53 @@ final class Freshness {
                 // cannot happen: made accessible in prepare()
             }
         }
+        for (AtomicLong gen : defaultGens) {
+            gen.set(seed());
+        }
+        if (collectionsRandom != null) {
+            try {
+                Random r = (Random) collectionsRandom.get(null);
+                if (r != null) {
+                    r.setSeed(seed());
+                }
+            } catch (IllegalAccessException e) {
+                // cannot happen: made accessible in prepare()
+            }
+        }
+        resetVirtualThreadProbes();
+        FreshSecureRandom.restored();
         if (!skipped.isEmpty() && Instance.restored()) {
             System.err.println("spore-host: WARNING restored instance shares PRNG state with its siblings for:" + skipped
                     + " (start the JVM with the agent's --add-opens flags)");
+        }
+    }
+
+    /**
+     * Virtual threads are in no thread group's enumeration; they are found in the JDK's thread containers (the
+     * root one tracks every virtual thread unless -Djdk.trackAllThreads=false; executors and structured scopes are
+     * its descendants). Their probe is reset like a platform thread's.
+     */
+    private void resetVirtualThreadProbes() {
+        if (containersRoot == null || tlrProbe == null) {
+            return;
+        }
+        try {
+            List<Object> pending = new ArrayList<>();
+            pending.add(containersRoot.invoke(null));
+            while (!pending.isEmpty()) {
+                Object c = pending.remove(pending.size() - 1);
+                java.util.Iterator<?> threads = ((java.util.stream.Stream<?>) containerThreads.invoke(c)).iterator();
+                while (threads.hasNext()) {
+                    Thread t = (Thread) threads.next();
+                    tlrProbe.setInt(t, 0);
+                }
+                java.util.Iterator<?> children = ((java.util.stream.Stream<?>) containerChildren.invoke(c)).iterator();
+                while (children.hasNext()) {
+                    pending.add(children.next());
+                }
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            System.err.println("spore-host: WARNING virtual threads keep their ThreadLocalRandom state after restore (" + e + ")");
         }
     }
 

@@ -64,7 +64,20 @@ final class OpenFiles {
         } catch (IOException e) {
             found.add(new CheckpointOpenFileException(-1, "/proc/self/fd (cannot list descriptors: " + e.getMessage() + ")"));
         }
+        found.addAll(DeletedMappings.check(ghostLimit()));
         return found;
+    }
+
+    /**
+     * The largest deleted-but-mapped file CRIU may carry in an image (its {@code --ghost-limit}, which the agent
+     * passes as {@code -Dspore.ghost-limit} in bytes); larger ones are refused by name before CRIU runs.
+     */
+    static long ghostLimit() {
+        try {
+            return Long.parseLong(System.getProperty("spore.ghost-limit", Long.toString(DeletedMappings.DEFAULT_GHOST_LIMIT)));
+        } catch (NumberFormatException e) {
+            return DeletedMappings.DEFAULT_GHOST_LIMIT;
+        }
     }
 
     /** Which socket inodes are inet sockets or named unix sockets, from /proc/net (read once per check). */
@@ -118,7 +131,10 @@ final class OpenFiles {
             return true;
         }
         if (target.startsWith("/proc/")) {
-            return true; // the listing's own descriptor
+            // only the listing's own descriptor (/proc/<pid>/fd): any other /proc file names the dumped process by
+            // its pid (the kernel resolved "self" at open), which no restored instance has: CRIU cannot reopen it
+            // at restore, or, with the pid reused, it reads another process (case 13). Refused by name.
+            return target.matches("/proc/(self|thread-self|\\d+)(/task/\\d+)?/fd");
         }
         if (javaHome != null && target.startsWith(javaHome + "/")) {
             return true;
