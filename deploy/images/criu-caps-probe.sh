@@ -14,7 +14,7 @@ set -euo pipefail
 HOME_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 CRIU=$HOME_DIR/.spore/criu/bin/criu
 # keep in sync with the agent DaemonSet's securityContext.capabilities.add (lower case, no CAP_ prefix)
-CAPS=sys_admin,sys_ptrace,checkpoint_restore,net_admin,sys_resource,sys_time,dac_override,dac_read_search,setuid,setgid,setpcap,chown,fowner,kill,sys_chroot
+CAPS=sys_admin,net_admin,sys_time,setpcap,sys_chroot,checkpoint_restore,sys_ptrace,setuid,setgid,dac_override,chown,kill
 WITHOUT= TARGET=sleep
 while [ $# -gt 0 ]; do
   case "$1" in
