@@ -96,6 +96,7 @@ base_tar() {
     "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old
   # debootstrap may leave mounts behind on failure paths; none may end up in the layer
   for mp in proc sys dev/pts dev; do mountpoint -q "$root/$mp" && umount -l "$root/$mp" || true; done
+  chmod 0755 "$root"   # mktemp made it 0700: as the layer's "/", that would lock every non-root user out
   tar --numeric-owner --xattrs -C "$root" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
   rm -rf "$root" "$root.log"
   echo "$tarball"
@@ -111,6 +112,7 @@ component_tar() {
    done)
   if [ "$c" != agent ]; then chown -R "$APP_UID:$APP_UID" "$stage/var/lib/spore"; fi
   chmod -R a+rX "$stage/opt/spore"
+  chmod 0755 "$stage"   # the layer's "/" (mktemp made it 0700)
   tar --numeric-owner -C "$stage" -cf "$stage.tar" . && rm -rf "$stage"
   echo "$stage.tar"
 }
