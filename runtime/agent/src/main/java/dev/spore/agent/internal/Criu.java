@@ -41,8 +41,11 @@ public final class Criu {
     private final boolean mapsPages;
     private final boolean noBreakpoints;
     private final boolean readsPages;
+    private final java.util.Set<String> patchFeatures;
 
-    private Criu(List<String> command, String version, boolean mapsPages, boolean noBreakpoints, boolean readsPages) {
+    private Criu(List<String> command, String version, boolean mapsPages, boolean noBreakpoints, boolean readsPages,
+                 java.util.Set<String> patchFeatures) {
+        this.patchFeatures = patchFeatures;
         this.command = List.copyOf(command);
         this.version = version;
         this.mapsPages = mapsPages;
@@ -63,7 +66,13 @@ public final class Criu {
         boolean maps = !"false".equals(System.getProperty("spore.criu.mmap-pages")) && help.contains("--mmap-pages");
         boolean noBreakpoints = !"false".equals(System.getProperty("spore.criu.no-breakpoints")) && help.contains("--no-breakpoints");
         boolean reads = maps && !"false".equals(System.getProperty("spore.criu.mmap-pages-read")) && help.contains("--mmap-pages-read");
-        return new Criu(command, version, maps, noBreakpoints, reads);
+        java.util.Set<String> features = new java.util.TreeSet<>();
+        for (String f : new String[] {"mmap-pages", "mmap-pages-copy", "mmap-pages-read", "no-breakpoints"}) {
+            if (help.contains("--" + f)) {
+                features.add(f);
+            }
+        }
+        return new Criu(command, version, maps, noBreakpoints, reads, java.util.Set.copyOf(features));
     }
 
     private static List<String> candidate(Path sporeHome) {
@@ -134,6 +143,15 @@ public final class Criu {
 
     public String version() {
         return version;
+    }
+
+    /**
+     * Spore's CRIU patch features this binary has ({@code mmap-pages}, {@code mmap-pages-copy},
+     * {@code mmap-pages-read}, {@code no-breakpoints}), whether or not a system property turned one off: a
+     * snapshot records them as requirements, and a node is judged by what its CRIU can do.
+     */
+    public java.util.Set<String> patchFeatures() {
+        return patchFeatures;
     }
 
     /** Whether restores map memory from the pages image ({@code --mmap-pages}) instead of copying it. */
