@@ -340,6 +340,11 @@ public final class LocalNode implements Node {
         return Files.isDirectory(dir) ? dir : null;
     }
 
+    /** The admission semaphore, for tests that need a restore "in flight" without racing one. */
+    java.util.concurrent.Semaphore restoreSlots() {
+        return restoreSlots;
+    }
+
     /** One line for health and describe. */
     public String describe() {
         return "node=" + name + " criu=" + agent.criuVersion() + " snapshots=" + snapshots.kind();

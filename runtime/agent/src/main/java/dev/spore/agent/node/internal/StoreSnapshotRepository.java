@@ -58,7 +58,17 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
     @Override
     public Map<String, String> metadata(String name) {
         if (fetched.contains(name)) {
-            return Snapshot.open(imagesDir.resolve(name)).metadata();
+            // the properties only: the image's files are checked when the restore opens it, and a damaged copy is
+            // then evicted (checking here would fail the same way without evicting)
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.Reader r = Files.newBufferedReader(imagesDir.resolve(name).resolve(Snapshot.METADATA))) {
+                p.load(r);
+                Map<String, String> m = new java.util.HashMap<>();
+                p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
+                return m;
+            } catch (IOException e) {
+                evict(name); // unreadable: read the store's manifest instead, the fetch then replaces the copy
+            }
         }
         return store.manifest(name).metadata();
     }
