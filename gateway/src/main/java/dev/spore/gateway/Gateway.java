@@ -1,6 +1,8 @@
 package dev.spore.gateway;
 
-import dev.spore.agent.Agent;
+import dev.spore.agent.AgentException;
+import dev.spore.agent.node.LocalNode;
+import dev.spore.agent.node.NodeException;
 import dev.spore.gateway.engine.AgentEngine;
 import dev.spore.gateway.engine.Engine;
 import dev.spore.gateway.pool.InvokeTimeoutException;
@@ -15,9 +17,6 @@ import dev.spore.gateway.registry.DeployRequest;
 import dev.spore.gateway.registry.FunctionRegistry;
 import dev.spore.gateway.registry.Stage;
 import dev.spore.gateway.registry.VersionRecord;
-import dev.spore.gateway.store.LocalSnapshotRepository;
-import dev.spore.gateway.store.SnapshotRepository;
-import dev.spore.gateway.store.StoreSnapshotRepository;
 import io.micrometer.core.instrument.MeterRegistry;
 
 import java.io.IOException;
@@ -75,12 +74,15 @@ public final class Gateway implements AutoCloseable {
      */
     public static Gateway onThisNode(Path home, Path dataDir, String storeUri, MeterRegistry meters) throws IOException {
         GatewayMetrics m = new GatewayMetrics(meters);
-        Agent agent = Agent.create(home, dataDir.resolve("agent"));
-        String uri = storeUri == null || storeUri.isBlank() ? "local:" + dataDir.resolve("store") : storeUri;
-        SnapshotRepository snapshots = uri.equals("dir")
-                ? new LocalSnapshotRepository(dataDir.resolve("snapshots"))
-                : new StoreSnapshotRepository(uri, dataDir.resolve("cache"), dataDir.resolve("images"));
-        return new Gateway(dataDir, new AgentEngine(agent, snapshots, dataDir.resolve("agent"), m), m);
+        // the embedded node restores as many instances at once as the pools ask for (as before the Node API)
+        int maxRestores = Integer.getInteger("spore.node.max-restores", 256);
+        LocalNode node;
+        try {
+            node = LocalNode.create(new LocalNode.Config("local", home, dataDir, storeUri, maxRestores));
+        } catch (NodeException e) {
+            throw new AgentException(e.getMessage(), e);
+        }
+        return new Gateway(dataDir, new AgentEngine(node, m), m);
     }
 
     /**

@@ -5,7 +5,6 @@ import dev.spore.gateway.pool.StartKind;
 import dev.spore.gateway.registry.DeployRequest;
 import dev.spore.gateway.registry.Stage;
 import dev.spore.gateway.registry.VersionRecord;
-import dev.spore.gateway.store.LocalSnapshotRepository;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -64,7 +63,7 @@ class GatewayEndToEndTest {
         for (String fn : List.of("echo", "par", "fb", "slow", "badjar", "nohandler", "nomethod", "greet")) {
             assertThat(Processes.awaitNone(fn)).as("JVMs of fn=%s left running", fn).isEmpty();
         }
-        LocalSnapshotRepository.deleteTree(data);
+        deleteTree(data);
     }
 
     static DeployRequest request(String handler, Path jarPath, Integer timeoutMs, Integer maxInstances, Integer keepAlive,
@@ -214,5 +213,17 @@ class GatewayEndToEndTest {
         byte[] all = Files.readAllBytes(pages);
         Files.delete(pages);
         Files.write(pages, java.util.Arrays.copyOf(all, all.length / 2));
+    }
+
+    /** Deletes {@code dir} and everything under it; no error if it does not exist. */
+    static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
+        if (!java.nio.file.Files.exists(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(dir)) {
+            for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                java.nio.file.Files.deleteIfExists(p);
+            }
+        }
     }
 }

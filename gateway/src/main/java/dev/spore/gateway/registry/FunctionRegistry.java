@@ -3,7 +3,6 @@ package dev.spore.gateway.registry;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.spore.gateway.GatewayException;
-import dev.spore.gateway.store.LocalSnapshotRepository;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -194,7 +193,7 @@ public final class FunctionRegistry {
         List<VersionRecord> gone = versions(name);
         functions.remove(name);
         versions.remove(name);
-        LocalSnapshotRepository.deleteTree(root.resolve(name));
+        deleteTree(root.resolve(name));
         return gone;
     }
 
@@ -206,7 +205,7 @@ public final class FunctionRegistry {
             f.aliases.values().removeIf(n -> n == version);
         }
         writeJson(root.resolve(name).resolve("function.json"), f);
-        LocalSnapshotRepository.deleteTree(versionDir(name, version));
+        deleteTree(versionDir(name, version));
         return v;
     }
 
@@ -248,6 +247,18 @@ public final class FunctionRegistry {
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes {@code dir} and everything under it; no error if it does not exist. */
+    static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
+        if (!java.nio.file.Files.exists(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(dir)) {
+            for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                java.nio.file.Files.deleteIfExists(p);
+            }
         }
     }
 }

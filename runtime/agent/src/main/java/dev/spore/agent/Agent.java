@@ -4,6 +4,9 @@ import dev.spore.agent.internal.Criu;
 import dev.spore.agent.internal.Pipe;
 import dev.spore.agent.internal.PinnedClassPath;
 import dev.spore.agent.internal.RestoreFidelity;
+import dev.spore.agent.internal.Requirements;
+import dev.spore.agent.internal.HostFacts;
+import dev.spore.agent.internal.SporeRoot;
 import dev.spore.agent.internal.WorkingSet;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
@@ -94,7 +97,8 @@ public final class Agent implements AutoCloseable {
         this.workDir = workDir;
         this.criu = criu;
         this.hostClassPath = hostClassPath;
-        this.pinned = new PinnedClassPath(workDir.resolve("classpath"));
+        // the same path on every node, so that another node can restore the image (see SporeRoot)
+        this.pinned = new PinnedClassPath(SporeRoot.classPath());
     }
 
     /**
@@ -109,6 +113,7 @@ public final class Agent implements AutoCloseable {
         } catch (IOException e) {
             throw new AgentException("cannot create agent work directory " + workDir + ": " + e.getMessage());
         }
+        SporeRoot.cwd(); // restores need it (CRIU restores the working directory by path)
         warnIfKdatNotOnTmpfs();
         Pipe.load();
         return new Agent(workDir, criu, hostCp);
@@ -187,7 +192,11 @@ public final class Agent implements AutoCloseable {
         List<String> exec = new ArrayList<>(List.of("unshare", "--pid", "--fork", "setsid",
                 "/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
+        String home = realPath(spec.javaHome);
+        // the JDK's facts are a checkpoint's requirements: probe them (once per JDK) while the function warms up
+        restorers.submit(() -> HostFacts.get().jdk(home));
         Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false, spec.env);
+        instance.launchedWith(home, cp);
         instance.probePayload(spec.probePayload);
         instance.pid(nsInit(instance, id));
         LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
@@ -229,6 +238,13 @@ public final class Agent implements AutoCloseable {
             meta.put("dump-ms", String.format(java.util.Locale.ROOT, "%.1f", dumpMs));
             meta.put("criu", criu.version());
             meta.put("source-instance", instance.id());
+            List<String> jars = pinned.entries(instance.classPath() == null ? List.of() : instance.classPath());
+            for (int i = 0; i < jars.size(); i++) {
+                meta.put("classpath." + i, jars.get(i)); // <sha256> <size> <name> under <spore.root>/classpath
+            }
+            if (instance.javaHome() != null) {
+                meta.putAll(Requirements.record(instance.javaHome(), Requirements.NodeView.self(criu)));
+            }
             if (request.header("jit-wait-ms") != null) {
                 meta.put("jit-wait-ms", request.header("jit-wait-ms")); // the host let the JIT finish its queue first
             }
@@ -462,8 +478,10 @@ public final class Agent implements AutoCloseable {
             cmd.addAll(exec);
             ProcessBuilder builder = new ProcessBuilder(cmd);
             builder.environment().putAll(env);
+            // a launched JVM runs in <spore.root>/cwd: CRIU restores the working directory by path, and that one
+            // exists on every node (the instance directory does not). CRIU itself may run anywhere.
             Process process = builder
-                    .directory(dir.toFile())
+                    .directory(restore ? dir.toFile() : SporeRoot.cwd().toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .start();
@@ -521,6 +539,14 @@ public final class Agent implements AutoCloseable {
             return Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString();
         } catch (IOException e) {
             throw new AgentException("pid " + pid + " has no fd " + fd + " (" + e.getMessage() + "): it was not launched by this agent");
+        }
+    }
+
+    private static String realPath(Path p) {
+        try {
+            return p.toRealPath().toString();
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize().toString();
         }
     }
 

@@ -49,6 +49,9 @@ public final class Instance implements AutoCloseable {
     private volatile long markerNanos;
     private volatile RestoreProfile profile;
     private volatile String controlError;
+    /** For a launched JVM: its JDK ({@code java.home}, real path) and its pinned class path; else null. */
+    private volatile String javaHome;
+    private volatile List<Path> classPath;
 
     Instance(String id, Kind kind, Path dir, Process process, InputStream controlIn, OutputStream control,
              InputStream out, InputStream err, OutputListener listener) {
@@ -210,6 +213,19 @@ public final class Instance implements AutoCloseable {
     /** Invocations sent and not yet answered. */
     public int inFlight() {
         return invoker.inFlight();
+    }
+
+    void launchedWith(String home, List<Path> cp) {
+        this.javaHome = home;
+        this.classPath = List.copyOf(cp);
+    }
+
+    String javaHome() {
+        return javaHome;
+    }
+
+    List<Path> classPath() {
+        return classPath;
     }
 
     void pid(long value) {

@@ -144,6 +144,12 @@ public final class AgentCli {
             }
             Snapshot snapshot = Snapshot.open(snapshotDir(images, name));
             try (Agent agent = agent()) {
+                // the same check a node runs before CRIU: an unmet requirement is named instead of failing inside CRIU
+                var unmet = dev.spore.agent.internal.Requirements.check(snapshot.metadata(),
+                        dev.spore.agent.internal.Requirements.NodeView.self(agent.criu()));
+                if (unmet != null) {
+                    throw new AgentException("snapshot=" + snapshot.name() + ": " + unmet.message());
+                }
                 List<RestoreSpec> specs = new ArrayList<>();
                 for (int i = 1; i <= count; i++) {
                     specs.add(RestoreSpec.builder().instanceId("child-" + name + "-" + i + "-" + Long.toHexString(System.nanoTime() & 0xffffff))

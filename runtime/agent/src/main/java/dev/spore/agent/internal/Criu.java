@@ -43,10 +43,12 @@ public final class Criu {
     private final boolean readsPages;
     /** {@code --timens-dumped-at} (Spore's patch): restored clocks count the time a snapshot waited. */
     private final boolean advancesClocks;
+    private final java.util.Set<String> patchFeatures;
 
     private Criu(List<String> command, String version, boolean mapsPages, boolean noBreakpoints, boolean readsPages,
-                 boolean advancesClocks) {
+                 boolean advancesClocks, java.util.Set<String> patchFeatures) {
         this.advancesClocks = advancesClocks;
+        this.patchFeatures = patchFeatures;
         this.command = List.copyOf(command);
         this.version = version;
         this.mapsPages = mapsPages;
@@ -67,7 +69,14 @@ public final class Criu {
         boolean maps = !"false".equals(System.getProperty("spore.criu.mmap-pages")) && help.contains("--mmap-pages");
         boolean noBreakpoints = !"false".equals(System.getProperty("spore.criu.no-breakpoints")) && help.contains("--no-breakpoints");
         boolean reads = maps && !"false".equals(System.getProperty("spore.criu.mmap-pages-read")) && help.contains("--mmap-pages-read");
-        return new Criu(command, version, maps, noBreakpoints, reads, help.contains("--timens-dumped-at"));
+        java.util.Set<String> features = new java.util.TreeSet<>();
+        for (String f : new String[] {"mmap-pages", "mmap-pages-copy", "mmap-pages-read", "no-breakpoints", "timens-dumped-at"}) {
+            if (help.contains("--" + f)) {
+                features.add(f);
+            }
+        }
+        return new Criu(command, version, maps, noBreakpoints, reads, features.contains("timens-dumped-at"),
+                java.util.Set.copyOf(features));
     }
 
     private static List<String> candidate(Path sporeHome) {
@@ -138,6 +147,15 @@ public final class Criu {
 
     public String version() {
         return version;
+    }
+
+    /**
+     * Spore's CRIU patch features this binary has ({@code mmap-pages}, {@code mmap-pages-copy},
+     * {@code mmap-pages-read}, {@code no-breakpoints}), whether or not a system property turned one off: a
+     * snapshot records them as requirements, and a node is judged by what its CRIU can do.
+     */
+    public java.util.Set<String> patchFeatures() {
+        return patchFeatures;
     }
 
     /** Whether restores map memory from the pages image ({@code --mmap-pages}) instead of copying it. */

@@ -20,8 +20,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Why: the JVM keeps its jars open, so an image refers to them by path, and CRIU refuses to restore
  * when such a file changed size ("has bad size"). Rebuilding or redeploying a jar in place would silently
- * break every snapshot taken from it. A pinned copy at {@code <dir>/<sha256 prefix>/<name>} can only ever
- * have one content. Directories on a class path are left as they are: class loaders keep no descriptor open
+ * break every snapshot taken from it. A pinned copy at {@code <dir>/<sha256>/<name>} can only ever
+ * have one content, and {@code <dir>} is {@link SporeRoot#classPath()}, the same path on every node: a node that
+ * restores the snapshot materializes the same jars at the same paths from the store ({@link #entries}). Directories on a class path are left as they are: class loaders keep no descriptor open
  * on them, so they are not part of the image.
  */
 public final class PinnedClassPath {
@@ -50,7 +51,7 @@ public final class PinnedClassPath {
                 return known;
             }
             String digest = sha256(jar);
-            Path target = dir.resolve(digest.substring(0, 16)).resolve(jar.getFileName().toString());
+            Path target = dir.resolve(digest).resolve(jar.getFileName().toString());
             if (!Files.exists(target)) {
                 Files.createDirectories(target.getParent());
                 Path tmp = Files.createTempFile(target.getParent(), ".pin", ".tmp");
@@ -63,6 +64,29 @@ public final class PinnedClassPath {
         } catch (IOException e) {
             throw new AgentException("cannot pin class path entry " + jar + " into " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The pinned jars among {@code classPath} as {@code <sha256> <size> <name>} (what a snapshot's metadata lists
+     * as {@code classpath.N}); entries outside this pin directory (directories, unpinned files) are left out.
+     */
+    public List<String> entries(List<Path> classPath) {
+        List<String> out = new ArrayList<>();
+        for (Path p : classPath) {
+            Path parent = p.getParent();
+            if (parent != null && dir.equals(parent.getParent()) && parent.getFileName().toString().matches("[0-9a-f]{64}")) {
+                try {
+                    out.add(parent.getFileName() + " " + Files.size(p) + " " + p.getFileName());
+                } catch (IOException e) {
+                    throw new AgentException("pinned class path entry " + p + " vanished: " + e.getMessage(), e);
+                }
+            }
+        }
+        return out;
+    }
+
+    public Path dir() {
+        return dir;
     }
 
     static String sha256(Path file) throws IOException {

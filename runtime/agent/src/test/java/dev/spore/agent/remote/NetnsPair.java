@@ -22,11 +22,12 @@ final class NetnsPair implements AutoCloseable {
 
     NetnsPair() throws IOException, InterruptedException {
         String tag = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x100000, 0xffffff));
-        int net = ThreadLocalRandom.current().nextInt(1, 250);
+        // 10.213.1.0/24, cut into /30s: concurrent runs pick different ones
+        int base = 4 * ThreadLocalRandom.current().nextInt(0, 63);
         storeNs = "spore-store-" + tag;
         agentNs = "spore-agent-" + tag;
-        storeIp = "10.213." + net + ".1";
-        agentIp = "10.213." + net + ".2";
+        storeIp = "10.213.1." + (base + 1);
+        agentIp = "10.213.1." + (base + 2);
         String vs = "vs" + tag;
         String va = "va" + tag;
         try {

@@ -1,50 +1,83 @@
 package dev.spore.agent.remote;
 
-import dev.spore.agent.Agent;
-import dev.spore.agent.Instance;
-import dev.spore.agent.RestoreSpec;
-import dev.spore.agent.Snapshot;
+import dev.spore.agent.internal.SporeRoot;
+import dev.spore.agent.node.LocalNode;
+import dev.spore.agent.node.NodeException;
+import dev.spore.agent.node.NodeInstance;
+import dev.spore.agent.node.StartRequest;
+import dev.spore.store.Manifest;
 import dev.spore.store.SnapshotStore;
 import dev.spore.store.StoreClient;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
+import java.util.stream.Stream;
 
 /**
- * The "other host" of {@link RemoteRestoreTest}: runs inside the agent's network namespace, fetches a
- * snapshot from the store over TCP, restores one instance from the fetched copy and prints what happened
- * as {@code key=value} lines for the test to check.
+ * The "other node" of {@link RemoteRestoreTest}: runs in its own network and mount namespaces (private /tmp,
+ * empty {@code spore.root}), restores one instance of a snapshot through a {@link LocalNode} whose store is
+ * reached over TCP, invokes it, and prints what happened as {@code key=value} lines for the test to check.
  *
- * <pre>RemoteAgentMain STORE_URI SNAPSHOT WORK_DIR INSTANCE_ID</pre>
+ * <pre>RemoteAgentMain STORE_URI SNAPSHOT CHECKPOINT_NODE_DIR INSTANCE_ID [drop-jars]</pre>
+ * With {@code drop-jars} it first deletes the class path jars ({@code cp-*}) from the store, and the restore
+ * must then fail: the proof that the jars reach this node only through the store.
  */
 public final class RemoteAgentMain {
 
     public static void main(String[] args) throws Exception {
         String uri = args[0];
         String name = args[1];
-        Path work = Path.of(args[2]);
+        Path checkpointNode = Path.of(args[2]);
         String instanceId = args[3];
+        boolean dropJars = args.length > 4 && args[4].equals("drop-jars");
         System.out.println("netns=" + Files.readSymbolicLink(Path.of("/proc/self/ns/net")));
-        Path image = work.resolve("fetched");
-        try (SnapshotStore store = StoreClient.builder(uri).cacheDir(work.resolve("cache")).build()) {
-            long t0 = System.nanoTime();
-            store.fetch(name, image);
-            System.out.printf("fetch-ms=%.1f%n", (System.nanoTime() - t0) / 1e6);
-            System.out.println("transport=" + store.stats().transport());
+        System.out.println("mntns=" + Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")));
+        System.out.println("checkpoint-node-visible=" + Files.exists(checkpointNode.resolve("agent")));
+        System.out.println("jars-before=" + jars());
+        if (dropJars) {
+            try (SnapshotStore store = StoreClient.builder(uri).cacheDir(Path.of("/tmp/drop-cache")).build()) {
+                for (Manifest m : store.list()) {
+                    if (m.name().startsWith("cp-")) {
+                        store.delete(m.name());
+                        System.out.println("dropped=" + m.name());
+                    }
+                }
+            }
         }
-        Snapshot snapshot = Snapshot.open(image); // verifies every file's size against the agent's metadata
-        try (Agent agent = Agent.create(Path.of(System.getProperty("spore.home")), work.resolve("agent"))) {
-            Instance child = agent.restore(snapshot, RestoreSpec.builder().instanceId(instanceId).build());
-            System.out.println("restored=" + child.id() + " restore-ms=" + child.profile().total());
-            if (!child.awaitExit(Duration.ofSeconds(30))) {
-                System.out.println("error=instance did not finish within 30 s");
-                System.exit(1);
+        Path data = Files.createDirectories(Path.of("/tmp/node-b"));
+        try (LocalNode node = LocalNode.create(new LocalNode.Config("b", Path.of(System.getProperty("spore.home")), data, uri, 2))) {
+            NodeInstance i;
+            try {
+                i = node.restore(new StartRequest(instanceId, name, "hello", 1, null, null, 64, 1, Map.of(), Map.of(),
+                        Duration.ofSeconds(30)));
+            } catch (NodeException e) {
+                System.out.println("error-kind=" + e.kind());
+                System.out.println("error=" + e.getMessage().replace('\n', ' '));
+                System.out.println("done");
+                return;
             }
-            for (String line : Files.readAllLines(child.stdoutLog())) {
-                System.out.println("stdout=" + line);
-            }
+            System.out.println("restored=" + i.id() + " restore-ms=" + i.profile().total());
+            System.out.println("fetched-bytes=" + i.fetchedBytes());
+            System.out.println("jars-after=" + jars());
+            String reply = new String(i.invoke("remote".getBytes(StandardCharsets.UTF_8), Map.of(), Duration.ofSeconds(30)).body(),
+                    StandardCharsets.UTF_8);
+            System.out.println("reply=" + reply);
+            i.stop();
         }
         System.out.println("done");
+    }
+
+    /** Jars under this node's {@code <spore.root>/classpath}. */
+    private static long jars() throws Exception {
+        Path dir = SporeRoot.classPath();
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(p -> p.toString().endsWith(".jar")).count();
+        }
     }
 }

@@ -1,9 +1,8 @@
 package dev.spore.agent.remote;
 
-import dev.spore.agent.Agent;
-import dev.spore.agent.Instance;
-import dev.spore.agent.LaunchSpec;
-import dev.spore.agent.Snapshot;
+import dev.spore.agent.internal.SporeRoot;
+import dev.spore.agent.node.LocalNode;
+import dev.spore.agent.node.PrepareRequest;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -11,20 +10,23 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * MITOSIS' remote fork with Spore's parts, on one machine: a function is checkpointed here, its image is
- * published to a store running in network namespace A, and an agent in network namespace B (joined to A by
- * a veth pair only) fetches it over TCP and restores a working instance from the fetched copy.
+ * MITOSIS' remote fork with Spore's parts, on one machine, with nothing shared but the OS and /usr/lib/jvm:
+ * node A (this JVM) prepares {@code functions/hello} and publishes the snapshot, with its pinned jars, to a store
+ * directory; a store daemon serves that directory over TCP in network namespace S; node B runs in network
+ * namespace B (a veth pair to S only) AND its own mount namespace, with a private /tmp and empty tmpfs over
+ * {@code spore.root} and over node A's data directory, so none of node A's paths exist there. B restores a
+ * working instance whose image and jars arrived only through the store. A second B, after the jars were removed
+ * from the store, must fail to restore: the jars are not found by accident on a shared file system.
  */
 class RemoteRestoreTest {
-
-    private static final Duration WAIT = Duration.ofSeconds(30);
 
     @TempDir
     Path tmp;
@@ -35,54 +37,66 @@ class RemoteRestoreTest {
 
     private static List<String> java(String mainClass, String... args) {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = new java.util.ArrayList<>(List.of(
+        List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-Dspore.home=" + home(), "-cp", cp, mainClass));
+                "-XX:+UseSerialGC", "-Dspore.home=" + home(), "-Dspore.root=" + SporeRoot.root(), "-cp", cp, mainClass));
         cmd.addAll(List.of(args));
         return cmd;
     }
 
+    /** {@code command} in its own mount namespace: tmpfs over node A's directory, over spore.root, over /tmp. */
+    private static List<String> isolated(Path nodeA, List<String> command) {
+        String script = "set -e; mount -t tmpfs spore-hide-a \"$1\"; mount -t tmpfs spore-root \"$2\"; "
+                + "mount -t tmpfs spore-tmp /tmp; shift 2; exec \"$@\"";
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script,
+                "spore-node-b", nodeA.toString(), SporeRoot.root().toString()));
+        cmd.addAll(command);
+        return cmd;
+    }
+
     @Test
-    void imagePublishedInOneNamespaceIsRestoredInAnother() throws Exception {
+    void aSnapshotPublishedByOneNodeRestoresOnAnotherThatSharesNoFiles() throws Exception {
         Assumptions.assumeTrue(NetnsPair.supported(), "needs root and iproute2 (ip netns)");
-        Path image = tmp.resolve("snapshots/remote-demo");
-        try (Agent agent = Agent.create(home(), tmp.resolve("agent-local"))) {
-            Instance parent = agent.launch(LaunchSpec.builder("dev.spore.functions.demo.MitosisDemo")
-                    .classPath(home().resolve("functions/mitosis-demo/target/mitosis-demo.jar"))
-                    .instanceId("remote-parent").args("--until", "3", "--interval-ms", "10").build());
-            Snapshot s = agent.checkpoint(parent, image, "remote-demo", false, WAIT);
-            assertThat(s.files()).containsKey("pages-1.img");
+        Path nodeA = tmp.resolve("node-a");
+        Path storeData = tmp.resolve("store-data");
+        try (LocalNode a = LocalNode.create(new LocalNode.Config("a", home(), nodeA, "local:" + storeData, 1))) {
+            a.prepare(new PrepareRequest("hello", 1, "hello.v1", "dev.spore.functions.hello.Hello",
+                    List.of(home().resolve("functions/hello/target/hello.jar")),
+                    List.of(home().resolve("functions/hello/warmup/world.txt")), 0, 64, Map.of(), null), e -> { });
         }
         try (NetnsPair net = new NetnsPair()) {
             Path storeLog = tmp.resolve("store.log");
             Process store = net.start(net.storeNs, java("dev.spore.store.cli.StoreCli", "serve",
-                    "--data-dir", tmp.resolve("store-data").toString(), "--bind", net.storeIp, "--port", "7420",
+                    "--data-dir", storeData.toString(), "--bind", net.storeIp, "--port", "7420",
                     "--no-fsync", "--memory", "256m"), storeLog);
             awaitLine(store, storeLog, "spore-store serving");
             String uri = "tcp://" + net.storeIp + ":7420";
 
-            Path publishLog = tmp.resolve("publish.log");
-            Process publish = net.start(net.storeNs, java("dev.spore.store.cli.StoreCli", "publish", "remote-demo",
-                    image.toString(), "--store", uri, "--cache", "none", "-m", "function=mitosis-demo"), publishLog);
-            assertThat(publish.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            assertThat(publish.exitValue()).as(Files.readString(publishLog)).isZero();
-
-            Path agentLog = tmp.resolve("agent.log");
-            Process remote = net.start(net.agentNs, java(RemoteAgentMain.class.getName(), uri, "remote-demo",
-                    tmp.resolve("remote-agent").toString(), "remote-child"), agentLog);
-            assertThat(remote.waitFor(120, TimeUnit.SECONDS)).as("remote agent finished").isTrue();
-            String out = Files.readString(agentLog);
-            System.out.println("remote agent (netns " + net.agentNs + "):\n" + out);
-            assertThat(remote.exitValue()).as(out).isZero();
-
+            String out = runNodeB(net, nodeA, List.of(uri, "hello.v1", nodeA.toString(), "hello-remote"), "node-b.log");
             assertThat(out).contains("netns=" + net.inode(net.agentNs)).doesNotContain("netns=" + net.inode(net.storeNs));
-            assertThat(out).contains("transport=tcp");
-            assertThat(out.lines().filter(l -> l.startsWith("stdout=")).toList()).containsExactly(
-                    "stdout=time 1 instance=remote-child", "stdout=time 2 instance=remote-child",
-                    "stdout=time 3 instance=remote-child");
-            assertThat(out).contains("done");
+            assertThat(out).doesNotContain("mntns=" + Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")));
+            assertThat(out).contains("checkpoint-node-visible=false").contains("jars-before=0");
+            assertThat(out).containsPattern("fetched-bytes=[1-9]\\d*").containsPattern("jars-after=[1-9]");
+            assertThat(out).contains("reply=Hello, remote!").contains("done");
+
+            String dropped = runNodeB(net, nodeA, List.of(uri, "hello.v1", nodeA.toString(), "hello-nojars", "drop-jars"),
+                    "node-b-nojars.log");
+            assertThat(dropped).contains("dropped=cp-").contains("jars-before=0");
+            assertThat(dropped).contains("error-kind=RESTORE_FAILED")
+                    .containsPattern("error=node=b snapshot=hello.v1: cannot fetch: snapshot=hello.v1 needs class path jar \\S+\\.jar");
+            assertThat(dropped).doesNotContain("reply=");
         }
         assertThat(NetnsPair.run("ip", "netns", "list")).doesNotContain("spore-store-").doesNotContain("spore-agent-");
+    }
+
+    private String runNodeB(NetnsPair net, Path nodeA, List<String> args, String logName) throws Exception {
+        Path log = tmp.resolve(logName);
+        Process p = net.start(net.agentNs, isolated(nodeA, java(RemoteAgentMain.class.getName(), args.toArray(String[]::new))), log);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("node b finished").isTrue();
+        String out = Files.readString(log);
+        System.out.println("node b (netns " + net.agentNs + ", own mount namespace):\n" + out);
+        assertThat(p.exitValue()).as(out).isZero();
+        return out;
     }
 
     private static void awaitLine(Process p, Path log, String marker) throws IOException, InterruptedException {

@@ -1,16 +1,22 @@
-package dev.spore.gateway.store;
+package dev.spore.agent.node.internal;
+
+import dev.spore.agent.Snapshot;
+import dev.spore.store.SnapshotNotFoundException;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
 /**
  * Snapshots as plain directories under one root: publish moves the image in, fetch returns it. No chunking,
- * no dedup, no remote nodes: it is the single-node fallback for when the snapshot store is not wired in.
+ * no dedup, no other nodes: the single-node fallback when no snapshot store is wired in ({@code dir}). The
+ * pinned jars stay where this node pinned them; fetch only checks they are still there.
  */
 public final class LocalSnapshotRepository implements SnapshotRepository {
 
@@ -40,12 +46,27 @@ public final class LocalSnapshotRepository implements SnapshotRepository {
     }
 
     @Override
+    public Map<String, String> metadata(String name) {
+        Path dir = root.resolve(name);
+        if (!Files.isRegularFile(dir.resolve(Snapshot.METADATA))) {
+            throw new SnapshotNotFoundException(name);
+        }
+        return Snapshot.open(dir).metadata();
+    }
+
+    @Override
     public Fetched fetch(String name) throws IOException {
         Path dir = root.resolve(name);
         if (!Files.isDirectory(dir)) {
-            throw new IOException("snapshot=" + name + " is not in " + root + ": deploy the version again");
+            throw new SnapshotNotFoundException(name);
         }
-        return new Fetched(dir, 0, true);
+        for (ClassPathJars.Jar jar : ClassPathJars.listed(Snapshot.open(dir).metadata())) {
+            if (!Files.isRegularFile(jar.path())) {
+                throw new IOException("snapshot=" + name + ": its class path jar " + jar.path() + " is gone (a local-dir "
+                        + "repository keeps jars only where they were pinned): deploy the version again");
+            }
+        }
+        return new Fetched(dir, 0, true, 0);
     }
 
     @Override
@@ -56,6 +77,17 @@ public final class LocalSnapshotRepository implements SnapshotRepository {
     @Override
     public void delete(String name) throws IOException {
         deleteTree(root.resolve(name));
+    }
+
+    @Override
+    public List<String> cached() {
+        List<String> names = new ArrayList<>();
+        try (Stream<Path> dirs = Files.list(root)) {
+            dirs.filter(d -> Files.isRegularFile(d.resolve(Snapshot.METADATA))).forEach(d -> names.add(d.getFileName().toString()));
+        } catch (IOException ignored) {
+            // an unreadable root lists nothing
+        }
+        return names;
     }
 
     @Override
@@ -72,6 +104,7 @@ public final class LocalSnapshotRepository implements SnapshotRepository {
         }
     }
 
+    /** Deletes {@code dir} and everything under it; no error if it does not exist. */
     public static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir)) {
             return;

@@ -1,0 +1,102 @@
+package dev.spore.agent.node.internal;
+
+import dev.spore.agent.AgentException;
+import dev.spore.agent.Instance;
+import dev.spore.agent.Invocation;
+import dev.spore.agent.RestoreProfile;
+import dev.spore.agent.node.InstanceInfo;
+import dev.spore.agent.node.NodeException;
+import dev.spore.agent.node.NodeInstance;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * A {@link NodeInstance} on this node: the agent's {@link Instance} itself. {@link #invoke} calls straight into
+ * it (no copy of the body or the reply); only an instance that died is translated into a {@link NodeException}.
+ */
+public final class LocalInstance implements NodeInstance {
+
+    private final Instance instance;
+    private final String node;
+    private final String snapshot;
+    private final long fetchedBytes;
+    private final double fetchMillis;
+    private final Runnable onStop;
+
+    public LocalInstance(Instance instance, String node, String snapshot, long fetchedBytes, double fetchMillis, Runnable onStop) {
+        this.instance = instance;
+        this.node = node;
+        this.snapshot = snapshot;
+        this.fetchedBytes = fetchedBytes;
+        this.fetchMillis = fetchMillis;
+        this.onStop = onStop;
+    }
+
+    /** The agent's instance (its logs, pid, warm-up report). */
+    public Instance instance() {
+        return instance;
+    }
+
+    @Override
+    public String id() {
+        return instance.id();
+    }
+
+    @Override
+    public String node() {
+        return node;
+    }
+
+    @Override
+    public boolean restored() {
+        return instance.kind() == Instance.Kind.RESTORED;
+    }
+
+    @Override
+    public RestoreProfile profile() {
+        return instance.profile();
+    }
+
+    @Override
+    public long fetchedBytes() {
+        return fetchedBytes;
+    }
+
+    @Override
+    public double fetchMillis() {
+        return fetchMillis;
+    }
+
+    @Override
+    public Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) {
+        if (!instance.isAlive()) {
+            throw new NodeException(NodeException.Kind.NOT_DELIVERED, "node=" + node + " instance=" + id()
+                    + " has exited; the invocation was not sent: retry on another instance");
+        }
+        try {
+            return instance.invoke(body, headers, timeout);
+        } catch (AgentException e) {
+            throw new NodeException(NodeException.Kind.INSTANCE_LOST, "node=" + node + " instance=" + id() + ": " + e.getMessage()
+                    + " (the handler may have run: not retried)", e);
+        }
+    }
+
+    @Override
+    public boolean isAlive() {
+        return instance.isAlive();
+    }
+
+    @Override
+    public void stop() {
+        try {
+            instance.stop();
+        } finally {
+            onStop.run();
+        }
+    }
+
+    public InstanceInfo info() {
+        return new InstanceInfo(id(), snapshot, restored() ? "restored" : "cold", instance.pid(), instance.isAlive(), instance.inFlight());
+    }
+}

@@ -1,0 +1,138 @@
+package dev.spore.agent.node.internal;
+
+import dev.spore.agent.Snapshot;
+import dev.spore.agent.internal.SporeRoot;
+import dev.spore.store.Manifest;
+import dev.spore.store.SnapshotNotFoundException;
+import dev.spore.store.SnapshotStore;
+import dev.spore.store.StoreClient;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Snapshots in the Spore snapshot store: publish chunks the image into the store (dedup across versions) and
+ * sends the jars it lists ({@link ClassPathJars}); fetch materializes the image under {@code imagesDir/NAME}
+ * and the jars at their pinned paths, verifying every chunk and every jar. The store is {@code local:DIR} (in
+ * this process, the single-node {@code spore up}) or a store daemon's address ({@code tcp://host:7420}).
+ *
+ * <p>A fetched image stays in {@code imagesDir} until {@link #evict}: a node evicts after a failed restore, so
+ * a damaged local copy is replaced by a verified one on the next restore.
+ */
+public final class StoreSnapshotRepository implements SnapshotRepository {
+
+    private final SnapshotStore store;
+    private final String uri;
+    private final Path imagesDir;
+    private final ClassPathJars jars = new ClassPathJars();
+    private final Set<String> fetched = ConcurrentHashMap.newKeySet();
+    /** One lock per snapshot name: parallel restores of one version fetch it once, never into a half-written directory. */
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+
+    public StoreSnapshotRepository(String uri, Path cacheDir, Path imagesDir) throws IOException {
+        this.uri = uri;
+        this.imagesDir = Files.createDirectories(imagesDir);
+        this.store = StoreClient.builder(uri).cacheDir(cacheDir).build();
+    }
+
+    /** Where jars in transit go: inside the pin directory, so that moving one into place is atomic. */
+    private static Path incoming() {
+        return SporeRoot.classPath().resolve(".incoming");
+    }
+
+    @Override
+    public long publish(String name, Path imageDir, Map<String, String> metadata) throws IOException {
+        jars.publish(store, name, metadata, incoming());
+        Manifest m = store.publish(name, imageDir, metadata);
+        fetched.add(name); // make evict() below drop any copy left from an earlier deploy of the same name
+        evict(name);
+        return m.totalBytes(); // the image; jars are shared between snapshots and sent only when the store lacks them
+    }
+
+    @Override
+    public Map<String, String> metadata(String name) {
+        if (fetched.contains(name)) {
+            // the properties only: the image's files are checked when the restore opens it, and a damaged copy is
+            // then evicted (checking here would fail the same way without evicting)
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.Reader r = Files.newBufferedReader(imagesDir.resolve(name).resolve(Snapshot.METADATA))) {
+                p.load(r);
+                Map<String, String> m = new java.util.HashMap<>();
+                p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
+                return m;
+            } catch (IOException e) {
+                evict(name); // unreadable: read the store's manifest instead, the fetch then replaces the copy
+            }
+        }
+        return store.manifest(name).metadata();
+    }
+
+    @Override
+    public Fetched fetch(String name) throws IOException {
+        Path target = imagesDir.resolve(name);
+        if (fetched.contains(name)) {
+            return new Fetched(target, 0, true, 0);
+        }
+        synchronized (lock(name)) {
+            if (fetched.contains(name)) {
+                return new Fetched(target, 0, true, 0);
+            }
+            long t0 = System.nanoTime();
+            Manifest m = store.manifest(name);
+            // the jars first: an image whose jars cannot be had is never marked fetched
+            long bytes = jars.materialize(store, name, m.metadata(), incoming());
+            store.fetch(name, target);
+            fetched.add(name);
+            return new Fetched(target, (System.nanoTime() - t0) / 1e6, false, bytes + m.totalBytes());
+        }
+    }
+
+    @Override
+    public void evict(String name) {
+        synchronized (lock(name)) {
+            if (!fetched.remove(name)) {
+                return; // another failed restore evicted it already, or a fresh fetch is in place
+            }
+            try {
+                LocalSnapshotRepository.deleteTree(imagesDir.resolve(name));
+            } catch (IOException ignored) {
+                // the next fetch overwrites the files by name
+            }
+        }
+    }
+
+    private Object lock(String name) {
+        return locks.computeIfAbsent(name, n -> new Object());
+    }
+
+    @Override
+    public void delete(String name) {
+        evict(name);
+        try {
+            store.delete(name);
+        } catch (SnapshotNotFoundException ignored) {
+            // already gone
+        }
+    }
+
+    @Override
+    public List<String> cached() {
+        return List.copyOf(new TreeSet<>(fetched));
+    }
+
+    @Override
+    public String kind() {
+        return "store " + uri;
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}
