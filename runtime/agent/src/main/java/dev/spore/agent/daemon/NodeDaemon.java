@@ -66,6 +66,7 @@ public final class NodeDaemon implements AutoCloseable {
      * @throws IOException the port cannot be bound, or a TLS/token file cannot be read
      */
     public static NodeDaemon start(Node node, Path dataDir, DaemonConfig config) throws IOException {
+        quietNetty();
         InetAddress bind = config.validate();
         String token = config.tokenFile() == null ? null : TokenAuth.read(config.tokenFile());
         ServerCredentials creds = InsecureServerCredentials.create();
@@ -102,11 +103,20 @@ public final class NodeDaemon implements AutoCloseable {
             heartbeat = new Heartbeat(config.gateway(), token, () -> Protos.withAddress(node.facts(), advertised[0]),
                     config.heartbeat()).start();
         }
-        LOG.log(System.Logger.Level.INFO, "node=" + node.name() + " listening on " + bind.getHostAddress() + ":" + port
+        LOG.log(System.Logger.Level.DEBUG, "node=" + node.name() + " listening on " + bind.getHostAddress() + ":" + port
                 + " (advertised " + advertised[0] + ") tls=" + (config.tls() ? (config.tlsCa() != null ? "mtls" : "on") : "off")
                 + " auth=" + (token != null ? "token" : "off")
                 + (heartbeat != null ? " heartbeat=" + heartbeat.target() : " heartbeat=off"));
         return new NodeDaemon(node, config, server, service, health, heartbeat, advertised[0]);
+    }
+
+    /**
+     * gRPC's shaded Netty picks log4j 1.2 when it finds it on the class path (a store dependency brings it) and
+     * then complains it has no appenders: route it to java.util.logging like the rest of Spore.
+     */
+    public static void quietNetty() {
+        io.grpc.netty.shaded.io.netty.util.internal.logging.InternalLoggerFactory.setDefaultFactory(
+                io.grpc.netty.shaded.io.netty.util.internal.logging.JdkLoggerFactory.INSTANCE);
     }
 
     /** The port it listens on (the chosen one when the config said 0). */

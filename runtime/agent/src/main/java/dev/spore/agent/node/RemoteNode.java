@@ -137,6 +137,7 @@ public final class RemoteNode implements Node {
      * @throws NodeException BAD_REQUEST when a TLS or token file cannot be read
      */
     public static RemoteNode connect(String address, Options opts) {
+        dev.spore.agent.daemon.NodeDaemon.quietNetty();
         ChannelCredentials creds = InsecureChannelCredentials.create();
         try {
             if (opts.tls()) {
@@ -468,8 +469,15 @@ public final class RemoteNode implements Node {
                     throw new NodeException(NodeException.Kind.NOT_DELIVERED, where + ": the invocation never left this client ("
                             + grpc + "): the daemon at " + address + " is down or unreachable; safe to run it elsewhere", e);
                 }
-                if (e.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
-                    throw new InvocationTimeoutException(id, "remote", timeout);
+                switch (e.getStatus().getCode()) {
+                    case DEADLINE_EXCEEDED:
+                        throw new InvocationTimeoutException(id, "remote", timeout);
+                    case INVALID_ARGUMENT: case RESOURCE_EXHAUSTED: case UNIMPLEMENTED: case OUT_OF_RANGE:
+                    case UNAUTHENTICATED: case PERMISSION_DENIED: case FAILED_PRECONDITION:
+                        // gRPC on the daemon refused the request itself (too large, unparsable): an answer, nothing ran
+                        throw Errors.fromStatus(e, where, NodeException.Kind.INSTANCE_LOST);
+                    default:
+                        break; // UNAVAILABLE, CANCELLED, UNKNOWN, INTERNAL...: the connection or the daemon failed
                 }
                 throw new NodeException(NodeException.Kind.INSTANCE_LOST, where + ": the invocation was sent and the daemon at "
                         + address + " failed before answering (" + grpc + "): it may have run, so it is not retried", e);
