@@ -28,7 +28,8 @@ import java.util.concurrent.Callable;
 /** {@code spore-agent}: checkpoint a program under a handler id, restore children from it, check the machine. */
 @Command(name = "spore-agent", mixinStandardHelpOptions = true, version = "spore-agent 0.1.0",
         description = "Checkpoint a JVM into a snapshot and restore instances from it (MITOSIS fork_prepare / fork_resume).",
-        subcommands = {AgentCli.CheckpointCommand.class, AgentCli.RestoreCommand.class, AgentCli.DoctorCommand.class})
+        subcommands = {AgentCli.CheckpointCommand.class, AgentCli.RestoreCommand.class, AgentCli.DoctorCommand.class,
+                ServeCommand.class})
 public final class AgentCli {
 
     static Path home() {
@@ -233,7 +234,8 @@ public final class AgentCli {
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
         CommandLine cli = new CommandLine(new AgentCli()).setStopAtPositional(true);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof AgentException) {
+            if (e instanceof AgentException || e instanceof IllegalArgumentException
+                    || e instanceof dev.spore.agent.node.NodeException || e instanceof java.io.IOException) {
                 System.err.println("spore-agent: " + e.getMessage());
                 return 2;
             }
