@@ -1,6 +1,9 @@
 package dev.spore.gateway;
 
 import dev.spore.agent.Agent;
+import dev.spore.gateway.cluster.ClusterEngine;
+import dev.spore.gateway.cluster.ClusterMetrics;
+import dev.spore.gateway.cluster.NodeRegistry;
 import dev.spore.gateway.engine.AgentEngine;
 import dev.spore.gateway.engine.Engine;
 import dev.spore.gateway.pool.InvokeTimeoutException;
@@ -66,6 +69,18 @@ public final class Gateway implements AutoCloseable {
                     .forEach(v -> metrics.snapshot(v, v.imageBytes() == null ? 0 : v.imageBytes()));
         }
         reaper.scheduleWithFixedDelay(this::reap, 500, 500, TimeUnit.MILLISECONDS);
+        engine.onInstancesLost(this::instancesLost);
+    }
+
+    /** Instances whose node went down leave every pool at once; waiting invocations get replacements. */
+    private void instancesLost(java.util.Collection<String> ids, String reason) {
+        for (VersionPool p : pools.values()) {
+            try {
+                p.retire(ids, reason);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, p.name() + ": retiring lost instances failed: " + e);
+            }
+        }
     }
 
     /**
@@ -81,6 +96,16 @@ public final class Gateway implements AutoCloseable {
                 ? new LocalSnapshotRepository(dataDir.resolve("snapshots"))
                 : new StoreSnapshotRepository(uri, dataDir.resolve("cache"), dataDir.resolve("images"));
         return new Gateway(dataDir, new AgentEngine(agent, snapshots, dataDir.resolve("agent"), m), m);
+    }
+
+    /**
+     * A gateway over the nodes of {@code nodes} (static ones added with {@link NodeRegistry#addStatic}, remote ones
+     * joining by heartbeat): deploys are prepared on one node, instances placed across them.
+     */
+    public static Gateway onNodes(Path dataDir, NodeRegistry nodes, ClusterMetrics clusterMetrics, MeterRegistry meters)
+            throws IOException {
+        GatewayMetrics m = new GatewayMetrics(meters);
+        return new Gateway(dataDir, new ClusterEngine(nodes, clusterMetrics, m), m);
     }
 
     /**
@@ -165,9 +190,13 @@ public final class Gateway implements AutoCloseable {
         String id = lease.worker().id();
         metrics.start(v.function(), v.version(), lease.kind());
         try {
-            Reply reply = pool.invoke(lease, body, headers);
+            VersionPool.Served served = pool.invokeDelivered(lease, body, headers);
+            Reply reply = served.reply();
             metrics.invocation(v.function(), v.version(), outcome(reply));
-            return new InvokeResult(v.function(), v.version(), id, lease.kind(), reply, (System.nanoTime() - t0) / 1e6);
+            return new InvokeResult(v.function(), v.version(), served.lease().worker().id(), served.lease().kind(), reply,
+                    (System.nanoTime() - t0) / 1e6);
+        } catch (PoolException e) {
+            throw refused(v, e);
         } catch (InvokeTimeoutException e) {
             metrics.invocation(v.function(), v.version(), "timeout");
             throw new GatewayException(504, "timeout", v.key() + " instance=" + id + ": no reply within "
@@ -228,6 +257,13 @@ public final class Gateway implements AutoCloseable {
             public void startFailed(String instanceId, Exception cause) {
                 LOG.log(System.Logger.Level.ERROR, v.key() + " instance=" + instanceId + " could not start (restore and cold "
                         + "both failed): " + cause.getMessage());
+            }
+
+            @Override
+            public void retried(String instanceId, Exception cause) {
+                metrics.retry(v.function(), v.version());
+                LOG.log(System.Logger.Level.INFO, v.key() + " instance=" + instanceId + " did not get the invocation, "
+                        + "retrying on another instance: " + cause.getMessage());
             }
 
             @Override

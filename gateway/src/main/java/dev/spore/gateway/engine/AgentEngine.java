@@ -189,12 +189,21 @@ public final class AgentEngine implements Engine {
     }
 
     @Override
-    public Path instanceDir(String instanceId) {
-        if (!instanceId.matches("[A-Za-z0-9._-]{1,64}")) {
+    public String logs(String instanceId, String stream, int tailLines) {
+        if (!instanceId.matches("[A-Za-z0-9._-]{1,64}") || !(stream.equals("stdout") || stream.equals("stderr"))) {
             return null;
         }
         Path dir = workDir.resolve("instances").resolve(instanceId);
-        return Files.isDirectory(dir) ? dir : null;
+        if (!Files.isDirectory(dir)) {
+            return null;
+        }
+        try {
+            List<String> all = Files.readAllLines(dir.resolve(stream + ".log"));
+            List<String> last = all.subList(Math.max(0, all.size() - tailLines), all.size());
+            return last.isEmpty() ? "" : String.join("\n", last) + "\n";
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     private static double ms(long since) {
