@@ -10,7 +10,8 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code spore}: run the platform on one node ({@code up}) and talk to a gateway (deploy, invoke, ls,
- * describe, logs, rm, nodes, cordon, uncordon). Every command prints readable text, or the gateway's JSON with {@code --json}.
+ * describe, logs, rm, nodes, cordon, uncordon). Every command prints readable text, or the gateway's JSON
+ * with {@code --json}.
  * The gateway is {@code --gateway}, else {@code $SPORE_GATEWAY}, else http://localhost:8080.
  */
 @Command(name = "spore", mixinStandardHelpOptions = true, version = "spore 0.1.0",
