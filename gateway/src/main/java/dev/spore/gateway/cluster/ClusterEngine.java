@@ -77,7 +77,7 @@ public final class ClusterEngine implements Engine {
                 v.settings().warmupCount(), v.settings().memoryMb(), Map.of(), null);
         Set<String> tried = new HashSet<>();
         while (true) {
-            NodeRegistry.Admission a;
+            Admission a;
             try {
                 a = nodes.pick(tried);
             } catch (NodeException e) {
@@ -119,7 +119,7 @@ public final class ClusterEngine implements Engine {
         return new NodeStarts(v, nodes, metrics, listener, calls, this::register);
     }
 
-    private NodeWorker register(NodeRegistry.Admission a, NodeInstance ni) {
+    private NodeWorker register(Admission a, NodeInstance ni) {
         NodeWorker w = new NodeWorker(ni, ni.restored() ? StartKind.RESTORED : StartKind.COLD, a.name(), a.generation(),
                 gone -> live.remove(gone.id(), gone));
         live.put(w.id(), w);

@@ -338,7 +338,7 @@ public final class NodeRegistry implements AutoCloseable {
                 for (Member m : candidates) {
                     if (m.starting < m.cap(settings.maxStartsPerNode())) {
                         m.starting++;
-                        return new Admission(m, m.generation, m.node, m.lost, true);
+                        return new Admission(this, m, true);
                     }
                 }
                 long left = deadline - System.nanoTime();
@@ -367,84 +367,23 @@ public final class NodeRegistry implements AutoCloseable {
             throw new NodeException(NodeException.Kind.UNAVAILABLE, noCandidate(null, exclude));
         }
         Member m = candidates.get(0);
-        return new Admission(m, m.generation, m.node, m.lost, false);
+        return new Admission(this, m, false);
     }
 
     private List<Member> candidates(String snapshot, Set<String> exclude) {
-        List<Member> out = new ArrayList<>();
-        for (Member m : members.values()) {
-            if (m.state() == NodeState.READY && !exclude.contains(m.name)
-                    && (snapshot == null || !refused.contains(m.name + "\0" + snapshot))) {
-                out.add(m);
-            }
-        }
-        out.sort(Placement.order(snapshot));
-        return out;
+        return Placement.candidates(members.values(), snapshot, exclude, refused);
     }
 
     private String noCandidate(String snapshot, Set<String> exclude) {
-        StringBuilder s = new StringBuilder(snapshot == null ? "placement" : "snapshot=" + snapshot).append(": no READY node can take it (");
-        if (members.isEmpty()) {
-            s.append("no node has registered");
-        }
-        String sep = "";
-        for (Member m : members.values()) {
-            s.append(sep).append("node=").append(m.name).append(' ').append(m.state().label());
-            if (exclude.contains(m.name)) {
-                s.append(" already tried");
-            } else if (snapshot != null && refused.contains(m.name + "\0" + snapshot)) {
-                s.append(" requirements not met");
-            }
-            sep = ", ";
-        }
-        return s.append("): start an agent, uncordon a node, or wait for one to rejoin").toString();
+        return Placement.noCandidate(members.values(), snapshot, exclude, refused);
     }
 
-    /**
-     * One start placed on one node. {@link #lost()} completes if the node goes down meanwhile; {@link #close()}
-     * frees the slot (idempotent).
-     */
-    public final class Admission implements AutoCloseable {
-        private final Member member;
-        private final long generation;
-        private final Node node;
-        private final CompletableFuture<Void> lost;
-        private boolean counted;
-
-        private Admission(Member member, long generation, Node node, CompletableFuture<Void> lost, boolean counted) {
-            this.member = member;
-            this.generation = generation;
-            this.node = node;
-            this.lost = lost;
-            this.counted = counted;
+    /** Frees an admission's slot, unless its node has rejoined since (a new generation counts afresh). */
+    synchronized void release(Member member, long generation) {
+        if (member.generation == generation) {
+            member.starting--;
         }
-
-        public String name() {
-            return member.name;
-        }
-
-        public Node node() {
-            return node;
-        }
-
-        public long generation() {
-            return generation;
-        }
-
-        public CompletableFuture<Void> lost() {
-            return lost;
-        }
-
-        @Override
-        public void close() {
-            synchronized (NodeRegistry.this) {
-                if (counted && member.generation == generation) {
-                    member.starting--;
-                }
-                counted = false;
-                NodeRegistry.this.notifyAll();
-            }
-        }
+        notifyAll();
     }
 
     private static void closeQuietly(String name, Node node) {

@@ -158,6 +158,44 @@ class ClusterEngineTest {
     }
 
     @Test
+    void aRestoreInFlightOnANodeThatGoesDownIsAbandonedAndPlacedElsewhere() throws Exception {
+        gateway(4);
+        FakeNode a = beat("a", 8, List.of());
+        FakeNode b = beat("b", 2, List.of());
+        VersionRecord v = deploy("hello");
+        CountDownLatch hold = new CountDownLatch(1);
+        a.hold = hold;
+        CompletableFuture<Worker> start = CompletableFuture.supplyAsync(() -> {
+            try {
+                return engine.workers(v).restore("hello-v1-moved");
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        try {
+            while (a.restoring.get() < 1) {
+                Thread.onSpinWait();
+            }
+            clock.advance(3_001);
+            beat("b", 2, List.of());
+            nodes.check();
+            Worker w = start.get(30, TimeUnit.SECONDS);
+            assertThat(b.restores.get()).as("re-placed on b while a's restore still hangs").isEqualTo(1);
+            assertThat(engine.logs(w.id(), "stdout", 5)).startsWith("node=b");
+            w.stop();
+        } finally {
+            hold.countDown();
+        }
+        while (a.restores.get() > 0 && a.started.isEmpty()) {
+            Thread.onSpinWait();
+        }
+        while (a.alive() > 0) {
+            Thread.onSpinWait(); // the abandoned restore finished late: its instance is stopped
+        }
+        assertThat(a.started).hasSize(1);
+    }
+
+    @Test
     void undeliveredInvocationsAreRetriedOnAnotherNodeWithZeroFailures() throws Exception {
         gateway(4);
         FakeNode a = beat("a", 8, List.of());

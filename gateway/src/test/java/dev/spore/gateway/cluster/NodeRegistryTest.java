@@ -56,7 +56,7 @@ class NodeRegistryTest {
     }
 
     String place(String snapshot) {
-        try (NodeRegistry.Admission a = nodes.admit(snapshot, Set.of(), Duration.ofSeconds(5))) {
+        try (Admission a = nodes.admit(snapshot, Set.of(), Duration.ofSeconds(5))) {
             return a.name();
         }
     }
@@ -101,7 +101,7 @@ class NodeRegistryTest {
         nodes.addStatic(local);
         beat(nodes, "a", 8, 0, List.of());
         beat(nodes, "b", 2, 0, List.of());
-        NodeRegistry.Admission inFlight = nodes.admit(null, Set.of(), Duration.ofSeconds(1));
+        Admission inFlight = nodes.admit(null, Set.of(), Duration.ofSeconds(1));
         assertThat(inFlight.name()).isEqualTo("a");
         clock.advance(2_000);
         beat(nodes, "b", 2, 0, List.of());
@@ -144,11 +144,11 @@ class NodeRegistryTest {
         a.maxConcurrentRestores = 2;
         nodes.heartbeat(a.facts("10.213.7.1:7001"));
         beat(nodes, "b", 1, 0, List.of());
-        List<NodeRegistry.Admission> held = new ArrayList<>();
+        List<Admission> held = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
             held.add(nodes.admit("s.v1", Set.of(), Duration.ofSeconds(5)));
         }
-        assertThat(held).extracting(NodeRegistry.Admission::name).containsExactly("a", "a", "b", "b", "b");
+        assertThat(held).extracting(Admission::name).containsExactly("a", "a", "b", "b", "b");
         assertThat(nodes.view("a").startCap()).isEqualTo(2);
         assertThatThrownBy(() -> nodes.admit("s.v1", Set.of(), Duration.ZERO)).isInstanceOf(NodeException.class)
                 .hasMessageContaining("node=a 2/2").hasMessageContaining("node=b 3/3")
@@ -158,7 +158,7 @@ class NodeRegistryTest {
         assertThat(nodes.view("a").startsInFlight()).isEqualTo(1);
         held.set(0, nodes.admit("s.v1", Set.of(), Duration.ZERO));
         assertThat(held.get(0).name()).isEqualTo("a");
-        held.forEach(NodeRegistry.Admission::close);
+        held.forEach(Admission::close);
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.spore.gateway.cluster.internal;
 import dev.spore.agent.node.NodeException;
 import dev.spore.agent.node.NodeInstance;
 import dev.spore.agent.node.StartRequest;
+import dev.spore.gateway.cluster.Admission;
 import dev.spore.gateway.cluster.ClusterMetrics;
 import dev.spore.gateway.cluster.NodeRegistry;
 import dev.spore.gateway.engine.EngineListener;
@@ -44,10 +45,10 @@ public final class NodeStarts implements WorkerFactory {
     private final EngineListener listener;
     private final ExecutorService calls;
     /** Makes the pool's worker and records where the instance runs. */
-    private final BiFunction<NodeRegistry.Admission, NodeInstance, NodeWorker> register;
+    private final BiFunction<Admission, NodeInstance, NodeWorker> register;
 
     public NodeStarts(VersionRecord v, NodeRegistry nodes, ClusterMetrics metrics, EngineListener listener,
-                      ExecutorService calls, BiFunction<NodeRegistry.Admission, NodeInstance, NodeWorker> register) {
+                      ExecutorService calls, BiFunction<Admission, NodeInstance, NodeWorker> register) {
         this.v = v;
         this.nodes = nodes;
         this.metrics = metrics;
@@ -79,7 +80,7 @@ public final class NodeStarts implements WorkerFactory {
         Set<String> tried = new HashSet<>();
         StringBuilder skipped = new StringBuilder();
         while (true) {
-            NodeRegistry.Admission a;
+            Admission a;
             try {
                 a = nodes.admit(restore ? v.snapshot() : null, tried, nodes.settings().admissionWait());
             } catch (NodeException e) {
@@ -115,7 +116,7 @@ public final class NodeStarts implements WorkerFactory {
     }
 
     /** A blocking node call that is abandoned at once if the node goes down meanwhile. */
-    private NodeInstance call(NodeRegistry.Admission a, String id, java.util.function.Supplier<NodeInstance> op, Duration timeout) {
+    private NodeInstance call(Admission a, String id, java.util.function.Supplier<NodeInstance> op, Duration timeout) {
         CompletableFuture<NodeInstance> f = CompletableFuture.supplyAsync(op, calls);
         try {
             CompletableFuture.anyOf(f, a.lost()).get(timeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);
