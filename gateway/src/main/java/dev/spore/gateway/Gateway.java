@@ -3,7 +3,10 @@ package dev.spore.gateway;
 import dev.spore.agent.AgentException;
 import dev.spore.agent.node.LocalNode;
 import dev.spore.agent.node.NodeException;
-import dev.spore.gateway.engine.AgentEngine;
+import dev.spore.gateway.cluster.ClusterEngine;
+import dev.spore.gateway.cluster.ClusterMetrics;
+import dev.spore.gateway.cluster.ClusterSettings;
+import dev.spore.gateway.cluster.NodeRegistry;
 import dev.spore.gateway.engine.Engine;
 import dev.spore.gateway.pool.InvokeTimeoutException;
 import dev.spore.gateway.pool.PoolException;
@@ -65,24 +68,61 @@ public final class Gateway implements AutoCloseable {
                     .forEach(v -> metrics.snapshot(v, v.imageBytes() == null ? 0 : v.imageBytes()));
         }
         reaper.scheduleWithFixedDelay(this::reap, 500, 500, TimeUnit.MILLISECONDS);
+        engine.onInstancesLost(this::instancesLost);
+    }
+
+    /** Instances whose node went down leave every pool at once; waiting invocations get replacements. */
+    private void instancesLost(java.util.Collection<String> ids, String reason) {
+        for (VersionPool p : pools.values()) {
+            try {
+                p.retire(ids, reason);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, p.name() + ": retiring lost instances failed: " + e);
+            }
+        }
     }
 
     /**
-     * A gateway on this node: an in-process agent (CRIU from {@code home}), everything under {@code dataDir}.
-     * {@code storeUri} is the snapshot store ({@code tcp://host:port}, ...); null runs one in this process
-     * under {@code dataDir/store}.
+     * A gateway on this node: the control plane with one static node, {@code local} (an in-process agent, CRIU
+     * from {@code home}), everything under {@code dataDir}. {@code storeUri} is the snapshot store
+     * ({@code tcp://host:port}, ...); null runs one in this process under {@code dataDir/store}. It is the same
+     * control plane as a cluster's: remote nodes cannot join it (no connector), but placement, admission and the
+     * pools are the ones a cluster runs.
      */
     public static Gateway onThisNode(Path home, Path dataDir, String storeUri, MeterRegistry meters) throws IOException {
-        GatewayMetrics m = new GatewayMetrics(meters);
-        // the embedded node restores as many instances at once as the pools ask for (as before the Node API)
+        ClusterMetrics cm = new ClusterMetrics(meters);
+        NodeRegistry nodes = new NodeRegistry(facts -> {
+            throw new NodeException(NodeException.Kind.UNAVAILABLE, "node=" + facts.name()
+                    + ": this gateway runs the embedded node only; start it with `spore gateway` to let nodes join");
+        }, ClusterSettings.defaults(), java.time.Clock.systemUTC(), cm);
+        nodes.addStatic(localNode(home, dataDir, storeUri));
+        return onNodes(dataDir, nodes, cm, meters);
+    }
+
+    /**
+     * The embedded node ({@code local}): an in-process agent with CRIU from {@code home}, its data under
+     * {@code dataDir}, snapshots in {@code storeUri} (null: an in-process store under {@code dataDir/store}).
+     *
+     * @throws AgentException the node cannot start (no CRIU, host jar not built, data dir not writable)
+     */
+    public static LocalNode localNode(Path home, Path dataDir, String storeUri) {
+        // the node's own admission limit; the gateway's (spore.cluster.max-starts-per-node) applies on top
         int maxRestores = Integer.getInteger("spore.node.max-restores", 256);
-        LocalNode node;
         try {
-            node = LocalNode.create(new LocalNode.Config("local", home, dataDir, storeUri, maxRestores));
+            return LocalNode.create(new LocalNode.Config("local", home, dataDir, storeUri, maxRestores));
         } catch (NodeException e) {
             throw new AgentException(e.getMessage(), e);
         }
-        return new Gateway(dataDir, new AgentEngine(node, m), m);
+    }
+
+    /**
+     * A gateway over the nodes of {@code nodes} (static ones added with {@link NodeRegistry#addStatic}, remote ones
+     * joining by heartbeat): deploys are prepared on one node, instances placed across them.
+     */
+    public static Gateway onNodes(Path dataDir, NodeRegistry nodes, ClusterMetrics clusterMetrics, MeterRegistry meters)
+            throws IOException {
+        GatewayMetrics m = new GatewayMetrics(meters);
+        return new Gateway(dataDir, new ClusterEngine(nodes, clusterMetrics, m), m);
     }
 
     /**
@@ -167,9 +207,13 @@ public final class Gateway implements AutoCloseable {
         String id = lease.worker().id();
         metrics.start(v.function(), v.version(), lease.kind());
         try {
-            Reply reply = pool.invoke(lease, body, headers);
+            VersionPool.Served served = pool.invokeDelivered(lease, body, headers);
+            Reply reply = served.reply();
             metrics.invocation(v.function(), v.version(), outcome(reply));
-            return new InvokeResult(v.function(), v.version(), id, lease.kind(), reply, (System.nanoTime() - t0) / 1e6);
+            return new InvokeResult(v.function(), v.version(), served.lease().worker().id(), served.lease().kind(), reply,
+                    (System.nanoTime() - t0) / 1e6);
+        } catch (PoolException e) {
+            throw refused(v, e);
         } catch (InvokeTimeoutException e) {
             metrics.invocation(v.function(), v.version(), "timeout");
             throw new GatewayException(504, "timeout", v.key() + " instance=" + id + ": no reply within "
@@ -230,6 +274,13 @@ public final class Gateway implements AutoCloseable {
             public void startFailed(String instanceId, Exception cause) {
                 LOG.log(System.Logger.Level.ERROR, v.key() + " instance=" + instanceId + " could not start (restore and cold "
                         + "both failed): " + cause.getMessage());
+            }
+
+            @Override
+            public void retried(String instanceId, Exception cause) {
+                metrics.retry(v.function(), v.version());
+                LOG.log(System.Logger.Level.INFO, v.key() + " instance=" + instanceId + " did not get the invocation, "
+                        + "retrying on another instance: " + cause.getMessage());
             }
 
             @Override

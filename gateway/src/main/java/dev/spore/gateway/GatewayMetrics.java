@@ -27,7 +27,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code spore_restore_milliseconds{function,phase}}: histogram of restore time by phase: fetch, spawn, criu, hooks, total;</li>
  *   <li>{@code spore_instances{function,version,state}}: starting, idle, busy;</li>
  *   <li>{@code spore_queue_depth{function,version}} and {@code spore_snapshot_bytes{function,version}};</li>
- *   <li>{@code spore_deploy_stage_milliseconds{stage}}: how long each deploy stage took.</li>
+ *   <li>{@code spore_deploy_stage_milliseconds{stage}}: how long each deploy stage took;</li>
+ *   <li>{@code spore_invocation_retries_total{function,version}}: invocations that never reached their instance
+ *   (its node went down) and were tried again on another one.</li>
  * </ul>
  * Milliseconds rather than seconds, because restores are tens of milliseconds and the buckets say so.
  */
@@ -49,6 +51,12 @@ public final class GatewayMetrics implements EngineListener {
 
     public void invocation(String fn, int version, String outcome) {
         Counter.builder("spore.invocations").tags("function", fn, "version", Integer.toString(version), "outcome", outcome)
+                .register(registry).increment();
+    }
+
+    /** An invocation that never reached its instance was tried again on another one. */
+    public void retry(String fn, int version) {
+        Counter.builder("spore.invocation.retries").tags("function", fn, "version", Integer.toString(version))
                 .register(registry).increment();
     }
 

@@ -10,13 +10,15 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code spore}: run the platform on one node ({@code up}) and talk to a gateway (deploy, invoke, ls,
- * describe, logs, rm). Every command prints readable text, or the gateway's JSON with {@code --json}.
+ * describe, logs, rm, nodes, cordon, uncordon). Every command prints readable text, or the gateway's JSON
+ * with {@code --json}.
  * The gateway is {@code --gateway}, else {@code $SPORE_GATEWAY}, else http://localhost:8080.
  */
 @Command(name = "spore", mixinStandardHelpOptions = true, version = "spore 0.1.0",
         description = "Deploy Java functions and invoke them from restored JVM snapshots.",
         subcommands = {UpCommand.class, DeployCommand.class, InvokeCommand.class, Commands.Ls.class,
-                Commands.Describe.class, Commands.Logs.class, Commands.Rm.class})
+                Commands.Describe.class, Commands.Logs.class, Commands.Rm.class, NodeCommands.Nodes.class,
+                NodeCommands.Cordon.class, NodeCommands.Uncordon.class})
 public final class SporeCli implements Callable<Integer> {
 
     @Option(names = "--gateway", description = "gateway URL (default: $SPORE_GATEWAY or http://localhost:8080)")

@@ -9,8 +9,9 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * What the gateway needs from a node: prepare a version (fork_prepare) and start its instances. The real one
- * is {@link AgentEngine} (an in-process agent, CRIU); tests of the gateway's own logic may use a fake.
+ * What the gateway needs from its nodes: prepare a version (fork_prepare) and start its instances. The real
+ * one is {@code cluster.ClusterEngine} (N nodes through the {@code Node} API; the embedded {@code spore up} is
+ * the same with one static in-process node); tests of the gateway's own logic may use a fake.
  */
 public interface Engine extends AutoCloseable {
 
@@ -28,8 +29,19 @@ public interface Engine extends AutoCloseable {
     /** Forgets a version's snapshot (in the store and the node cache). */
     void dropSnapshot(String snapshot);
 
-    /** Where an instance's logs are, also after it stopped; null if unknown. */
-    Path instanceDir(String instanceId);
+    /**
+     * The last {@code tailLines} lines of an instance's {@code stream} ({@code stdout} or {@code stderr}), also
+     * after it stopped; null if no node knows the instance. Reads from whichever node ran it.
+     */
+    String logs(String instanceId, String stream, int tailLines);
+
+    /**
+     * Registers who is told when instances are lost at once (their node went down): {@code lost} gets their
+     * ids and a reason ({@code node-down}), on the engine's thread; it must be fast and must not throw. An
+     * engine whose instances cannot be lost that way never calls it.
+     */
+    default void onInstancesLost(java.util.function.BiConsumer<java.util.Collection<String>, String> lost) {
+    }
 
     /** One line for health and describe: node, CRIU version, snapshot backend. */
     String describe();

@@ -4,12 +4,9 @@ import dev.spore.gateway.Gateway;
 import dev.spore.gateway.GatewayException;
 import dev.spore.gateway.InstanceRecord;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 
-/** Reads an instance's captured stdout/stderr from the agent's instance directory. */
+/** An instance's captured stdout/stderr, from the node that ran it. */
 final class InstanceLogs {
 
     private InstanceLogs() {
@@ -28,31 +25,20 @@ final class InstanceLogs {
         } else if (!id.startsWith(fn + "-")) {
             throw GatewayException.notFound("fn=" + fn + ": instance=" + id + " is not one of its instances");
         }
-        Path dir = g.engine().instanceDir(id);
-        if (dir == null) {
-            throw GatewayException.notFound("fn=" + fn + " instance=" + id + " has no logs on this node");
-        }
         if (tail < 1 || tail > 100_000) {
             throw GatewayException.badRequest("tail=" + tail + " is out of range: use 1..100000");
         }
-        StringBuilder out = new StringBuilder();
-        switch (stream) {
-            case "stdout" -> out.append(tail(dir.resolve("stdout.log"), tail));
-            case "stderr" -> out.append(tail(dir.resolve("stderr.log"), tail));
-            case "both" -> out.append("== instance=").append(id).append(" stdout ==\n").append(tail(dir.resolve("stdout.log"), tail))
-                    .append("== instance=").append(id).append(" stderr ==\n").append(tail(dir.resolve("stderr.log"), tail));
-            default -> throw GatewayException.badRequest("stream=" + stream + " is invalid: use stdout, stderr or both");
+        if (!stream.equals("stdout") && !stream.equals("stderr") && !stream.equals("both")) {
+            throw GatewayException.badRequest("stream=" + stream + " is invalid: use stdout, stderr or both");
         }
-        return out.toString();
-    }
-
-    private static String tail(Path file, int lines) {
-        try {
-            List<String> all = Files.readAllLines(file);
-            List<String> last = all.subList(Math.max(0, all.size() - lines), all.size());
-            return last.isEmpty() ? "" : String.join("\n", last) + "\n";
-        } catch (IOException e) {
-            return "";
+        String out = g.engine().logs(id, stream.equals("both") ? "stdout" : stream, tail);
+        if (out == null) {
+            throw GatewayException.notFound("fn=" + fn + " instance=" + id + " has no logs on any node");
         }
+        if (stream.equals("both")) {
+            String err = g.engine().logs(id, "stderr", tail);
+            return "== instance=" + id + " stdout ==\n" + out + "== instance=" + id + " stderr ==\n" + (err == null ? "" : err);
+        }
+        return out;
     }
 }

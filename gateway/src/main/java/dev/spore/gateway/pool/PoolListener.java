@@ -16,6 +16,10 @@ public interface PoolListener {
     /** Neither restore nor cold start gave an instance. */
     default void startFailed(String instanceId, Exception cause) { }
 
-    /** An instance was stopped; {@code reason} is keep-alive, timeout, died, deleted or shutdown. */
+    /** An invocation never reached {@code instanceId} and is tried again on another instance. */
+    default void retried(String instanceId, Exception cause) { }
+
+    /** An instance was stopped; {@code reason} is keep-alive, timeout, died, node-down, not-delivered,
+     * deleted or shutdown. */
     default void stopped(Worker worker, String reason) { }
 }

@@ -141,6 +141,87 @@ public final class VersionPool implements AutoCloseable {
         }
     }
 
+    /** A reply and the lease that produced it (another one than the first if the call was retried). */
+    public record Served(Lease lease, Reply reply, int retries) { }
+
+    /**
+     * Like {@link #invoke}, but an invocation that never reached its instance ({@link NotDeliveredException}:
+     * its node went down or could not be reached before the request went out) is tried again on another
+     * instance (a new one is started if none is free, possibly on another node), within the invocation's
+     * timeout, at most {@code maxInstances + 2} times. The undeliverable instance is retired. Every other
+     * failure is the caller's, as with {@link #invoke}.
+     *
+     * @throws PoolException {@link PoolException.Reason#UNAVAILABLE} when no instance took the call in time
+     */
+    public Served invokeDelivered(Lease first, byte[] body, Map<String, String> headers) throws InvokeTimeoutException {
+        long deadline = System.nanoTime() + settings.invokeTimeout().toNanos();
+        Lease lease = first;
+        int retries = 0;
+        while (true) {
+            Duration left = Duration.ofNanos(deadline - System.nanoTime());
+            try {
+                Reply reply = lease.worker().invoke(body, headers, left.isNegative() || left.isZero() ? Duration.ofMillis(1) : left);
+                boolean wedged = "timeout".equals(reply.errorType());
+                release(lease, wedged ? "timeout" : null);
+                return new Served(lease, reply, retries);
+            } catch (InvokeTimeoutException e) {
+                release(lease, "timeout");
+                throw e;
+            } catch (NotDeliveredException e) {
+                release(lease, "not-delivered");
+                long leftMs = (deadline - System.nanoTime()) / 1_000_000;
+                if (leftMs <= 0 || retries >= settings.maxInstances() + 2) {
+                    throw new PoolException(PoolException.Reason.UNAVAILABLE, name + " instance=" + lease.worker().id()
+                            + ": the invocation never reached an instance after " + (retries + 1) + " attempts within "
+                            + settings.invokeTimeout().toMillis() + " ms (limit timeoutMs): " + e.getMessage(), e);
+                }
+                listener.retried(lease.worker().id(), e);
+                retries++;
+                lease = reacquire(leftMs, e);
+            } catch (RuntimeException e) {
+                release(lease, lease.worker().isAlive() ? null : "died");
+                throw e;
+            }
+        }
+    }
+
+    private Lease reacquire(long leftMs, NotDeliveredException cause) {
+        try {
+            return acquire().get(leftMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof PoolException p ? p
+                    : new PoolException(PoolException.Reason.UNAVAILABLE, name + ": retry failed: " + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new PoolException(PoolException.Reason.UNAVAILABLE, name + ": no instance to retry on within the "
+                    + settings.invokeTimeout().toMillis() + " ms timeout after: " + cause.getMessage(), cause);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PoolException(PoolException.Reason.CLOSED, name + ": interrupted while retrying", e);
+        }
+    }
+
+    /**
+     * Removes the instances with these ids at once (their node went down), stops them, and starts
+     * replacements for waiting invocations. Invocations running on them fail on their own (not delivered,
+     * or instance lost); their leases are released as usual.
+     */
+    public void retire(java.util.Collection<String> ids, String reason) {
+        List<Slot> gone = new ArrayList<>();
+        synchronized (this) {
+            for (Iterator<Slot> it = slots.iterator(); it.hasNext(); ) {
+                Slot s = it.next();
+                if (ids.contains(s.worker.id())) {
+                    gone.add(s);
+                    it.remove();
+                }
+            }
+            if (!gone.isEmpty()) {
+                startIfNeeded();
+            }
+        }
+        gone.forEach(s -> stop(s, reason));
+    }
+
     /** Gives a lease back; a non-null {@code retireReason} stops and removes its instance. */
     public void release(Lease lease, String retireReason) {
         List<Runnable> after = new ArrayList<>();

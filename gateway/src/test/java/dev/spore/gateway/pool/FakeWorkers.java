@@ -63,6 +63,8 @@ final class FakeWorkers implements WorkerFactory {
         final StartKind kind;
         final AtomicBoolean alive = new AtomicBoolean(true);
         final AtomicInteger calls = new AtomicInteger();
+        /** Set: invocations never reach it (its node is gone). */
+        volatile boolean undeliverable;
 
         FakeWorker(String id, StartKind kind) {
             this.id = id;
@@ -81,6 +83,9 @@ final class FakeWorkers implements WorkerFactory {
 
         @Override
         public Reply invoke(byte[] body, Map<String, String> headers, Duration timeout) throws InvokeTimeoutException {
+            if (undeliverable) {
+                throw new NotDeliveredException("instance=" + id + ": connection refused", null);
+            }
             calls.incrementAndGet();
             String in = new String(body, StandardCharsets.UTF_8);
             if (in.equals("hang")) {

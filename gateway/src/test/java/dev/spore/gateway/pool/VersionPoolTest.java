@@ -42,6 +42,11 @@ class VersionPoolTest {
             }
 
             @Override
+            public void retried(String id, Exception cause) {
+                events.add("retried");
+            }
+
+            @Override
             public void stopped(Worker w, String reason) {
                 events.add("stopped " + reason);
             }
@@ -206,6 +211,34 @@ class VersionPoolTest {
         assertThatThrownBy(waiting::get).cause().isInstanceOf(PoolException.class);
         assertThat(busy.worker().isAlive()).isFalse();
         assertThat(pool.acquire()).isCompletedExceptionally();
+    }
+
+    @Test
+    void retiredInstancesLeaveThePoolAtOnceAndWaitersGetReplacements() throws Exception {
+        pool(1, 2, 10, Duration.ofMinutes(1));
+        call("a");
+        FakeWorkers.FakeWorker first = workers.started.get(0);
+        pool.retire(java.util.Set.of(first.id), "node-down");
+        assertThat(pool.stats().live()).isZero();
+        assertThat(first.isAlive()).isFalse();
+        assertThat(events).contains("stopped node-down");
+        assertThat(call("b")).startsWith("i2:");
+    }
+
+    @Test
+    void anUndeliveredInvocationIsRetriedOnAnotherInstance() throws Exception {
+        pool(1, 3, 10, Duration.ofMinutes(1));
+        call("warm");
+        FakeWorkers.FakeWorker first = workers.started.get(0);
+        first.undeliverable = true;
+        VersionPool.Lease l = pool.acquire().get(10, TimeUnit.SECONDS);
+        assertThat(l.worker()).isSameAs(first);
+        VersionPool.Served s = pool.invokeDelivered(l, "x".getBytes(StandardCharsets.UTF_8), Map.of());
+        assertThat(s.reply().bodyText()).isEqualTo("i2:x");
+        assertThat(s.retries()).isEqualTo(1);
+        assertThat(s.lease().kind()).isEqualTo(StartKind.RESTORED);
+        assertThat(first.isAlive()).as("the undeliverable instance is retired").isFalse();
+        assertThat(events).contains("retried", "stopped not-delivered");
     }
 
     @Test
