@@ -210,7 +210,8 @@ public final class Gateway implements AutoCloseable {
             VersionPool.Served served = pool.invokeDelivered(lease, body, headers);
             Reply reply = served.reply();
             metrics.invocation(v.function(), v.version(), outcome(reply));
-            return new InvokeResult(v.function(), v.version(), served.lease().worker().id(), served.lease().kind(), reply,
+            return new InvokeResult(v.function(), v.version(), served.lease().worker().id(),
+                    served.lease().worker().node(), served.lease().kind(), reply,
                     (System.nanoTime() - t0) / 1e6);
         } catch (PoolException e) {
             throw refused(v, e);

@@ -25,7 +25,7 @@ import java.util.Map;
  * to the gateway, whose own threads wait for an instance and run the invocation; the response is written
  * when the future completes. Measured against a JAX-RS resource in bench/ (see gateway/README.md).
  *
- * <p>Response headers say who answered: {@code X-Spore-Instance}, {@code X-Spore-Start} (warm, restored,
+ * <p>Response headers say who answered: {@code X-Spore-Instance}, {@code X-Spore-Node}, {@code X-Spore-Start} (warm, restored,
  * cold, fallback), {@code X-Spore-Version}, {@code X-Spore-Millis}. Errors are JSON {@code {error, message}}.
  */
 @ApplicationScoped
@@ -80,6 +80,7 @@ public class InvokeRoute {
         res.putHeader("X-Spore-Function", r.function())
                 .putHeader("X-Spore-Version", Integer.toString(r.version()))
                 .putHeader("X-Spore-Instance", r.instance())
+                .putHeader("X-Spore-Node", r.node())
                 .putHeader("X-Spore-Start", r.start().label())
                 .putHeader("X-Spore-Millis", String.format(Locale.ROOT, "%.2f", r.millis()));
         if (reply.errorType() != null) {

@@ -11,6 +11,11 @@ public interface Worker {
 
     String id();
 
+    /** The node the instance runs on ({@code local} for the embedded node). */
+    default String node() {
+        return "local";
+    }
+
     /** RESTORED, COLD or FALLBACK: how this instance was started (never WARM). */
     StartKind kind();
 

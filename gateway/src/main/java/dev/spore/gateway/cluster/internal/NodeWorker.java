@@ -48,6 +48,7 @@ public final class NodeWorker implements Worker {
         return kind;
     }
 
+    @Override
     public String node() {
         return node;
     }
