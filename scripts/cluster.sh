@@ -36,7 +36,7 @@ node_names() { ls "$STATE/run/pids" 2>/dev/null | sed -n 's/^agent-\(.*\)\.pid$/
 
 require() {
   [ "$(id -u)" = 0 ] || die "needs root (network and mount namespaces, CRIU)"
-  for c in ip unshare nsenter openssl java; do
+  for c in ip unshare nsenter openssl java keytool; do
     command -v "$c" >/dev/null 2>&1 || die "'$c' is missing: run \`bash scripts/setup.sh\` first"
   done
   [ -f "$HOME_DIR/runtime/agent/target/spore-agent-0.1.0-SNAPSHOT.jar" ] || ls "$HOME_DIR"/runtime/agent/target/spore-agent-*.jar >/dev/null 2>&1 \
@@ -48,8 +48,11 @@ make_secrets() {
   local s=$STATE/secrets
   mkdir -p "$s" && chmod 0700 "$s"
   [ -f "$s/ca.pem" ] && return 0
-  openssl rand -hex 32 > "$s/cluster.token"         # agents -> gateway heartbeats, gateway -> agents, store
+  openssl rand -hex 32 > "$s/cluster.token"         # agents -> gateway heartbeats, gateway -> agents
   openssl rand -hex 32 > "$s/api.token"             # people and scripts -> the gateway's API (all roles)
+  printf '%s deploy invoke read admin\n' "$(cat "$s/api.token")" > "$s/api.tokens"   # the gateway's tokens file
+  # the store's tokens file (role=token): agents publish and fetch, the gateway deletes
+  { printf 'read=%s\npublish=%s\nadmin=%s\n' "$(cat "$s/cluster.token")" "$(cat "$s/cluster.token")" "$(cat "$s/cluster.token")"; } > "$s/store.tokens"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=spore-cluster-ca" \
     -keyout "$s/ca.key" -out "$s/ca.pem" 2>/dev/null
   local who
@@ -65,6 +68,9 @@ make_secrets() {
     openssl pkcs8 -topk8 -nocrypt -in "$s/$who.key" -out "$s/$who.key.p8" && mv "$s/$who.key.p8" "$s/$who.key"
     rm -f "$s/$who.csr" "$s/$who.ext"
   done
+  # the agents' heartbeat client (the JDK's HTTPS) trusts the cluster CA through a PKCS#12 trust store
+  keytool -importcert -noprompt -alias spore-cluster-ca -file "$s/ca.pem" -keystore "$s/ca.p12" \
+    -storetype PKCS12 -storepass spore-cluster >/dev/null 2>&1
   chmod 0600 "$s"/*
 }
 
@@ -135,24 +141,30 @@ start_store() {
   start_in store store env SPORE_STORE_JAVA_OPTS="${SPORE_STORE_JAVA_OPTS:--XX:MaxDirectMemorySize=2g}" \
     "$HOME_DIR/snapshot-store/bin/spore-store" serve --bind "$STORE_IP" --port "$STORE_PORT" \
     --data-dir /var/lib/spore/store --memory 1g \
-    --token-file /etc/spore/cluster.token --tls-cert /etc/spore/store.pem --tls-key /etc/spore/store.key --tls-ca /etc/spore/ca.pem
+    --token-file /etc/spore/store.tokens --tls-cert /etc/spore/store.pem --tls-key /etc/spore/store.key --tls-ca /etc/spore/ca.pem
 }
 
 start_gateway() {
   start_in gateway gateway env SPORE_JAVA_OPTS="${SPORE_GATEWAY_JAVA_OPTS:-}" \
     "$HOME_DIR/bin/spore" gateway --bind "$GW_IP" --port "$GW_PORT" --data /var/lib/spore/gateway \
     --store "tcp://$STORE_IP:$STORE_PORT" --cluster-token-file /etc/spore/cluster.token \
-    --api-tokens-file /etc/spore/api.token --tls-cert /etc/spore/gateway.pem --tls-key /etc/spore/gateway.key \
+    --api-tokens-file /etc/spore/api.tokens --tls-cert /etc/spore/gateway.pem --tls-key /etc/spore/gateway.key \
     --tls-ca /etc/spore/ca.pem
 }
 
 start_agent() { # NAME
   local name=$1
-  start_in "$name" "agent-$name" env SPORE_JAVA_OPTS="${SPORE_AGENT_JAVA_OPTS:-}" \
+  # every agent publishes with the cluster's publisher key and trusts it on fetch (STATE/secrets/keys); the
+  # store client takes its token and TLS files from SPORE_STORE_*; the heartbeat trusts the cluster CA
+  local trust="-Djavax.net.ssl.trustStore=/etc/spore/ca.p12 -Djavax.net.ssl.trustStorePassword=spore-cluster"
+  trust="$trust -Djavax.net.ssl.trustStoreType=PKCS12 -Dspore.store.keys=/etc/spore/keys"
+  start_in "$name" "agent-$name" env SPORE_JAVA_OPTS="$trust ${SPORE_AGENT_JAVA_OPTS:-}" \
+    SPORE_STORE_TOKEN_FILE=/etc/spore/cluster.token SPORE_STORE_TLS_CA=/etc/spore/ca.pem \
+    SPORE_STORE_TLS_CERT="/etc/spore/$name.pem" SPORE_STORE_TLS_KEY="/etc/spore/$name.key" \
     "$HOME_DIR/bin/spore-agent" serve --name "$name" --bind "$(node_ip "$name")" --port "$AGENT_PORT" \
     --data-dir /var/lib/spore/agent --store "tcp://$STORE_IP:$STORE_PORT" --gateway "http://$GW_IP:$GW_PORT" \
     --token-file /etc/spore/cluster.token --tls-cert "/etc/spore/$name.pem" --tls-key "/etc/spore/$name.key" \
-    --tls-ca /etc/spore/ca.pem --max-restores "${SPORE_CLUSTER_MAX_RESTORES:-4}"
+    --tls-ca /etc/spore/ca.pem --max-restores "${SPORE_CLUSTER_MAX_RESTORES:-4}" --advertise "$(node_ip "$name"):$AGENT_PORT"
 }
 
 stop_pid() { # ROLE SIGNAL

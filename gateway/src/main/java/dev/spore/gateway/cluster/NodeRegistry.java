@@ -51,8 +51,11 @@ public final class NodeRegistry implements AutoCloseable {
     private final Map<String, Member> members = new LinkedHashMap<>();
     private final ReentrantLock joins = new ReentrantLock();
     private final List<DownListener> listeners = new CopyOnWriteArrayList<>();
-    /** "node\0snapshot" pairs refused with REQUIREMENTS_NOT_MET: not tried there again until the node rejoins. */
-    private final Set<String> refused = ConcurrentHashMap.newKeySet();
+    /**
+     * "node\0snapshot" pairs refused with REQUIREMENTS_NOT_MET, with the node's reason: not tried there again until
+     * the node rejoins; shown by {@code GET /nodes} so an operator sees which requirement a node lacks.
+     */
+    private final Map<String, String> refused = new ConcurrentHashMap<>();
     private ScheduledExecutorService checker;
 
     /** Told when a node goes down; called on the checking thread, outside the registry's lock. */
@@ -141,7 +144,7 @@ public final class NodeRegistry implements AutoCloseable {
             if (old != null) {
                 closeQuietly(name, old); // stops what the old connection started, now that the node answers again
             }
-            refused.removeIf(k -> k.startsWith(name + "\0"));
+            refused.keySet().removeIf(k -> k.startsWith(name + "\0"));
             Node node = connector.connect(facts);
             long movedGen = -1;
             synchronized (this) {
@@ -294,7 +297,18 @@ public final class NodeRegistry implements AutoCloseable {
         NodeFacts f = m.facts;
         return new NodeView(m.name, f.address(), m.state().label(), m.fixed ? 0 : Math.max(0, clock.millis() - m.lastHeartbeatMillis),
                 f.instances(), m.starting, m.cap(settings.maxStartsPerNode()), f.cachedSnapshots(), f.memoryAvailableBytes(),
-                f.memoryTotalBytes(), f.criuVersion(), f.kernel(), m.fixed);
+                f.memoryTotalBytes(), f.criuVersion(), f.kernel(), m.fixed, refusals(m.name));
+    }
+
+    /** snapshot → the node's reason, for the snapshots {@code node} refused. */
+    private Map<String, String> refusals(String node) {
+        Map<String, String> out = new java.util.TreeMap<>();
+        refused.forEach((k, why) -> {
+            if (k.startsWith(node + "\0")) {
+                out.put(k.substring(node.length() + 1), why);
+            }
+        });
+        return out;
     }
 
     /** The connection to a node that is not DOWN; null when it is unknown or down. */
@@ -308,14 +322,14 @@ public final class NodeRegistry implements AutoCloseable {
         return members.values().stream().filter(m -> !m.down).map(m -> m.node).toList();
     }
 
-    /** Remembers that {@code node} cannot meet {@code snapshot}'s requirements: it is not placed there again. */
-    public void refuse(String node, String snapshot) {
-        refused.add(node + "\0" + snapshot);
+    /** Remembers that {@code node} cannot meet {@code snapshot}'s requirements (why: its message): not placed there again. */
+    public void refuse(String node, String snapshot, String reason) {
+        refused.put(node + "\0" + snapshot, reason == null ? "requirements not met" : reason);
     }
 
     /** Forgets every refusal of a snapshot (it was deleted). */
     public void forgetSnapshot(String snapshot) {
-        refused.removeIf(k -> k.endsWith("\0" + snapshot));
+        refused.keySet().removeIf(k -> k.endsWith("\0" + snapshot));
     }
 
     /**
@@ -371,11 +385,11 @@ public final class NodeRegistry implements AutoCloseable {
     }
 
     private List<Member> candidates(String snapshot, Set<String> exclude) {
-        return Placement.candidates(members.values(), snapshot, exclude, refused);
+        return Placement.candidates(members.values(), snapshot, exclude, refused.keySet());
     }
 
     private String noCandidate(String snapshot, Set<String> exclude) {
-        return Placement.noCandidate(members.values(), snapshot, exclude, refused);
+        return Placement.noCandidate(members.values(), snapshot, exclude, refused.keySet());
     }
 
     /** Frees an admission's slot, unless its node has rejoined since (a new generation counts afresh). */

@@ -11,7 +11,9 @@ import java.util.List;
  * @param startsInFlight        restores and cold starts the gateway has placed there and that have not ended
  * @param startCap              the admission cap: at most this many starts at once
  * @param staticNode            true for a node added by configuration (the embedded one), which never times out
+ * @param refusals              snapshot → the node's reason, for snapshots it refused (REQUIREMENTS_NOT_MET)
  */
 public record NodeView(String name, String address, String state, long lastHeartbeatAgeMs, int instances,
                        int startsInFlight, int startCap, List<String> cachedSnapshots, long memoryAvailableBytes,
-                       long memoryTotalBytes, String criuVersion, String kernel, boolean staticNode) { }
+                       long memoryTotalBytes, String criuVersion, String kernel, boolean staticNode,
+                       java.util.Map<String, String> refusals) { }

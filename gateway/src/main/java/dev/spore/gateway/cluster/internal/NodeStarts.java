@@ -99,7 +99,7 @@ public final class NodeStarts implements WorkerFactory {
                 switch (e.kind()) {
                     case REQUIREMENTS_NOT_MET -> {
                         if (restore) {
-                            nodes.refuse(a.name(), v.snapshot());
+                            nodes.refuse(a.name(), v.snapshot(), e.getMessage());
                         }
                     }
                     case BUSY, UNAVAILABLE -> { }

@@ -76,6 +76,8 @@ public final class LocalInstance implements NodeInstance {
         }
         try {
             return instance.invoke(body, headers, timeout);
+        } catch (dev.spore.agent.InvocationTimeoutException e) {
+            throw e; // NodeInstance's contract: the caller maps a timeout (504, replace the instance) itself
         } catch (AgentException e) {
             throw new NodeException(NodeException.Kind.INSTANCE_LOST, "node=" + node + " instance=" + id() + ": " + e.getMessage()
                     + " (the handler may have run: not retried)", e);
