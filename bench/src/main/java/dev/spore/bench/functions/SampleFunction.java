@@ -15,11 +15,11 @@ import java.util.function.Predicate;
  * One function of {@code functions/} as the benchmark drives it: its jar, handler, warm-up payloads, the request
  * every measured call sends, and how to tell the answer is right (a fast wrong answer is not a result).
  */
-record SampleFunction(String name, String handler, Path jar, List<Path> warmupFiles, byte[] request,
+public record SampleFunction(String name, String handler, Path jar, List<Path> warmupFiles, byte[] request,
                       Predicate<Invocation> correct, String expectation) {
 
     /** The five sample functions, cheapest first. */
-    static List<SampleFunction> all(Path home) throws IOException {
+    public static List<SampleFunction> all(Path home) throws IOException {
         Path fns = home.resolve("functions");
         List<SampleFunction> list = new ArrayList<>();
         list.add(new SampleFunction("hello", "dev.spore.functions.hello.Hello", fns.resolve("hello/target/hello.jar"),
@@ -68,7 +68,7 @@ record SampleFunction(String name, String handler, Path jar, List<Path> warmupFi
     }
 
     /** Throws unless {@code r} is the right answer. */
-    Invocation check(Invocation r, String when) {
+    public Invocation check(Invocation r, String when) {
         if (r.failed() || !correct.test(r)) {
             throw new IllegalStateException("fn=" + name + " " + when + " answered " + r + " (" + r.bodyText().length()
                     + " chars), expected " + expectation);
