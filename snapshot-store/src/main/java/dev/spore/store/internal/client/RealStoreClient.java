@@ -94,7 +94,16 @@ public final class RealStoreClient implements SnapshotStore {
     @Override
     public Manifest publish(String snapshotName, Path imageDir, Map<String, String> metadata) {
         Manifest.checkName(snapshotName);
-        return retryingOnce("snapshot=" + snapshotName + " publish", () -> publishOnce(snapshotName, imageDir, metadata));
+        return retryingOnce("snapshot=" + snapshotName + " publish", () -> {
+            try {
+                return publishOnce(snapshotName, imageDir, metadata);
+            } catch (StoreException e) {
+                if (e.getMessage() == null || !e.getMessage().contains(dev.spore.store.internal.engine.StoreEngine.NEWER_COMMITTED)) {
+                    throw e;
+                }
+                return publishOnce(snapshotName, imageDir, metadata); // signed again, with a newer created time
+            }
+        });
     }
 
     private Manifest publishOnce(String snapshotName, Path imageDir, Map<String, String> metadata) {
@@ -191,7 +200,16 @@ public final class RealStoreClient implements SnapshotStore {
         try {
             return retryingOnce("snapshot=" + snapshotName + " fetch", () -> {
                 try {
-                    return fetchOnce(snapshotName, targetDir);
+                    for (int attempt = 1; ; attempt++) {
+                        try {
+                            return fetchOnce(snapshotName, targetDir);
+                        } catch (Superseded e) {
+                            if (attempt == 3) {
+                                throw new StoreException("snapshot=" + snapshotName + " was republished 3 times while "
+                                        + "this fetch ran; fetch again when publishing has settled");
+                            }
+                        }
+                    }
                 } catch (IOException e) {
                     throw new StoreException("snapshot=" + snapshotName + ": cannot write " + targetDir + ": "
                             + e.getMessage() + " (disk full? permissions?)", e);
@@ -250,8 +268,24 @@ public final class RealStoreClient implements SnapshotStore {
     /** Signature, name and rollback checks of a manifest about to be used. */
     private Manifest verified(String snapshotName, Manifest m) {
         trust.verify(snapshotName, m);
-        trust.checkNotRolledBack(cache == null ? null : cache.root().resolve("seen"), m);
+        try {
+            trust.checkNotRolledBack(cache == null ? null : cache.root().resolve("seen"), m);
+        } catch (UntrustedSnapshotException e) {
+            if (!transport.manifestId(snapshotName).equals(m.id())) {
+                // not a rollback: the name was republished while this fetch ran, and a concurrent fetch on this
+                // node accepted the newer manifest first; start over with the current one
+                throw new Superseded();
+            }
+            throw e;
+        }
         return m;
+    }
+
+    /** The manifest this fetch started with was replaced in the store meanwhile. */
+    private static final class Superseded extends RuntimeException {
+        Superseded() {
+            super(null, null, false, false);
+        }
     }
 
     @Override
