@@ -51,8 +51,9 @@ make_secrets() {
   openssl rand -hex 32 > "$s/cluster.token"         # agents -> gateway heartbeats, gateway -> agents
   openssl rand -hex 32 > "$s/api.token"             # people and scripts -> the gateway's API (all roles)
   printf '%s deploy invoke read admin\n' "$(cat "$s/api.token")" > "$s/api.tokens"   # the gateway's tokens file
-  # the store's tokens file (role=token): agents publish and fetch, the gateway deletes
-  { printf 'read=%s\npublish=%s\nadmin=%s\n' "$(cat "$s/cluster.token")" "$(cat "$s/cluster.token")" "$(cat "$s/cluster.token")"; } > "$s/store.tokens"
+  # the cluster's publisher key (Ed25519, PKCS#8): agents sign the snapshots they publish and trust it on fetch
+  openssl genpkey -algorithm ed25519 -out "$s/publisher.key" 2>/dev/null
+  openssl pkey -in "$s/publisher.key" -pubout -out "$s/publisher.key.pub" 2>/dev/null
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=spore-cluster-ca" \
     -keyout "$s/ca.key" -out "$s/ca.pem" 2>/dev/null
   local who
@@ -141,7 +142,7 @@ start_store() {
   start_in store store env SPORE_STORE_JAVA_OPTS="${SPORE_STORE_JAVA_OPTS:--XX:MaxDirectMemorySize=2g}" \
     "$HOME_DIR/snapshot-store/bin/spore-store" serve --bind "$STORE_IP" --port "$STORE_PORT" \
     --data-dir /var/lib/spore/store --memory 1g \
-    --token-file /etc/spore/store.tokens --tls-cert /etc/spore/store.pem --tls-key /etc/spore/store.key --tls-ca /etc/spore/ca.pem
+    --token-file /etc/spore/cluster.token --tls-cert /etc/spore/store.pem --tls-key /etc/spore/store.key --tls-ca /etc/spore/ca.pem
 }
 
 start_gateway() {
@@ -154,10 +155,12 @@ start_gateway() {
 
 start_agent() { # NAME
   local name=$1
-  # every agent publishes with the cluster's publisher key and trusts it on fetch (STATE/secrets/keys); the
-  # store client takes its token and TLS files from SPORE_STORE_*; the heartbeat trusts the cluster CA
+  # every agent signs with the cluster's publisher key and trusts it on fetch; its seal key (node copies) is its
+  # own, under its private /var/lib/spore; the store client takes its token and TLS files from SPORE_STORE_*;
+  # the heartbeat (the JDK's HTTPS client) trusts the cluster CA
   local trust="-Djavax.net.ssl.trustStore=/etc/spore/ca.p12 -Djavax.net.ssl.trustStorePassword=spore-cluster"
-  trust="$trust -Djavax.net.ssl.trustStoreType=PKCS12 -Dspore.store.keys=/etc/spore/keys"
+  trust="$trust -Djavax.net.ssl.trustStoreType=PKCS12 -Dspore.store.keys=/var/lib/spore/keys"
+  trust="$trust -Dspore.store.signing-key=/etc/spore/publisher.key -Dspore.store.trusted-keys=/etc/spore/publisher.key.pub"
   start_in "$name" "agent-$name" env SPORE_JAVA_OPTS="$trust ${SPORE_AGENT_JAVA_OPTS:-}" \
     SPORE_STORE_TOKEN_FILE=/etc/spore/cluster.token SPORE_STORE_TLS_CA=/etc/spore/ca.pem \
     SPORE_STORE_TLS_CERT="/etc/spore/$name.pem" SPORE_STORE_TLS_KEY="/etc/spore/$name.key" \

@@ -30,9 +30,12 @@ import java.util.regex.Pattern;
  * meta    criu 4.1.1
  * file    pages-1.img 21315584 420 9f2c...   (name, size, mode, sha256)
  * chunk   5be1... 65536                      (sha256, length; belongs to the file above, in order)
+ * signature 3f9a61c2d07e4b15 BASE64           (publisher key id, Ed25519 signature of everything above)
  * </pre>
- * {@link #id()} is the SHA-256 of that encoding: two manifests with equal ids describe byte-identical images,
- * which is what the node cache keys on.
+ * Everything but the signature line is the {@link #body()}; {@link #id()} is its SHA-256: two manifests with
+ * equal ids describe byte-identical images, which is what the node cache keys on. The signature covers the
+ * body as this class encodes it (name, created, metadata, every file's name, size, mode and digest, every
+ * chunk), re-encoded from the parsed fields on verification, so nothing a reader uses is left unsigned.
  */
 public final class Manifest {
 
@@ -54,14 +57,41 @@ public final class Manifest {
     private final Instant created;
     private final Map<String, String> metadata;
     private final List<FileEntry> files;
+    private final String signer;
+    private final byte[] signature;
     private volatile String id;
 
     public Manifest(String name, Instant created, Map<String, String> metadata, List<FileEntry> files) {
+        this(name, created, metadata, files, null, null);
+    }
+
+    private Manifest(String name, Instant created, Map<String, String> metadata, List<FileEntry> files,
+                     String signer, byte[] signature) {
         checkName(name);
         this.name = name;
         this.created = Objects.requireNonNull(created);
         this.metadata = Map.copyOf(metadata);
         this.files = List.copyOf(files);
+        this.signer = signer;
+        this.signature = signature == null ? null : signature.clone();
+    }
+
+    /** This manifest with a signature of its {@link #body()} by the key {@code keyId}. */
+    public Manifest withSignature(String keyId, byte[] sig) {
+        if (keyId == null || !keyId.matches("[0-9a-f]{16}")) {
+            throw new StoreException("snapshot=" + name + ": key id '" + keyId + "' is not 16 lower-case hex digits");
+        }
+        return new Manifest(name, created, metadata, files, keyId, Objects.requireNonNull(sig));
+    }
+
+    /** Id of the key that signed this manifest, or null if it is unsigned. */
+    public String signer() {
+        return signer;
+    }
+
+    /** The Ed25519 signature of {@link #body()}, or null if unsigned. */
+    public byte[] signature() {
+        return signature == null ? null : signature.clone();
     }
 
     /** Throws if {@code name} cannot be a snapshot name (it becomes a file name in the store and cache). */
@@ -104,16 +134,30 @@ public final class Manifest {
         return d;
     }
 
-    /** SHA-256 of the encoding: equal ids mean byte-identical images. */
+    /** SHA-256 of the {@link #body()}: equal ids mean byte-identical images (whoever signed them). */
     public String id() {
         String v = id;
         if (v == null) {
-            id = v = sha256Hex(encode());
+            id = v = sha256Hex(body());
         }
         return v;
     }
 
+    /** The whole encoding: the body, then the signature line when signed. */
     public byte[] encode() {
+        byte[] body = body();
+        if (signer == null) {
+            return body;
+        }
+        byte[] line = ("signature " + signer + " " + java.util.Base64.getEncoder().encodeToString(signature) + "\n")
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] all = java.util.Arrays.copyOf(body, body.length + line.length);
+        System.arraycopy(line, 0, all, body.length, line.length);
+        return all;
+    }
+
+    /** What a publisher signs: the canonical encoding of every field but the signature. */
+    public byte[] body() {
         StringBuilder b = new StringBuilder(64 + chunkCount() * 80);
         b.append(HEADER).append('\n');
         b.append("name ").append(enc(name)).append('\n');
@@ -137,6 +181,8 @@ public final class Manifest {
         }
         String name = null;
         Instant created = null;
+        String signer = null;
+        byte[] sig = null;
         Map<String, String> meta = new LinkedHashMap<>();
         List<FileEntry> files = new ArrayList<>();
         String[] file = null;
@@ -155,7 +201,17 @@ public final class Manifest {
                         file = t;
                         chunks = new ArrayList<>();
                     }
-                    case "chunk" -> chunks.add(new ChunkRef(checkDigest(t[1]), Integer.parseInt(t[2])));
+                    case "chunk" -> {
+                        int len = Integer.parseInt(t[2]);
+                        if (len <= 0) {
+                            throw new StoreException("chunk length " + len + " is not positive");
+                        }
+                        chunks.add(new ChunkRef(checkDigest(t[1]), len));
+                    }
+                    case "signature" -> {
+                        signer = t[1];
+                        sig = java.util.Base64.getDecoder().decode(t[2]);
+                    }
                     case "" -> { }
                     default -> throw new StoreException("unknown record '" + t[0] + "'");
                 }
@@ -165,12 +221,17 @@ public final class Manifest {
             }
         }
         if (file != null) {
-            files.add(fileEntry(file, chunks));
+            try {
+                files.add(fileEntry(file, chunks));
+            } catch (RuntimeException e) {
+                throw new StoreException("manifest: last file record is malformed (" + e.getMessage() + ")", e);
+            }
         }
         if (name == null || created == null) {
             throw new StoreException("manifest: lacks a name or created line");
         }
-        return new Manifest(name, created, meta, files);
+        Manifest m = new Manifest(name, created, meta, files);
+        return signer == null ? m : m.withSignature(signer, sig);
     }
 
     private static FileEntry fileEntry(String[] t, List<ChunkRef> chunks) {

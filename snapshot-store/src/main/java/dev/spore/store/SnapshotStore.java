@@ -12,8 +12,14 @@ import java.util.Map;
  * <ul>
  *   <li>A snapshot is visible to {@link #list()} and {@link #fetch} only once every chunk and its manifest
  *       are durably stored. Publishing a name that exists replaces it atomically.</li>
- *   <li>{@link #fetch} verifies the SHA-256 of every chunk it writes; a chunk that fails is fetched once more,
- *       then {@link CorruptChunkException} is thrown. Unknown names throw {@link SnapshotNotFoundException}.</li>
+ *   <li>{@link #publish} signs the manifest with this client's publisher key (Ed25519). {@link #fetch} refuses,
+ *       with {@link UntrustedSnapshotException}, a manifest that is unsigned, signed by a key this node does not
+ *       trust, altered after signing, named differently, or older than one this node already accepted.</li>
+ *   <li>{@link #fetch} verifies the SHA-256 of every chunk before any byte reaches the target directory; a
+ *       chunk that fails is fetched once more, then {@link CorruptChunkException} is thrown. Unknown names throw
+ *       {@link SnapshotNotFoundException}.</li>
+ *   <li>A fetched copy is sealed; {@link #verifyLocalCopy} checks the seal before each restore (a few
+ *       {@code stat}s) and moves a modified copy aside.</li>
  *   <li>Chunks are shared between snapshots; {@link #delete} frees only chunks no other snapshot uses, and
  *       never one that a concurrent publish is about to reference.</li>
  * </ul>
@@ -31,6 +37,20 @@ public interface SnapshotStore extends AutoCloseable {
      * when this node fetched the same snapshot before.
      */
     Path fetch(String snapshotName, Path targetDir);
+
+    /**
+     * Checks, without the network, that {@code dir} still holds exactly the files a {@link #fetch} of
+     * {@code snapshotName} wrote there: call it before every restore from {@code dir}. Costs a few {@code stat}
+     * calls (tens of microseconds; see {@link LocalCopy#micros()}). A copy that is modified or unsealed is moved
+     * aside (see {@link LocalCopy#quarantinedTo()}) and counted in {@link Stats#quarantined()}; then call
+     * {@link #fetch} to get a fresh verified copy in the same request. Never throws for a bad copy; throws
+     * {@link StoreException} only if the node's seal key cannot be read. Thread-safe, but the caller must not
+     * fetch into {@code dir} concurrently.
+     */
+    default LocalCopy verifyLocalCopy(String snapshotName, Path dir) {
+        throw new UnsupportedOperationException("snapshot=" + snapshotName + ": " + getClass().getName()
+                + " cannot verify local copies; use StoreClient.open(uri)");
+    }
 
     /** The manifest of one snapshot; throws {@link SnapshotNotFoundException}. */
     Manifest manifest(String snapshotName);

@@ -16,9 +16,26 @@ import java.util.Map;
  * @param regions        off-heap regions allocated
  * @param diskOnlyChunks chunks served from disk only because the memory budget is full
  * @param transport      how this client reaches the store (local, tcp, rdma)
+ * @param quarantined    this client: node copies (and cached images) found modified or unsealed before a
+ *                       restore, moved aside and refetched, since the client was opened
+ * @param refused        this client: manifests refused as unsigned, untrusted, altered or rolled back
  */
 public record Stats(int snapshots, long chunks, long logicalBytes, long storedBytes, long memoryBytes,
-                    long memoryBudget, int regions, long diskOnlyChunks, String transport) {
+                    long memoryBudget, int regions, long diskOnlyChunks, String transport, long quarantined,
+                    long refused) {
+
+    /** The store's side only (the client counters zero): what a store reports about itself. */
+    public Stats(int snapshots, long chunks, long logicalBytes, long storedBytes, long memoryBytes,
+                 long memoryBudget, int regions, long diskOnlyChunks, String transport) {
+        this(snapshots, chunks, logicalBytes, storedBytes, memoryBytes, memoryBudget, regions, diskOnlyChunks,
+                transport, 0, 0);
+    }
+
+    /** These stats with this client's counters. */
+    public Stats withClientCounters(long quarantinedCopies, long refusedManifests) {
+        return new Stats(snapshots, chunks, logicalBytes, storedBytes, memoryBytes, memoryBudget, regions,
+                diskOnlyChunks, transport, quarantinedCopies, refusedManifests);
+    }
 
     /** logical / stored: 1.0 means nothing is shared, 2.0 means half of the bytes were duplicates. */
     public double dedupRatio() {
@@ -27,7 +44,7 @@ public record Stats(int snapshots, long chunks, long logicalBytes, long storedBy
 
     public Stats withTransport(String value) {
         return new Stats(snapshots, chunks, logicalBytes, storedBytes, memoryBytes, memoryBudget, regions,
-                diskOnlyChunks, value);
+                diskOnlyChunks, value, quarantined, refused);
     }
 
     public Map<String, String> toMap() {
@@ -42,6 +59,8 @@ public record Stats(int snapshots, long chunks, long logicalBytes, long storedBy
         m.put("disk-only-chunks", Long.toString(diskOnlyChunks));
         m.put("dedup-ratio", String.format(Locale.ROOT, "%.3f", dedupRatio()));
         m.put("transport", transport);
+        m.put("quarantined-copies", Long.toString(quarantined));
+        m.put("refused-manifests", Long.toString(refused));
         return m;
     }
 
@@ -50,6 +69,7 @@ public record Stats(int snapshots, long chunks, long logicalBytes, long storedBy
                 Long.parseLong(m.get("logical-bytes")), Long.parseLong(m.get("stored-bytes")),
                 Long.parseLong(m.get("memory-bytes")), Long.parseLong(m.get("memory-budget")),
                 Integer.parseInt(m.get("regions")), Long.parseLong(m.get("disk-only-chunks")),
-                m.getOrDefault("transport", "?"));
+                m.getOrDefault("transport", "?"), Long.parseLong(m.getOrDefault("quarantined-copies", "0")),
+                Long.parseLong(m.getOrDefault("refused-manifests", "0")));
     }
 }

@@ -10,7 +10,10 @@ import dev.spore.store.internal.engine.StoreEngine;
 import dev.spore.store.internal.rdma.DisniReader;
 import dev.spore.store.internal.rdma.RdmaCapability;
 import dev.spore.store.internal.rdma.RdmaTransport;
+import dev.spore.store.internal.tcp.Auth;
 import dev.spore.store.internal.tcp.TcpTransport;
+import dev.spore.store.internal.tcp.Tls;
+import dev.spore.store.internal.trust.ClientTrust;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +30,12 @@ import java.time.Duration;
  * The operator forces a transport with {@code -Dspore.store.transport=tcp|rdma|auto} or the environment
  * variable {@code SPORE_STORE_TRANSPORT}. Fetched images go through the node cache, by default
  * {@code /dev/shm/spore-cache} (set {@code -Dspore.store.cache=DIR}, or {@code none} to disable).
+ *
+ * <p>Trust (see docs/store.md): publishes are signed with the publisher key {@code KEYS/publisher.key}
+ * (created on first publish; {@code KEYS} = {@code -Dspore.store.keys}, default {@code ~/.spore/keys}); fetches
+ * accept manifests signed by {@code -Dspore.store.trusted-keys} (files or directories of {@code .pub}) or by this
+ * client's own key. Credentials for a store that requires them: {@code -Dspore.store.token-file=FILE};
+ * TLS: {@code -Dspore.store.tls-ca=CA.pem} (and {@code tls-cert}/{@code tls-key} for mTLS).
  */
 public final class StoreClient {
 
@@ -62,9 +71,72 @@ public final class StoreClient {
         private Duration timeout = Duration.ofSeconds(60);
         private long memoryBudget = 1L << 30;
         private boolean fsync = true;
+        private Path keysDir = ClientTrust.defaultKeysDir();
+        private Path signingKey = pathProperty("spore.store.signing-key", "SPORE_STORE_SIGNING_KEY");
+        private TrustedKeys trustedKeys;
+        private boolean allowUnsigned = Boolean.getBoolean("spore.store.allow-unsigned");
+        private String token;
+        private Path tokenFile = pathProperty("spore.store.token-file", "SPORE_STORE_TOKEN_FILE");
+        private Path tlsCa = pathProperty("spore.store.tls-ca", "SPORE_STORE_TLS_CA");
+        private Path tlsCert = pathProperty("spore.store.tls-cert", "SPORE_STORE_TLS_CERT");
+        private Path tlsKey = pathProperty("spore.store.tls-key", "SPORE_STORE_TLS_KEY");
 
         private Builder(String uri) {
             this.uri = uri;
+        }
+
+        private static Path pathProperty(String property, String env) {
+            String v = System.getProperty(property, System.getenv(env));
+            return v == null || v.isBlank() ? null : Path.of(v);
+        }
+
+        /** Directory of this client's publisher key and node seal key (default {@code -Dspore.store.keys} or ~/.spore/keys). */
+        public Builder keysDir(Path dir) {
+            this.keysDir = dir;
+            return this;
+        }
+
+        /** The PKCS#8 PEM Ed25519 key publishes are signed with (default {@code KEYS/publisher.key}; created if absent). */
+        public Builder signingKey(Path file) {
+            this.signingKey = file;
+            return this;
+        }
+
+        /** Publisher public keys ({@code .pub} files or directories of them) whose manifests fetch accepts. */
+        public Builder trustedKeys(java.util.Collection<Path> filesOrDirs) {
+            this.trustedKeys = TrustedKeys.load(filesOrDirs);
+            return this;
+        }
+
+        public Builder trustedKeys(TrustedKeys keys) {
+            this.trustedKeys = keys;
+            return this;
+        }
+
+        /** Accept unsigned manifests (a store published before signing existed); logged as a warning. */
+        public Builder allowUnsigned(boolean value) {
+            this.allowUnsigned = value;
+            return this;
+        }
+
+        /** The token presented to a store that requires one. */
+        public Builder token(String value) {
+            this.token = value;
+            return this;
+        }
+
+        /** A file holding the token (first line, or the value of a {@code role=token} line). */
+        public Builder tokenFile(Path file) {
+            this.tokenFile = file;
+            return this;
+        }
+
+        /** TLS to the store: the CA its certificate chains to; {@code cert}/{@code key} (PEM) for mTLS, or null. */
+        public Builder tls(Path ca, Path cert, Path key) {
+            this.tlsCa = ca;
+            this.tlsCert = cert;
+            this.tlsKey = key;
+            return this;
         }
 
         /** Node cache directory, or null for none (fetch writes straight into the target directory). */
@@ -106,7 +178,9 @@ public final class StoreClient {
             Chunker chunker = Chunker.of(chunking);
             Transport t = transport(); // first: a store that cannot be reached leaves nothing behind on this node
             try {
-                return new RealStoreClient(t, cacheDir == null ? null : new NodeCache(cacheDir), chunker);
+                ClientTrust trust = new ClientTrust(keysDir, signingKey,
+                        trustedKeys != null ? trustedKeys : TrustedKeys.fromEnvironment(), allowUnsigned);
+                return new RealStoreClient(t, cacheDir == null ? null : new NodeCache(cacheDir), chunker, trust);
             } catch (RuntimeException e) {
                 t.close();
                 throw e;
@@ -138,7 +212,9 @@ public final class StoreClient {
             } catch (NumberFormatException e) {
                 throw new StoreException("store uri=" + uri + ": port is not a number");
             }
-            TcpTransport tcp = new TcpTransport(host, port, 64 << 20, timeout);
+            String presented = token != null ? token : tokenFile != null ? Auth.clientToken(tokenFile) : null;
+            TcpTransport tcp = new TcpTransport(host, port, 64 << 20, timeout, presented,
+                    tlsCa == null ? null : Tls.client(tlsCa, tlsCert, tlsKey));
             int storeRdma = Integer.parseInt(tcp.hello().getOrDefault("rdma-port", "-1"));
             RdmaCapability cap = scheme.equals("tcp") && !"rdma".equalsIgnoreCase(override)
                     ? new RdmaCapability(false, "tcp:// requested") : RdmaCapability.detect();

@@ -20,8 +20,16 @@ public final class StoreConfig {
     private final int port;
     private final int rdmaPort;
     private final int maxFrame;
+    private final Path tokenFile;
+    private final Path tlsCert;
+    private final Path tlsKey;
+    private final Path tlsCa;
 
     private StoreConfig(Builder b) {
+        this.tokenFile = b.tokenFile;
+        this.tlsCert = b.tlsCert;
+        this.tlsKey = b.tlsKey;
+        this.tlsCa = b.tlsCa;
         this.dataDir = b.dataDir.toAbsolutePath();
         this.memoryBudget = clamp("memory-budget", b.memoryBudget, 0, Long.MAX_VALUE);
         this.regionSize = (int) clamp("region-size", b.regionSize, 1 << 20, 1 << 30);
@@ -85,12 +93,35 @@ public final class StoreConfig {
         return maxFrame;
     }
 
+    /** Tokens and roles clients must present (see {@code internal.tcp.Auth}); null = no token auth. */
+    public Path tokenFile() {
+        return tokenFile;
+    }
+
+    /** PEM certificate chain for TLS; null = plain TCP. */
+    public Path tlsCert() {
+        return tlsCert;
+    }
+
+    public Path tlsKey() {
+        return tlsKey;
+    }
+
+    /** PEM CA bundle clients' certificates must chain to (mTLS); null = no client certificates. */
+    public Path tlsCa() {
+        return tlsCa;
+    }
+
     public static final class Builder {
         private final Path dataDir;
         private long memoryBudget = 1L << 30;
         private long regionSize = 64L << 20;
         private boolean fsync = true;
-        private String bindAddress = "0.0.0.0";
+        private String bindAddress = "127.0.0.1";
+        private Path tokenFile;
+        private Path tlsCert;
+        private Path tlsKey;
+        private Path tlsCa;
         private long port = DEFAULT_PORT;
         private long rdmaPort = 0;
         private long maxFrame = 16L << 20;
@@ -127,6 +158,20 @@ public final class StoreConfig {
 
         public Builder maxFrame(long bytes) {
             this.maxFrame = bytes;
+            return this;
+        }
+
+        /** Clients must present a token of this file (lines {@code role=token}, roles read, publish, admin). */
+        public Builder tokenFile(Path file) {
+            this.tokenFile = file;
+            return this;
+        }
+
+        /** TLS with this certificate and key (PEM); with {@code ca} non-null, clients need a certificate it signed. */
+        public Builder tls(Path cert, Path key, Path ca) {
+            this.tlsCert = cert;
+            this.tlsKey = key;
+            this.tlsCa = ca;
             return this;
         }
 

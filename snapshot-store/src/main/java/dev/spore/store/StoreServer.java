@@ -7,7 +7,13 @@ import dev.spore.store.internal.engine.StoreEngine;
 import dev.spore.store.internal.rdma.DisniRegionRegistry;
 import dev.spore.store.internal.rdma.RdmaCapability;
 import dev.spore.store.internal.rdma.RegionRegistry;
+import dev.spore.store.internal.tcp.Auth;
 import dev.spore.store.internal.tcp.TcpServer;
+import dev.spore.store.internal.tcp.Tls;
+import io.netty.handler.ssl.SslContext;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 
 import java.nio.file.Path;
 
@@ -31,7 +37,17 @@ public final class StoreServer implements AutoCloseable {
         this.rdmaStatus = rdmaStatus;
     }
 
+    /**
+     * Opens the data directory and listens. Refuses to start (with a {@link StoreException} saying what to
+     * configure) when bound to a non-loopback address without credentials: a token file, or TLS with a client
+     * CA (mTLS).
+     */
     public static StoreServer start(StoreConfig config) {
+        Auth auth = config.tokenFile() == null ? Auth.open() : Auth.fromFile(config.tokenFile());
+        boolean mtls = config.tlsCert() != null && config.tlsCa() != null;
+        checkExposure(config, auth, mtls);
+        SslContext tls = config.tlsCert() == null && config.tlsKey() == null ? null
+                : Tls.server(config.tlsCert(), config.tlsKey(), config.tlsCa());
         StoreEngine engine = StoreEngine.open(config);
         RegionRegistry rdma = RegionRegistry.NONE;
         String status;
@@ -47,7 +63,7 @@ public final class StoreServer implements AutoCloseable {
                 status = "on, port " + port;
             }
             LOG.log(System.Logger.Level.INFO, "store rdma " + status);
-            TcpServer tcp = new TcpServer(engine, rdma, config.bindAddress(), config.port(), config.maxFrame());
+            TcpServer tcp = new TcpServer(engine, rdma, config.bindAddress(), config.port(), config.maxFrame(), auth, tls, mtls);
             return new StoreServer(engine, tcp, rdma, status);
         } catch (RuntimeException e) {
             if (rdma instanceof AutoCloseable c) {
@@ -59,6 +75,28 @@ public final class StoreServer implements AutoCloseable {
             }
             engine.close();
             throw e;
+        }
+    }
+
+    private static void checkExposure(StoreConfig config, Auth auth, boolean mtls) {
+        String bind = config.bindAddress();
+        boolean loopback;
+        try {
+            loopback = InetAddress.getByName(bind).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            throw new StoreException("store bind=" + bind + " is not an address of this host: " + e.getMessage());
+        }
+        if (loopback) {
+            return;
+        }
+        if (!auth.hasTokens() && !mtls) {
+            throw new StoreException("store bind=" + bind + " is reachable from other hosts but no credentials are "
+                    + "configured: give --token-file FILE (lines role=token, roles read/publish/admin) and TLS "
+                    + "(--tls-cert, --tls-key; --tls-ca for mTLS), or bind 127.0.0.1");
+        }
+        if (config.tlsCert() == null) {
+            LOG.log(System.Logger.Level.WARNING, "store bind=" + bind + " with tokens but without TLS: tokens and "
+                    + "images cross the network in clear; give --tls-cert and --tls-key");
         }
     }
 

@@ -46,8 +46,33 @@ public final class StoreCli {
         @Option(names = "--cache", description = "node cache directory, or 'none' (default /dev/shm/spore-cache)")
         String cache;
 
+        @Option(names = "--token-file", description = "token for a store that requires one (env SPORE_STORE_TOKEN_FILE)")
+        Path tokenFile;
+        @Option(names = "--tls-ca", description = "CA (PEM) the store's certificate chains to: connect with TLS")
+        Path tlsCa;
+        @Option(names = "--tls-cert", description = "client certificate (PEM) for a store that requires mTLS")
+        Path tlsCert;
+        @Option(names = "--tls-key", description = "client key (PKCS#8 PEM) for --tls-cert")
+        Path tlsKey;
+        @Option(names = "--keys", description = "directory of this client's publisher key and seal key (default ~/.spore/keys)")
+        Path keys;
+        @Option(names = "--trusted-keys", split = ",", description = "publisher .pub files or directories fetch accepts (besides this client's own key)")
+        java.util.List<Path> trustedKeys;
+
         SnapshotStore open() {
             StoreClient.Builder b = StoreClient.builder(store);
+            if (tokenFile != null) {
+                b.tokenFile(tokenFile);
+            }
+            if (tlsCa != null) {
+                b.tls(tlsCa, tlsCert, tlsKey);
+            }
+            if (keys != null) {
+                b.keysDir(keys);
+            }
+            if (trustedKeys != null) {
+                b.trustedKeys(trustedKeys);
+            }
             if (transport != null) {
                 b.transport(transport);
             }
@@ -71,8 +96,17 @@ public final class StoreCli {
     static final class Serve implements Callable<Integer> {
         @Option(names = "--data-dir", required = true, description = "where chunks and manifests are persisted")
         Path dataDir;
-        @Option(names = "--bind", defaultValue = "0.0.0.0")
+        @Option(names = "--bind", defaultValue = "127.0.0.1", description = "listen address (default loopback; "
+                + "any other needs --token-file or --tls-ca)")
         String bind;
+        @Option(names = "--token-file", description = "tokens clients must present: lines role=token (read, publish, admin)")
+        Path tokenFile;
+        @Option(names = "--tls-cert", description = "server certificate chain (PEM): serve TLS")
+        Path tlsCert;
+        @Option(names = "--tls-key", description = "server key (PKCS#8 PEM)")
+        Path tlsKey;
+        @Option(names = "--tls-ca", description = "CA (PEM) client certificates must chain to (mTLS)")
+        Path tlsCa;
         @Option(names = "--port", defaultValue = "" + StoreConfig.DEFAULT_PORT)
         int port;
         @Option(names = "--rdma-port", defaultValue = "0", description = "RDMA CM port: 0 = port+1 when RDMA is available, -1 = off")
@@ -90,7 +124,7 @@ public final class StoreCli {
         public Integer call() throws InterruptedException {
             StoreConfig cfg = StoreConfig.builder(dataDir).bind(bind, port).rdmaPort(rdmaPort)
                     .memoryBudget(bytes(memory)).regionSize(bytes(regionSize)).fsync(!noFsync)
-                    .maxFrame(bytes(maxFrame)).build();
+                    .maxFrame(bytes(maxFrame)).tokenFile(tokenFile).tls(tlsCert, tlsKey, tlsCa).build();
             StoreServer server = StoreServer.start(cfg);
             CountDownLatch stop = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -35,11 +35,18 @@ class RemoteRestoreTest {
         return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
     }
 
-    private static List<String> java(String mainClass, String... args) {
+    private List<String> java(String mainClass, String... args) throws java.io.IOException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        // the store binds a non-loopback address, so it needs credentials; publisher and fetcher share a key dir
+        Path token = tmp.resolve("store.token");
+        if (!Files.exists(token)) {
+            Files.writeString(token, "admin=" + java.util.HexFormat.of().formatHex(
+                    java.security.SecureRandom.getSeed(16)) + "\n");
+        }
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-Dspore.home=" + home(), "-Dspore.root=" + SporeRoot.root(), "-cp", cp, mainClass));
+                "-XX:+UseSerialGC", "-Dspore.home=" + home(), "-Dspore.root=" + SporeRoot.root(),
+                "-Dspore.store.token-file=" + token, "-Dspore.store.keys=" + tmp.resolve("keys"), "-cp", cp, mainClass));
         cmd.addAll(List.of(args));
         return cmd;
     }
@@ -68,7 +75,7 @@ class RemoteRestoreTest {
             Path storeLog = tmp.resolve("store.log");
             Process store = net.start(net.storeNs, java("dev.spore.store.cli.StoreCli", "serve",
                     "--data-dir", storeData.toString(), "--bind", net.storeIp, "--port", "7420",
-                    "--no-fsync", "--memory", "256m"), storeLog);
+                    "--no-fsync", "--memory", "256m", "--token-file", tmp.resolve("store.token").toString()), storeLog);
             awaitLine(store, storeLog, "spore-store serving");
             String uri = "tcp://" + net.storeIp + ":7420";
 

@@ -1,7 +1,10 @@
 package dev.spore.store.internal.cache;
 
+import dev.spore.store.LocalCopy;
 import dev.spore.store.Manifest;
 import dev.spore.store.StoreException;
+import dev.spore.store.internal.trust.CopySeal;
+import dev.spore.store.internal.trust.Perms;
 
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -17,13 +20,14 @@ import java.util.stream.Stream;
 
 /**
  * The node-local image cache, shared by every restore on the node (MITOSIS' page cache): complete,
- * verified images under {@code <dir>/images/<name>@<manifest id>/}, by default on tmpfs
- * ({@code /dev/shm/spore-cache}).
+ * verified, sealed images under {@code <dir>/images/<name>@<manifest id>/}, by default on tmpfs
+ * ({@code /dev/shm/spore-cache}). Directories are 0700 and files 0600, owned by this user (checked at open).
  *
- * <p>A fetch of a cached image hard-links its large files into the target directory (same filesystem) and
- * copies the small ones, because CRIU rewrites {@code stats-restore} in the image directory at restore and a
- * hard link would let one restore write into the cache. A fetch of a new version reuses chunks from cached
- * versions (found through their manifests), so only changed chunks cross the network.
+ * <p>A fetch of a cached image <em>copies</em> its files into the target directory: no inode is shared
+ * between the cache and a copy, so a write into a copy (or CRIU's {@code stats-restore}) never reaches the
+ * cache, and each copy gets its own seal ({@link CopySeal}). Hard links were faster (a few syscalls) but made
+ * one tampered copy poison the cache, which was then trusted on every hit. A cached image is itself sealed and
+ * checked on every hit; a modified one is moved to {@code images/.quarantine/} and fetched again.
  *
  * <p>Concurrent fetches of the same image each build a private temp directory and rename it into place; the
  * loser discards its copy. An image directory exists only when complete, so no reader sees a partial one.
@@ -31,7 +35,6 @@ import java.util.stream.Stream;
 public final class NodeCache {
 
     public static final String MANIFEST_FILE = ".spore-manifest";
-    private static final long LINK_MIN_BYTES = 64 * 1024;
 
     /** Where a chunk can be read from a cached image. */
     public record Location(Path file, long offset, int length) {
@@ -43,16 +46,17 @@ public final class NodeCache {
         void fill(Manifest m, Path dir) throws IOException;
     }
 
+    private final Path root;
     private final Path images;
 
     public NodeCache(Path dir) {
-        this.images = dir.resolve("images");
-        try {
-            Files.createDirectories(images);
-        } catch (IOException e) {
-            throw new StoreException("cache=" + dir + " cannot be created: " + e.getMessage()
-                    + " (set spore.store.cache to a writable directory, or 'none')");
-        }
+        this.root = Perms.secureDir("cache", dir);
+        this.images = Perms.privateDir("cache", dir.resolve("images"));
+    }
+
+    /** The cache's own directory (for per-node records such as the newest manifest seen per name). */
+    public Path root() {
+        return root;
     }
 
     public Path imageDir(Manifest m) {
@@ -64,50 +68,65 @@ public final class NodeCache {
     }
 
     /**
-     * Links (or copies) a complete cached image into {@code target} without reading its manifest: the hot
-     * path of a fetch, a few syscalls per file whatever the image size. Returns false if it is not cached.
+     * The cached image of {@code name} with that manifest id, checked against its seal (a few stats): its
+     * manifest bytes and directory, or null if it is not cached. A cached image whose seal fails is moved to
+     * quarantine ({@code onQuarantine} is told where and why) and null is returned.
      */
-    public boolean linkCached(String name, String manifestId, Path target) throws IOException {
+    public Cached cached(String name, String manifestId, CopySeal seal, java.util.function.Consumer<LocalCopy> onQuarantine)
+            throws IOException {
         Path src = imageDir(name, manifestId);
         if (!Files.isDirectory(src)) {
-            return false;
+            return null;
         }
+        LocalCopy c = seal.check(name, src);
+        if (!c.valid() || !manifestId.equals(c.manifestId())) {
+            Path q = quarantine(src);
+            onQuarantine.accept(new LocalCopy(c.status() == LocalCopy.Status.VALID ? LocalCopy.Status.MODIFIED : c.status(),
+                    name, src, c.manifestId(), c.signer(), c.valid() ? "sealed for manifest " + c.manifestId()
+                    + ", named " + manifestId : c.detail(), q, c.micros()));
+            return null;
+        }
+        try {
+            return new Cached(src, Files.readAllBytes(src.resolve(MANIFEST_FILE)));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null; // being deleted
+        }
+    }
+
+    /** A sealed cached image and the manifest it was sealed for (the caller verifies its signature). */
+    public record Cached(Path dir, byte[] manifest) {
+    }
+
+    /** Copies the files of cached image {@code src} into {@code target} (fresh inodes, 0600 at most). */
+    public void copyInto(Manifest m, Path src, Path target) throws IOException {
         Files.createDirectories(target);
-        try (Stream<Path> files = Files.list(src)) {
-            for (Path from : (Iterable<Path>) files::iterator) {
-                String fileName = from.getFileName().toString();
-                if (!fileName.equals(MANIFEST_FILE)) {
-                    place(from, target.resolve(fileName), Files.size(from));
-                }
-            }
+        for (Manifest.FileEntry f : m.files()) {
+            Path to = target.resolve(f.name());
+            Files.deleteIfExists(to);
+            Files.copy(src.resolve(f.name()), to, StandardCopyOption.COPY_ATTRIBUTES);
         }
-        return true;
     }
 
-    private static void place(Path from, Path to, long size) throws IOException {
-        Files.deleteIfExists(to);
-        if (size >= LINK_MIN_BYTES && !to.getFileName().toString().startsWith("stats-")) {
-            try {
-                Files.createLink(to, from);
-                return;
-            } catch (IOException | UnsupportedOperationException e) {
-                // other filesystem: copy below
-            }
-        }
-        Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
-    }
-
-    /** Returns the cached, complete image of {@code m}, filling it with {@code filler} first if absent. */
-    public Path materialize(Manifest m, Filler filler) throws IOException {
+    /**
+     * Returns the cached, complete, sealed image of {@code m}, filling it with {@code filler} first if absent.
+     * The caller has verified {@code m}'s signature; the filler verifies every chunk.
+     */
+    public Path materialize(Manifest m, Filler filler, CopySeal seal) throws IOException {
         Path dir = imageDir(m);
         if (Files.isDirectory(dir)) {
-            return dir;
+            LocalCopy c = seal.check(m.name(), dir);
+            if (c.valid() && m.id().equals(c.manifestId())) {
+                return dir;
+            }
+            quarantine(dir);
         }
         Path tmp = images.resolve(".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        Files.createDirectories(tmp);
+        Perms.privateDir("cache", tmp);
         try {
             filler.fill(m, tmp);
             Files.write(tmp.resolve(MANIFEST_FILE), m.encode());
+            Perms.privateFile(tmp.resolve(MANIFEST_FILE));
+            seal.seal(tmp, m);
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
@@ -123,12 +142,18 @@ public final class NodeCache {
         return dir;
     }
 
-    /** Puts the files of cached image {@code src} into {@code target}: hard links for big files, copies for small. */
-    public void linkInto(Manifest m, Path src, Path target) throws IOException {
-        Files.createDirectories(target);
-        for (Manifest.FileEntry f : m.files()) {
-            place(src.resolve(f.name()), target.resolve(f.name()), f.size());
-        }
+    /**
+     * Moves {@code dir} aside to {@code <parent>/.quarantine/<name>-<time>} (same file system: a rename) so
+     * that nothing restores from it and an operator can inspect it; returns where it went.
+     */
+    public static Path quarantine(Path dir) throws IOException {
+        Path q = dir.toAbsolutePath().getParent().resolve(".quarantine");
+        Files.createDirectories(q);
+        Files.setPosixFilePermissions(q, Perms.DIR);
+        Path to = q.resolve(dir.getFileName() + "-" + System.currentTimeMillis() + "-"
+                + Long.toHexString(ThreadLocalRandom.current().nextInt() & 0xffffL));
+        Files.move(dir, to, StandardCopyOption.ATOMIC_MOVE);
+        return to;
     }
 
     /** Chunks available in cached images, by digest; built from their manifests (a few ms for tens of images). */
@@ -137,7 +162,7 @@ public final class NodeCache {
         try (Stream<Path> dirs = Files.list(images)) {
             for (Path d : (Iterable<Path>) dirs::iterator) {
                 Path mf = d.resolve(MANIFEST_FILE);
-                if (d.getFileName().toString().startsWith(".tmp-") || !Files.isRegularFile(mf)) {
+                if (d.getFileName().toString().startsWith(".") || !Files.isRegularFile(mf)) {
                     continue;
                 }
                 Manifest cached;
@@ -169,7 +194,7 @@ public final class NodeCache {
         }
     }
 
-    static void deleteTree(Path p) throws IOException {
+    public static void deleteTree(Path p) throws IOException {
         if (!Files.exists(p)) {
             return;
         }

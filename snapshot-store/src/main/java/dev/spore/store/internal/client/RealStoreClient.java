@@ -1,11 +1,16 @@
 package dev.spore.store.internal.client;
 
 import dev.spore.store.CorruptChunkException;
+import dev.spore.store.LocalCopy;
 import dev.spore.store.Manifest;
 import dev.spore.store.SnapshotStore;
 import dev.spore.store.Stats;
 import dev.spore.store.StoreException;
+import dev.spore.store.StoreUnavailableException;
+import dev.spore.store.UntrustedSnapshotException;
 import dev.spore.store.internal.cache.NodeCache;
+import dev.spore.store.internal.trust.ClientTrust;
+import dev.spore.store.internal.trust.CopySeal;
 import dev.spore.store.internal.chunking.Chunker;
 import dev.spore.store.internal.chunking.Digests;
 
@@ -26,11 +31,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
- * {@link SnapshotStore} over any {@link Transport}: chunks and hashes on publish, verifies and materializes
- * on fetch, through the node cache when there is one.
+ * {@link SnapshotStore} over any {@link Transport}: chunks, hashes and signs on publish; on fetch verifies the
+ * manifest's signature, then every chunk, in a private temp directory (or the node cache) before the files
+ * are moved or copied into the target, which is then sealed ({@link CopySeal}).
  */
 public final class RealStoreClient implements SnapshotStore {
 
@@ -40,11 +48,39 @@ public final class RealStoreClient implements SnapshotStore {
     private final Transport transport;
     private final NodeCache cache;
     private final Chunker chunker;
+    private final ClientTrust trust;
+    private final AtomicLong quarantined = new AtomicLong();
+    private final AtomicLong refused = new AtomicLong();
 
+    /** With keys from system properties and the environment ({@link ClientTrust#defaults()}). */
     public RealStoreClient(Transport transport, NodeCache cache, Chunker chunker) {
+        this(transport, cache, chunker, ClientTrust.defaults());
+    }
+
+    public RealStoreClient(Transport transport, NodeCache cache, Chunker chunker, ClientTrust trust) {
         this.transport = transport;
         this.cache = cache;
         this.chunker = chunker;
+        this.trust = trust;
+    }
+
+    public ClientTrust trust() {
+        return trust;
+    }
+
+    /** Runs {@code call}; after a broken connection, once more (the transport reconnects). */
+    private <T> T retryingOnce(String what, Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (StoreUnavailableException e) {
+            LOG.log(System.Logger.Level.WARNING, what + ": " + e.getMessage() + "; retrying once after reconnecting");
+            try {
+                return call.get();
+            } catch (RuntimeException again) {
+                again.addSuppressed(e);
+                throw again;
+            }
+        }
     }
 
     public Transport transport() {
@@ -58,6 +94,19 @@ public final class RealStoreClient implements SnapshotStore {
     @Override
     public Manifest publish(String snapshotName, Path imageDir, Map<String, String> metadata) {
         Manifest.checkName(snapshotName);
+        return retryingOnce("snapshot=" + snapshotName + " publish", () -> {
+            try {
+                return publishOnce(snapshotName, imageDir, metadata);
+            } catch (StoreException e) {
+                if (e.getMessage() == null || !e.getMessage().contains(dev.spore.store.internal.engine.StoreEngine.NEWER_COMMITTED)) {
+                    throw e;
+                }
+                return publishOnce(snapshotName, imageDir, metadata); // signed again, with a newer created time
+            }
+        });
+    }
+
+    private Manifest publishOnce(String snapshotName, Path imageDir, Map<String, String> metadata) {
         List<Path> paths;
         try (Stream<Path> s = Files.list(imageDir)) {
             paths = s.filter(Files::isRegularFile).sorted().toList();
@@ -76,7 +125,7 @@ public final class RealStoreClient implements SnapshotStore {
         } catch (IOException e) {
             throw new StoreException("snapshot=" + snapshotName + ": cannot read " + imageDir + ": " + e.getMessage(), e);
         }
-        Manifest m = new Manifest(snapshotName, Instant.now(), mergedMetadata(imageDir, metadata), files);
+        Manifest m = trust.sign(new Manifest(snapshotName, Instant.now(), mergedMetadata(imageDir, metadata), files));
         long session = transport.begin(snapshotName);
         try {
             List<String> missing = transport.missing(session, List.copyOf(chunks.keySet()));
@@ -85,7 +134,8 @@ public final class RealStoreClient implements SnapshotStore {
             transport.put(session, upload);
             Manifest committed = transport.commit(session, m);
             LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshotName + " published via " + transport.name()
-                    + ": bytes=" + m.totalBytes() + " chunks=" + chunks.size() + " new-chunks=" + missing.size());
+                    + ": bytes=" + m.totalBytes() + " chunks=" + chunks.size() + " new-chunks=" + missing.size()
+                    + " key=" + m.signer());
             return committed;
         } catch (RuntimeException e) {
             try {
@@ -148,24 +198,119 @@ public final class RealStoreClient implements SnapshotStore {
     public Path fetch(String snapshotName, Path targetDir) {
         Manifest.checkName(snapshotName);
         try {
-            if (cache != null && cache.linkCached(snapshotName, transport.manifestId(snapshotName), targetDir)) {
-                return targetDir; // this node has exactly this image: no manifest, no chunk moves
-            }
-        } catch (IOException e) {
-            throw new StoreException("snapshot=" + snapshotName + ": cannot write " + targetDir + ": " + e.getMessage(), e);
+            return retryingOnce("snapshot=" + snapshotName + " fetch", () -> {
+                try {
+                    for (int attempt = 1; ; attempt++) {
+                        try {
+                            return fetchOnce(snapshotName, targetDir);
+                        } catch (Superseded e) {
+                            if (attempt == 3) {
+                                throw new StoreException("snapshot=" + snapshotName + " was republished 3 times while "
+                                        + "this fetch ran; fetch again when publishing has settled");
+                            }
+                        }
+                    }
+                } catch (IOException e) {
+                    throw new StoreException("snapshot=" + snapshotName + ": cannot write " + targetDir + ": "
+                            + e.getMessage() + " (disk full? permissions?)", e);
+                }
+            });
+        } catch (UntrustedSnapshotException e) {
+            refused.incrementAndGet();
+            LOG.log(System.Logger.Level.ERROR, e.getMessage());
+            throw e;
         }
-        Manifest m = transport.manifest(snapshotName);
+    }
+
+    private Path fetchOnce(String snapshotName, Path targetDir) throws IOException {
+        String id = transport.manifestId(snapshotName);
+        CopySeal seal = trust.seal();
+        LocalCopy here = verifyLocalCopy(snapshotName, targetDir);
+        if (here.valid() && id.equals(here.manifestId()) && trust.stillTrusted(here.signer())) {
+            return targetDir; // this very copy is intact and current: nothing moves
+        }
+        Files.deleteIfExists(targetDir.resolve(CopySeal.FILE)); // the files below change: no seal until all are in
+        if (cache != null) {
+            NodeCache.Cached hit = cache.cached(snapshotName, id, seal, this::quarantined);
+            if (hit != null) {
+                Manifest m = verified(snapshotName, Manifest.decode(hit.manifest()));
+                if (m.id().equals(id)) {
+                    cache.copyInto(m, hit.dir(), targetDir);
+                    seal.seal(targetDir, m);
+                    return targetDir; // this node has exactly this image: no chunk moves
+                }
+            }
+        }
+        Manifest m = verified(snapshotName, transport.manifest(snapshotName));
+        if (cache != null) {
+            Path cached = cache.materialize(m, (man, dir) -> fill(man, dir, cache.index()), seal);
+            cache.copyInto(m, cached, targetDir);
+        } else {
+            // fill and verify beside the target, then rename: no unverified byte ever sits in the target
+            Path parent = targetDir.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Path tmp = Files.createTempDirectory(parent, ".fetch-" + snapshotName + "-");
+            try {
+                fill(m, tmp, Map.of());
+                Files.createDirectories(targetDir);
+                for (Manifest.FileEntry f : m.files()) {
+                    Files.move(tmp.resolve(f.name()), targetDir.resolve(f.name()), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                }
+            } finally {
+                NodeCache.deleteTree(tmp);
+            }
+        }
+        seal.seal(targetDir, m);
+        return targetDir;
+    }
+
+    /** Signature, name and rollback checks of a manifest about to be used. */
+    private Manifest verified(String snapshotName, Manifest m) {
+        trust.verify(snapshotName, m);
         try {
-            if (cache == null) {
-                fill(m, targetDir, Map.of());
-                return targetDir;
+            trust.checkNotRolledBack(cache == null ? null : cache.root().resolve("seen"), m);
+        } catch (UntrustedSnapshotException e) {
+            if (!transport.manifestId(snapshotName).equals(m.id())) {
+                // not a rollback: the name was republished while this fetch ran, and a concurrent fetch on this
+                // node accepted the newer manifest first; start over with the current one
+                throw new Superseded();
             }
-            Path cached = cache.materialize(m, (man, dir) -> fill(man, dir, cache.index()));
-            cache.linkInto(m, cached, targetDir);
-            return targetDir;
-        } catch (IOException e) {
-            throw new StoreException("snapshot=" + snapshotName + ": cannot write " + targetDir + ": " + e.getMessage(), e);
+            throw e;
         }
+        return m;
+    }
+
+    /** The manifest this fetch started with was replaced in the store meanwhile. */
+    private static final class Superseded extends RuntimeException {
+        Superseded() {
+            super(null, null, false, false);
+        }
+    }
+
+    @Override
+    public LocalCopy verifyLocalCopy(String snapshotName, Path dir) {
+        Manifest.checkName(snapshotName);
+        if (!Files.isDirectory(dir)) {
+            return new LocalCopy(LocalCopy.Status.ABSENT, snapshotName, dir, null, null, "", null, 0);
+        }
+        LocalCopy c = trust.seal().check(snapshotName, dir);
+        if (c.status() == LocalCopy.Status.MODIFIED || c.status() == LocalCopy.Status.UNSEALED) {
+            try {
+                Path q = NodeCache.quarantine(dir);
+                c = new LocalCopy(c.status(), c.snapshotName(), c.dir(), c.manifestId(), c.signer(), c.detail(), q, c.micros());
+            } catch (IOException e) {
+                throw new StoreException("snapshot=" + snapshotName + " copy=" + dir + " is " + c.status() + " (" + c.detail()
+                        + ") and cannot be moved aside: " + e.getMessage() + "; delete it before restoring", e);
+            }
+            quarantined(c);
+        }
+        return c;
+    }
+
+    private void quarantined(LocalCopy c) {
+        quarantined.incrementAndGet();
+        LOG.log(System.Logger.Level.WARNING, c + "; it will not be restored, a fresh verified copy is fetched");
     }
 
     /** Writes every file of {@code m} into {@code dir}: chunks from {@code local} cached images where possible, else remote. */
@@ -268,7 +413,8 @@ public final class RealStoreClient implements SnapshotStore {
     private static Set<PosixFilePermission> permissions(int mode) {
         Set<PosixFilePermission> s = EnumSet.noneOf(PosixFilePermission.class);
         for (PosixFilePermission perm : PosixFilePermission.values()) {
-            if ((mode & (1 << (8 - perm.ordinal()))) != 0) {
+            // owner bits only: a fetched image is code restored as root, no other user reads or writes it
+            if (perm.ordinal() < 3 && (mode & (1 << (8 - perm.ordinal()))) != 0) {
                 s.add(perm);
             }
         }
@@ -278,12 +424,13 @@ public final class RealStoreClient implements SnapshotStore {
 
     @Override
     public Manifest manifest(String snapshotName) {
-        return transport.manifest(Manifest.checkName(snapshotName));
+        Manifest.checkName(snapshotName);
+        return retryingOnce("snapshot=" + snapshotName, () -> transport.manifest(snapshotName));
     }
 
     @Override
     public List<Manifest> list() {
-        return transport.list();
+        return retryingOnce("list", transport::list);
     }
 
     @Override
@@ -293,7 +440,7 @@ public final class RealStoreClient implements SnapshotStore {
 
     @Override
     public Stats stats() {
-        return transport.stats().withTransport(transport.name());
+        return transport.stats().withTransport(transport.name()).withClientCounters(quarantined.get(), refused.get());
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.spore.store.internal.disk;
 
 import dev.spore.store.Manifest;
 import dev.spore.store.StoreException;
+import dev.spore.store.internal.trust.Perms;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,7 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.Set;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -27,7 +30,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * A snapshot exists exactly when its manifest file does. Chunk files are written before the manifest that
  * refers to them; chunk files no manifest refers to (a crash mid-publish) are removed at the next start.
  * One file per chunk (rather than git-like pack files) keeps deletion a plain unlink, at the cost of
- * more inodes (~16 per MB of image).
+ * more inodes (~16 per MB of image). Directories are 0700 and files 0600; a data directory that another
+ * user owns or can write is refused at open (it could hold planted chunks or manifests).
  */
 public final class DataDir implements AutoCloseable {
 
@@ -45,8 +49,9 @@ public final class DataDir implements AutoCloseable {
         this.snapshots = root.resolve("snapshots");
         this.fsync = fsync;
         try {
-            Files.createDirectories(chunks);
-            Files.createDirectories(snapshots);
+            Perms.secureDir("data-dir", root);
+            Perms.privateDir("data-dir", chunks);
+            Perms.privateDir("data-dir", snapshots);
             lockChannel = FileChannel.open(root.resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             lock = tryLock(lockChannel);
         } catch (IOException e) {
@@ -77,9 +82,12 @@ public final class DataDir implements AutoCloseable {
     /** Writes a chunk to a temp file next to its final place; {@link #install} renames it there. */
     public Path writeTemp(String digest, ByteBuffer data) throws IOException {
         Path dir = chunks.resolve(digest.substring(0, 2));
-        Files.createDirectories(dir);
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(Perms.DIR));
+        }
         Path tmp = dir.resolve(TMP + digest + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(Perms.FILE))) {
             ByteBuffer b = data.duplicate();
             while (b.hasRemaining()) {
                 ch.write(b);
@@ -127,7 +135,8 @@ public final class DataDir implements AutoCloseable {
     /** Atomically replaces the manifest of {@code m.name()}: temp file, fsync, rename, fsync of the directory. */
     public void writeManifest(Manifest m) throws IOException {
         Path tmp = snapshots.resolve(TMP + m.name() + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(Perms.FILE))) {
             ByteBuffer b = ByteBuffer.wrap(m.encode());
             while (b.hasRemaining()) {
                 ch.write(b);

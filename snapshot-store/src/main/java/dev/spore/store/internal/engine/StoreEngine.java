@@ -173,11 +173,20 @@ public final class StoreEngine implements AutoCloseable {
      * is written atomically, then the index is updated. A crash before the manifest rename leaves nothing
      * visible; after it, everything.
      */
+    /** Part of the message of a commit refused because a concurrent publish of the name committed a newer manifest. */
+    public static final String NEWER_COMMITTED = "a concurrent publish committed a newer one first";
+
     public Manifest commit(long session, Manifest m) {
         commitLock.lock();
         try {
             synchronized (this) {
                 PublishSession s = session(session);
+                Manifest current = snapshots.get(m.name());
+                if (current != null && current.created().isAfter(m.created())) {
+                    // created is monotonic per name, so a node can tell a rollback from a republish
+                    throw new StoreException("snapshot=" + m.name() + ": created " + m.created() + " is older than "
+                            + current.created() + " of the stored manifest: " + NEWER_COMMITTED + "; publish again");
+                }
                 if (!s.name.equals(m.name())) {
                     throw new StoreException("snapshot=" + m.name() + ": session " + session + " was opened for "
                             + s.name + "; begin a session per snapshot");

@@ -24,7 +24,9 @@ final class FastReadHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof Frame f && f.type() == Frame.READ && serve(ctx, f)) {
+        // unauthenticated READs go on to the handler, which answers them with the error
+        if (msg instanceof Frame f && f.type() == Frame.READ
+                && Auth.allows(ctx.channel().attr(Auth.ROLE).get(), Auth.Role.READ) && serve(ctx, f)) {
             f.payload().release();
             return;
         }

@@ -40,6 +40,10 @@ public record Frame(byte type, int requestId, ByteBuf payload, Integer crc32c) {
     public static final byte E_BAD_REQUEST = 3;
     public static final byte E_INTERNAL = 4;
     public static final byte E_UNSUPPORTED = 5;
+    /** No valid token yet on this connection: send a HELLO with {@code token=…}. */
+    public static final byte E_UNAUTHENTICATED = 6;
+    /** The connection's role is too weak for this request. */
+    public static final byte E_FORBIDDEN = 7;
 
     public Frame(byte type, int requestId, ByteBuf payload) {
         this(type, requestId, payload, null);

@@ -38,9 +38,16 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
     /** Chunks pinned for this client's RDMA READs, released at its next LOCATE or disconnect. */
     private final List<ChunkHandle> leased = new ArrayList<>();
 
+    private final Auth auth;
+
     public StoreServerHandler(StoreEngine engine, RegionRegistry rdma) {
+        this(engine, rdma, Auth.open());
+    }
+
+    public StoreServerHandler(StoreEngine engine, RegionRegistry rdma, Auth auth) {
         this.engine = engine;
         this.rdma = rdma;
+        this.auth = auth;
     }
 
     @Override
@@ -67,10 +74,49 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
         }
     }
 
+    /** False (after answering with an error; the connection stays) if this connection may not make request {@code f}. */
+    private boolean permitted(ChannelHandlerContext ctx, Frame f) {
+        Auth.Role needed = Auth.required(f.type());
+        Auth.Role granted = ctx.channel().attr(Auth.ROLE).get();
+        if (Auth.allows(granted, needed)) {
+            return true;
+        }
+        String peer = String.valueOf(ctx.channel().remoteAddress());
+        if (granted == null) {
+            LOG.log(System.Logger.Level.WARNING, "peer=" + peer + " refused frame type=" + f.type() + ": not authenticated");
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_UNAUTHENTICATED, "", "store: request type " + f.type()
+                    + " refused: this connection has not authenticated; the store requires a token (client: "
+                    + "-Dspore.store.token-file=FILE or StoreClient.builder(uri).tokenFile(FILE))"));
+        } else {
+            LOG.log(System.Logger.Level.WARNING, "peer=" + peer + " refused frame type=" + f.type() + ": role "
+                    + granted + " < " + needed);
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_FORBIDDEN, "", "store: request type " + f.type()
+                    + " needs role " + needed.name().toLowerCase(java.util.Locale.ROOT) + ", this token has role "
+                    + granted.name().toLowerCase(java.util.Locale.ROOT) + ": use a token of that role"));
+        }
+        return false;
+    }
+
     private void handle(ChannelHandlerContext ctx, Frame f, ByteBuf in) {
+        if (!permitted(ctx, f)) {
+            return;
+        }
         switch (f.type()) {
             case Frame.HELLO -> {
+                if (auth.hasTokens()) {
+                    Auth.Role role = auth.authenticate(Wire.readMap(in).get("token"));
+                    if (role == null) {
+                        LOG.log(System.Logger.Level.WARNING, "peer=" + ctx.channel().remoteAddress()
+                                + " HELLO with a missing or wrong token: refused");
+                        reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_UNAUTHENTICATED, "", "store: missing or wrong "
+                                + "token: give the store's token (client: -Dspore.store.token-file=FILE or "
+                                + "StoreClient.builder(uri).tokenFile(FILE))"));
+                        return;
+                    }
+                    ctx.channel().attr(Auth.ROLE).set(role);
+                }
                 Map<String, String> info = new LinkedHashMap<>();
+                info.put("role", ctx.channel().attr(Auth.ROLE).get().name().toLowerCase(java.util.Locale.ROOT));
                 info.put("protocol", Byte.toString(FrameCodec.VERSION));
                 info.put("rdma-port", Integer.toString(rdma.port()));
                 reply(ctx, Frame.HELLO_OK, f, Wire.map(info));

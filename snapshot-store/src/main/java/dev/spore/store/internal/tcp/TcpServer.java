@@ -9,13 +9,15 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultEventExecutorGroup;
 import io.netty.util.concurrent.EventExecutorGroup;
 
 import java.net.InetSocketAddress;
 
 /**
- * The store's TCP listener. Pipeline, in order: frame decoder (refuses malformed or oversized frames),
+ * The store's TCP listener. Pipeline, in order: TLS when configured (mTLS with a client CA), frame decoder
+ * (refuses malformed or oversized frames),
  * frame encoder (header + zero-copy payload), in-memory READs on the I/O thread, every other request on a
  * worker group (it may block on disk or fsync).
  */
@@ -29,6 +31,17 @@ public final class TcpServer implements AutoCloseable {
     private final Channel channel;
 
     public TcpServer(StoreEngine engine, RegionRegistry rdma, String bindAddress, int port, int maxFrame) {
+        this(engine, rdma, bindAddress, port, maxFrame, Auth.open(), null, false);
+    }
+
+    /**
+     * @param auth      tokens clients must present in their HELLO ({@link Auth#open()}: none)
+     * @param tls       server TLS context, or null for plain TCP
+     * @param clientCertAuth whether {@code tls} requires client certificates: then a connection without a token
+     *                  that completed the handshake is {@code admin} when {@code auth} has no tokens
+     */
+    public TcpServer(StoreEngine engine, RegionRegistry rdma, String bindAddress, int port, int maxFrame, Auth auth,
+                     SslContext tls, boolean clientCertAuth) {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, io)
                 .channel(Netty.serverChannel())
@@ -37,11 +50,18 @@ public final class TcpServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (tls != null) {
+                            ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                        }
+                        if (!auth.hasTokens()) {
+                            // no tokens: loopback-only (checked at start) or mTLS, where the handshake is the check
+                            ch.attr(Auth.ROLE).set(Auth.Role.ADMIN);
+                        }
                         ch.pipeline()
                                 .addLast("decoder", new FrameCodec.Decoder(maxFrame))
                                 .addLast("encoder", new FrameCodec.Encoder())
                                 .addLast("fast-read", new FastReadHandler(engine))
-                                .addLast(workers, "store", new StoreServerHandler(engine, rdma));
+                                .addLast(workers, "store", new StoreServerHandler(engine, rdma, auth));
                     }
                 });
         try {
@@ -52,7 +72,8 @@ public final class TcpServer implements AutoCloseable {
                     + " (port in use? pick another with --port)", e);
         }
         LOG.log(System.Logger.Level.INFO, "store listening on tcp://" + ((InetSocketAddress) channel.localAddress()).getHostString() + ":" + port() + " transport="
-                + (Netty.epoll() ? "epoll" : "nio"));
+                + (Netty.epoll() ? "epoll" : "nio") + " tls=" + (tls == null ? "off" : clientCertAuth ? "mtls" : "on")
+                + " auth=" + (auth.hasTokens() ? "token" : clientCertAuth ? "client-certificate" : "none (loopback only)"));
     }
 
     public int port() {

@@ -4,7 +4,9 @@ import dev.spore.store.CorruptChunkException;
 import dev.spore.store.Manifest;
 import dev.spore.store.SnapshotNotFoundException;
 import dev.spore.store.Stats;
+import dev.spore.store.StoreAccessException;
 import dev.spore.store.StoreException;
+import dev.spore.store.StoreUnavailableException;
 import dev.spore.store.internal.client.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -18,6 +20,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.ssl.SslContext;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -51,16 +54,52 @@ public final class TcpTransport implements Transport {
     static final int PUT_WINDOW = 64;
 
     private final String address;
+    private final String host;
+    private final int port;
+    private final int maxFrame;
+    private final String token;
+    private final SslContext tls;
     private final EventLoopGroup group = Netty.group(1);
-    private final Channel channel;
-    private final Map<Integer, CompletableFuture<Frame>> pending = new ConcurrentHashMap<>();
     private final AtomicInteger ids = new AtomicInteger();
     private final Duration timeout;
     private final Map<String, String> hello;
+    /** The current connection; replaced (under this) when it broke and a request needs one. */
+    private volatile Conn conn;
+    private volatile boolean closed;
+
+    /** One TCP (or TLS) connection and the requests awaiting an answer on it. */
+    private record Conn(Channel channel, Map<Integer, CompletableFuture<Frame>> pending) {
+    }
 
     public TcpTransport(String host, int port, int maxFrame, Duration timeout) {
+        this(host, port, maxFrame, timeout, null, null);
+    }
+
+    /**
+     * @param token the token presented in HELLO (null: none; fine for a store without token auth)
+     * @param tls   client TLS context ({@link Tls#client}), or null for plain TCP
+     * @throws StoreUnavailableException if the store cannot be reached
+     * @throws StoreAccessException if it refuses the token
+     */
+    public TcpTransport(String host, int port, int maxFrame, Duration timeout, String token, SslContext tls) {
         this.address = host + ":" + port;
+        this.host = host;
+        this.port = port;
+        this.maxFrame = maxFrame;
         this.timeout = timeout;
+        this.token = token;
+        this.tls = tls;
+        try {
+            this.conn = connect();
+            this.hello = greet(conn);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private Conn connect() {
+        Map<Integer, CompletableFuture<Frame>> pending = new ConcurrentHashMap<>();
         Bootstrap b = new Bootstrap().group(group).channel(Netty.clientChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 // reads of up to 256 KiB: fewer syscalls than the default 64 KiB, and still from the pooled
@@ -70,25 +109,58 @@ public final class TcpTransport implements Transport {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (tls != null) {
+                            ch.pipeline().addLast(Tls.clientHandler(tls, ch.alloc(), host, port));
+                        }
                         FrameCodec.Decoder decoder = new FrameCodec.Decoder(maxFrame);
                         // keep received buffers as they are and slice frames out of them: merging them into one
                         // buffer would copy every chunk once more, which costs as much as the socket itself
                         decoder.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
-                        ch.pipeline().addLast(decoder, new FrameCodec.Encoder(), new Responses());
+                        ch.pipeline().addLast(decoder, new FrameCodec.Encoder(), new Responses(pending));
                     }
                 });
         try {
-            channel = b.connect(host, port).sync().channel();
+            return new Conn(b.connect(host, port).sync().channel(), pending);
         } catch (Exception e) {
-            group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-            throw new StoreException("store=" + address + " unreachable: " + e.getMessage()
+            throw new StoreUnavailableException("store=" + address + " unreachable: " + e.getMessage()
                     + " (is `spore-store serve` running there, and the port open?)", e);
         }
-        Frame f = call(Frame.HELLO, Unpooled.EMPTY_BUFFER);
+    }
+
+    /** HELLO with the token; the answer says what the store offers. */
+    private Map<String, String> greet(Conn c) {
+        Map<String, String> h = new java.util.LinkedHashMap<>();
+        if (token != null) {
+            h.put("token", token);
+        }
+        Frame f = await(send(c, Frame.HELLO, Wire.map(h), true));
         try {
-            hello = Wire.readMap(f.payload());
+            return Wire.readMap(f.payload());
         } finally {
             f.payload().release();
+        }
+    }
+
+    /** The connection, reconnected (and authenticated again) if the last one broke: a store restart is transparent. */
+    private Conn live() {
+        Conn c = conn;
+        if (c.channel().isActive() || closed) {
+            return c;
+        }
+        synchronized (this) {
+            if (conn.channel().isActive()) {
+                return conn;
+            }
+            Conn fresh = connect();
+            try {
+                greet(fresh);
+            } catch (RuntimeException e) {
+                fresh.channel().close();
+                throw e;
+            }
+            LOG.log(System.Logger.Level.INFO, "store=" + address + " reconnected");
+            conn = fresh;
+            return fresh;
         }
     }
 
@@ -102,6 +174,12 @@ public final class TcpTransport implements Transport {
     }
 
     private final class Responses extends SimpleChannelInboundHandler<Frame> {
+        private final Map<Integer, CompletableFuture<Frame>> pending;
+
+        Responses(Map<Integer, CompletableFuture<Frame>> pending) {
+            this.pending = pending;
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
             CompletableFuture<Frame> p = pending.remove(f.requestId());
@@ -115,8 +193,9 @@ public final class TcpTransport implements Transport {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            StoreException e = new StoreException("store=" + address + " closed the connection; "
-                    + pending.size() + " request(s) failed (see the store's log for the reason)");
+            StoreException e = new StoreUnavailableException("store=" + address + " closed the connection; "
+                    + pending.size() + " request(s) in flight failed; retryable: the next call reconnects (see the "
+                    + "store's log if it did not restart)");
             pending.values().forEach(p -> p.completeExceptionally(e));
             pending.clear();
         }
@@ -129,6 +208,19 @@ public final class TcpTransport implements Transport {
     }
 
     CompletableFuture<Frame> send(byte type, ByteBuf payload, boolean flush) {
+        Conn c;
+        try {
+            c = live();
+        } catch (RuntimeException e) {
+            payload.release();
+            throw e;
+        }
+        return send(c, type, payload, flush);
+    }
+
+    private CompletableFuture<Frame> send(Conn c, byte type, ByteBuf payload, boolean flush) {
+        Channel channel = c.channel();
+        Map<Integer, CompletableFuture<Frame>> pending = c.pending();
         int id = ids.incrementAndGet();
         CompletableFuture<Frame> f = new CompletableFuture<>();
         pending.put(id, f);
@@ -136,12 +228,13 @@ public final class TcpTransport implements Transport {
         (flush ? channel.writeAndFlush(frame) : channel.write(frame)).addListener(w -> {
             if (!w.isSuccess()) {
                 pending.remove(id);
-                f.completeExceptionally(new StoreException("store=" + address + " write failed: " + w.cause()));
+                f.completeExceptionally(new StoreUnavailableException("store=" + address + " write failed: " + w.cause()
+                        + "; retryable"));
             }
         });
         if (!channel.isActive()) {
             pending.remove(id);
-            f.completeExceptionally(new StoreException("store=" + address + " connection is closed: reconnect"));
+            f.completeExceptionally(new StoreUnavailableException("store=" + address + " connection is closed; retryable"));
         }
         return f;
     }
@@ -168,6 +261,7 @@ public final class TcpTransport implements Transport {
                 throw switch (code) {
                     case Frame.E_NOT_FOUND -> new SnapshotNotFoundException(subject);
                     case Frame.E_CORRUPT -> new CorruptChunkException(subject, message);
+                    case Frame.E_UNAUTHENTICATED, Frame.E_FORBIDDEN -> new StoreAccessException(message + " (store=" + address + ")");
                     default -> new StoreException(message + " (store=" + address + ")");
                 };
             } finally {
@@ -264,7 +358,7 @@ public final class TcpTransport implements Transport {
 
     @Override
     public List<String> missing(long session, List<String> digests) {
-        Frame f = call(Frame.MISSING, Wire.digests(channel.alloc(), session, digests));
+        Frame f = call(Frame.MISSING, Wire.digests(io.netty.buffer.PooledByteBufAllocator.DEFAULT, session, digests));
         try {
             f.payload().readLong();
             return Wire.readDigests(f.payload());
@@ -323,12 +417,12 @@ public final class TcpTransport implements Transport {
                     List<Manifest.ChunkRef> batch = chunks.subList(next, end);
                     next = end;
                     batches.add(batch);
-                    inflight.add(send(Frame.READ, Wire.digests(channel.alloc(), 0,
+                    inflight.add(send(Frame.READ, Wire.digests(io.netty.buffer.PooledByteBufAllocator.DEFAULT, 0,
                             batch.stream().map(Manifest.ChunkRef::digest).toList()), false));
                     sent = true;
                 }
                 if (sent) {
-                    channel.flush();
+                    conn.channel().flush();
                 }
                 Frame f = await(inflight.poll());
                 try {
@@ -368,7 +462,11 @@ public final class TcpTransport implements Transport {
 
     @Override
     public void close() {
-        channel.close().syncUninterruptibly();
+        closed = true;
+        Conn c = conn;
+        if (c != null) {
+            c.channel().close().syncUninterruptibly();
+        }
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 }

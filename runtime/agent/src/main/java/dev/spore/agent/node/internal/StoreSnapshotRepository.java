@@ -73,15 +73,20 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         return store.manifest(name).metadata();
     }
 
+    /**
+     * The image for a restore. A copy fetched before is checked against its seal first (a few stats, see
+     * {@link SnapshotStore#verifyLocalCopy}): a modified copy is moved aside and counted by the store client, and
+     * a fresh verified copy is fetched within this same call, so a tampered image is never restored.
+     */
     @Override
     public Fetched fetch(String name) throws IOException {
         Path target = imagesDir.resolve(name);
-        if (fetched.contains(name)) {
-            return new Fetched(target, 0, true, 0);
-        }
         synchronized (lock(name)) {
             if (fetched.contains(name)) {
-                return new Fetched(target, 0, true, 0);
+                if (store.verifyLocalCopy(name, target).valid()) {
+                    return new Fetched(target, 0, true, 0);
+                }
+                fetched.remove(name);
             }
             long t0 = System.nanoTime();
             Manifest m = store.manifest(name);

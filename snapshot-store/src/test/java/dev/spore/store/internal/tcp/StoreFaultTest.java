@@ -1,0 +1,107 @@
+package dev.spore.store.internal.tcp;
+
+import dev.spore.store.CorruptChunkException;
+import dev.spore.store.Images;
+import dev.spore.store.Manifest;
+import dev.spore.store.SnapshotStore;
+import dev.spore.store.StoreClient;
+import dev.spore.store.StoreConfig;
+import dev.spore.store.StoreServer;
+import dev.spore.store.StoreUnavailableException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Faults an operator hits: the store restarts under load; a chunk rots on the store's disk. */
+class StoreFaultTest {
+
+    @TempDir
+    Path tmp;
+
+    private StoreServer start(int port) {
+        return StoreServer.start(StoreConfig.builder(tmp.resolve("data")).bind("127.0.0.1", port).fsync(false)
+                .memoryBudget(0).build()); // budget 0: every read goes to disk, where a restart must find everything
+    }
+
+    @Test
+    void storeRestartUnderLoadIsTransparentOrARetryableErrorAndTheNextCallSucceeds() throws Exception {
+        Path img = Images.synthetic(tmp.resolve("img"), 2, 0);
+        StoreServer server = start(0);
+        int port = server.port();
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger ok = new AtomicInteger();
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (SnapshotStore c = StoreClient.builder("tcp://127.0.0.1:" + port).cacheDir(null).build()) {
+            c.publish("fn", img, Map.of());
+            List<Future<?>> load = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                int worker = t;
+                load.add(pool.submit(() -> {
+                    for (int i = 0; !stop.get(); i++) {
+                        try {
+                            c.fetch("fn", tmp.resolve("w" + worker + "-" + (i % 2)));
+                            ok.incrementAndGet();
+                        } catch (RuntimeException e) {
+                            failures.add(e);
+                        }
+                    }
+                }));
+            }
+            while (ok.get() < 4) {
+                Thread.sleep(5);
+            }
+            server.close();
+            server = start(port); // same port, same data directory
+            int before = ok.get();
+            while (ok.get() < before + 4) {
+                Thread.sleep(5);
+            }
+            stop.set(true);
+            for (Future<?> f : load) {
+                f.get();
+            }
+            // in flight during the restart: a retryable error at worst, never anything else
+            assertThat(failures).allSatisfy(e -> assertThat(e).isInstanceOf(StoreUnavailableException.class)
+                    .hasMessageContaining("store=127.0.0.1:" + port));
+            Images.assertSameFiles(img, c.fetch("fn", tmp.resolve("after")));
+            c.publish("fn2", img, Map.of()); // publishing works on the new connection too
+        } finally {
+            stop.set(true);
+            pool.shutdownNow();
+            server.close();
+        }
+    }
+
+    @Test
+    void chunkRottenOnTheStoresDiskIsNeverServedAndTheStoreStaysUp() throws Exception {
+        Path img = Images.synthetic(tmp.resolve("img"), 1, 0);
+        try (StoreServer server = start(0);
+             SnapshotStore c = StoreClient.builder("tcp://127.0.0.1:" + server.port()).cacheDir(null).build()) {
+            Manifest m = c.publish("fn", img, Map.of());
+            String victim = m.files().stream().filter(f -> f.name().equals("pages-1.img")).findFirst().orElseThrow()
+                    .chunks().get(0).digest();
+            Path file = tmp.resolve("data/chunks").resolve(victim.substring(0, 2)).resolve(victim);
+            byte[] b = Files.readAllBytes(file);
+            b[3] ^= 1;
+            Files.write(file, b);
+            assertThatThrownBy(() -> c.fetch("fn", tmp.resolve("out"))).isInstanceOf(CorruptChunkException.class)
+                    .hasMessageContaining("chunk=" + victim).hasMessageContaining("corrupt on the store's disk");
+            assertThat(tmp.resolve("out")).as("no byte of a snapshot with a bad chunk reaches the target").doesNotExist();
+            assertThat(c.list()).hasSize(1);
+        }
+    }
+}
