@@ -21,10 +21,43 @@ final class Client {
     static final ObjectMapper JSON = new ObjectMapper();
 
     private final String base;
+    private final String token;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     Client(String base) {
+        this(base, null);
+    }
+
+    /** {@code token}: the API token sent as {@code Authorization: Bearer}; null sends none. */
+    Client(String base, String token) {
         this.base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
+        this.token = token == null || token.isBlank() ? null : token.strip();
+    }
+
+    private HttpRequest.Builder request(String path) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofMinutes(15));
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        return b;
+    }
+
+    /**
+     * Streams {@code jar} to {@code POST /uploads} (raw body, never whole in memory) and returns the upload
+     * id to name in the deploy request.
+     */
+    String upload(java.nio.file.Path jar) {
+        try {
+            HttpRequest req = request("/uploads").header("Content-Type", "application/java-archive")
+                    .POST(HttpRequest.BodyPublishers.ofFile(jar)).build();
+            HttpResponse<byte[]> r = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
+            check(r);
+            return JSON.readTree(r.body()).path("upload").asText();
+        } catch (java.io.FileNotFoundException e) {
+            throw new CliException("--jar " + jar + " cannot be read: " + e.getMessage());
+        } catch (IOException | InterruptedException e) {
+            throw failed(e, " while uploading " + jar);
+        }
     }
 
     String base() {
@@ -32,7 +65,7 @@ final class Client {
     }
 
     HttpResponse<byte[]> send(String method, String path, byte[] body, String contentType, String accept) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofMinutes(15))
+        HttpRequest.Builder b = request(path)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
         if (contentType != null) {
             b.header("Content-Type", contentType);
@@ -43,12 +76,12 @@ final class Client {
         try {
             return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException | InterruptedException e) {
-            throw failed(e);
+            throw failed(e, "");
         }
     }
 
     /** What the CLI says when a call could not be made: no gateway listening, an I/O failure, an interrupt. */
-    private CliException failed(Exception e) {
+    private CliException failed(Exception e, String doing) {
         if (e instanceof InterruptedException) {
             Thread.currentThread().interrupt();
             return new CliException("interrupted");
@@ -56,7 +89,13 @@ final class Client {
         if (e instanceof ConnectException) {
             return new CliException("no gateway at " + base + ": start one with `spore up` or set --gateway / SPORE_GATEWAY");
         }
-        return new CliException("gateway " + base + ": " + e.getMessage());
+        // an IOException may have no message (the JDK's HttpClient when the gateway closes the connection while the
+        // body is still being sent, e.g. after refusing it as too large): say what happened instead of "null"
+        String what = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage()
+                : e.getCause() != null && e.getCause().getMessage() != null ? e.getCause().getMessage()
+                : e.getClass().getSimpleName() + ": the gateway closed the connection" + (doing.isEmpty() ? "" : doing)
+                + " (a request over its size limit is refused this way; see spore.upload.max-bytes)";
+        return new CliException("gateway " + base + doing + ": " + what);
     }
 
     /** A JSON call that must succeed (2xx); returns the parsed body. */
@@ -74,7 +113,7 @@ final class Client {
     /** POSTs JSON and hands each NDJSON line of the streamed answer to {@code line} as it arrives. */
     void stream(String path, Object body, Consumer<JsonNode> line) {
         try {
-            HttpRequest req = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofMinutes(15))
+            HttpRequest req = request(path)
                     .header("Content-Type", "application/json").header("Accept", "application/x-ndjson")
                     .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
             HttpResponse<java.io.InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
@@ -90,7 +129,7 @@ final class Client {
                 }
             }
         } catch (IOException | InterruptedException e) {
-            throw failed(e);
+            throw failed(e, "");
         }
     }
 
@@ -101,15 +140,30 @@ final class Client {
     }
 
     static String errorMessage(int status, byte[] body) {
+        String msg = null;
         try {
-            JsonNode n = JSON.readTree(body);
-            if (n != null && n.has("message")) {
-                return status + " " + n.path("error").asText("") + ": " + n.get("message").asText();
+            JsonNode n = body.length == 0 ? null : JSON.readTree(body);
+            if (n != null && n.has("message") && !n.get("message").isNull()) {
+                msg = status + " " + n.path("error").asText("") + ": " + n.get("message").asText();
             }
         } catch (IOException ignored) {
             // not JSON: show it raw
         }
-        return status + ": " + new String(body, StandardCharsets.UTF_8);
+        if (msg == null) {
+            String raw = new String(body, StandardCharsets.UTF_8).strip();
+            msg = status + ": " + (raw.isEmpty() ? "(no detail from the gateway)" : raw);
+        }
+        return msg + hint(status);
+    }
+
+    /** What to do about an authentication or size refusal, in the CLI's terms. */
+    static String hint(int status) {
+        return switch (status) {
+            case 401 -> "\n  pass an API token: export SPORE_TOKEN=... or --token-file FILE (ask the gateway's operator for one)";
+            case 403 -> "\n  your token lacks the role named above: ask the gateway's operator for a token with it";
+            case 413 -> "\n  the request is over the gateway's size limit named above";
+            default -> "";
+        };
     }
 
     /** A failure to report to the user (exit code 1), without a stack trace. */

@@ -15,7 +15,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "spore", mixinStandardHelpOptions = true, version = "spore 0.1.0",
         description = "Deploy Java functions and invoke them from restored JVM snapshots.",
-        subcommands = {UpCommand.class, DeployCommand.class, InvokeCommand.class, Commands.Ls.class,
+        subcommands = {UpCommand.class, GatewayCommand.class, TokenCommand.class, DeployCommand.class, InvokeCommand.class, Commands.Ls.class,
                 Commands.Describe.class, Commands.Logs.class, Commands.Rm.class})
 public final class SporeCli implements Callable<Integer> {
 
@@ -25,9 +25,32 @@ public final class SporeCli implements Callable<Integer> {
     @Option(names = "--json", description = "print the gateway's JSON instead of text")
     boolean json;
 
+    @Option(names = "--token-file", description = "file holding the API token (default: $SPORE_TOKEN, else $SPORE_TOKEN_FILE)")
+    java.nio.file.Path tokenFile;
+
     Client client() {
         String url = gateway != null ? gateway : System.getenv().getOrDefault("SPORE_GATEWAY", "http://localhost:8080");
-        return new Client(url);
+        return new Client(url, token());
+    }
+
+    private String token() {
+        java.nio.file.Path f = tokenFile;
+        if (f == null) {
+            String t = System.getenv("SPORE_TOKEN");
+            if (t != null && !t.isBlank()) {
+                return t;
+            }
+            String tf = System.getenv("SPORE_TOKEN_FILE");
+            f = tf == null || tf.isBlank() ? null : java.nio.file.Path.of(tf);
+        }
+        if (f == null) {
+            return null;
+        }
+        try {
+            return java.nio.file.Files.readString(f).strip();
+        } catch (java.io.IOException e) {
+            throw new Client.CliException("--token-file " + f + " cannot be read: " + e.getMessage());
+        }
     }
 
     static void printJson(JsonNode n) {

@@ -36,12 +36,26 @@ public class GatewayLifecycle {
     @Inject
     MeterRegistry meters;
 
+    @Inject
+    dev.spore.gateway.security.ApiSecurity security;
+
+    @Inject
+    InvokeRoute invokes;
+
+    /** How long SIGTERM waits for invocations in flight before instances are stopped. */
+    @ConfigProperty(name = "spore.shutdown.grace-ms", defaultValue = "30000")
+    long graceMillis;
+
+    private volatile Path data;
+
     private volatile Gateway gateway;
 
     void start(@Observes StartupEvent event) {
+        security.checkStartup(); // refuses an open API on a non-loopback address before anything starts
         try {
             Path h = Path.of(home).toAbsolutePath().normalize();
             Path d = Path.of(dataDir).toAbsolutePath().normalize();
+            data = d;
             gateway = Gateway.onThisNode(h, d, store.orElse(null), meters);
             LOG.log(System.Logger.Level.INFO, "gateway up: home=" + h + " data=" + d);
         } catch (IOException e) {
@@ -52,8 +66,23 @@ public class GatewayLifecycle {
     void stop(@Observes ShutdownEvent event) {
         Gateway g = gateway;
         if (g != null) {
+            int busy = invokes.inFlight();
+            if (busy > 0) {
+                LOG.log(System.Logger.Level.INFO, "shutdown: draining " + busy + " invocations in flight (up to " + graceMillis + " ms)");
+            }
+            int left = invokes.drain(graceMillis);
+            if (left > 0) {
+                LOG.log(System.Logger.Level.WARNING, "shutdown: " + left + " invocations still running after " + graceMillis
+                        + " ms (spore.shutdown.grace-ms): stopping their instances");
+            }
             g.close();
         }
+    }
+
+    /** The data directory (absolute), once started. */
+    public Path dataDir() {
+        Path d = data;
+        return d != null ? d : Path.of(dataDir).toAbsolutePath().normalize();
     }
 
     public Gateway gateway() {

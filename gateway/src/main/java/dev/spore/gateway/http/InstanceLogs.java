@@ -5,7 +5,6 @@ import dev.spore.gateway.GatewayException;
 import dev.spore.gateway.InstanceRecord;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -46,13 +45,13 @@ final class InstanceLogs {
         return out.toString();
     }
 
+    /** Read backwards from the end, at most 1 MiB: an instance's log may be gigabytes or one endless line. */
     private static String tail(Path file, int lines) {
         try {
-            List<String> all = Files.readAllLines(file);
-            List<String> last = all.subList(Math.max(0, all.size() - lines), all.size());
+            List<String> last = dev.spore.agent.internal.LogTail.lines(file, lines, dev.spore.agent.internal.LogTail.MAX_BYTES);
             return last.isEmpty() ? "" : String.join("\n", last) + "\n";
         } catch (IOException e) {
-            return "";
+            return "(cannot read " + file.getFileName() + ": " + e.getMessage() + ")\n";
         }
     }
 }
