@@ -143,8 +143,10 @@ final class Client {
         String msg = null;
         try {
             JsonNode n = body.length == 0 ? null : JSON.readTree(body);
-            if (n != null && n.has("message") && !n.get("message").isNull()) {
-                msg = status + " " + n.path("error").asText("") + ": " + n.get("message").asText();
+            if (n != null && n.has("error")) {
+                String m = n.path("message").isNull() || n.path("message").asText("").isBlank() ? "(no detail from the gateway)"
+                        : n.get("message").asText();
+                msg = status + " " + n.path("error").asText("") + ": " + m;
             }
         } catch (IOException ignored) {
             // not JSON: show it raw

@@ -82,14 +82,20 @@ public final class SporeCli implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The CLI as {@code main} runs it: a {@link Client.CliException} prints {@code spore: MESSAGE} and exits 1. */
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new SporeCli());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof Client.CliException) {
-                System.err.println("spore: " + e.getMessage());
+                cmd.getErr().println("spore: " + e.getMessage());
+                cmd.getErr().flush();
                 return 1;
             }
             throw e;
         });
-        System.exit(cl.execute(args));
+        return cl;
     }
 }

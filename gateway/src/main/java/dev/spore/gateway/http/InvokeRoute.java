@@ -21,7 +21,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code POST /invoke/{function}[/{version-or-alias}]} as a plain Vert.x route: no JAX-RS resource
@@ -57,8 +56,7 @@ public class InvokeRoute {
     @ConfigProperty(name = "spore.invoke.max-result-bytes", defaultValue = "6291456")
     int maxResult;
 
-    private final AtomicInteger inFlight = new AtomicInteger();
-    private volatile boolean draining;
+    private final InFlight inFlight = new InFlight();
 
     void routes(@Observes Router router) {
         BodyHandler body = BodyHandler.create(false).setBodyLimit(MAX_BODY);
@@ -72,9 +70,7 @@ public class InvokeRoute {
         }
         String fn = ctx.pathParam("fn");
         String version = ctx.pathParam("version");
-        inFlight.incrementAndGet();
-        if (draining) {
-            done();
+        if (!inFlight.enter()) {
             error(ctx.response(), new GatewayException(503, "draining", "fn=" + fn + ": the gateway is shutting down and "
                     + "takes no new invocations: retry against another gateway or after it restarts"));
             return;
@@ -112,11 +108,7 @@ public class InvokeRoute {
     }
 
     private void done() {
-        if (inFlight.decrementAndGet() == 0 && draining) {
-            synchronized (inFlight) {
-                inFlight.notifyAll();
-            }
-        }
+        inFlight.leave();
     }
 
     /**
@@ -124,27 +116,11 @@ public class InvokeRoute {
      * Returns how many were still running when the wait ended (0: all finished).
      */
     public int drain(long graceMillis) {
-        draining = true;
-        long end = System.nanoTime() + graceMillis * 1_000_000L;
-        synchronized (inFlight) {
-            while (inFlight.get() > 0) {
-                long left = (end - System.nanoTime()) / 1_000_000L;
-                if (left <= 0) {
-                    break;
-                }
-                try {
-                    inFlight.wait(Math.min(left, 100));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-        }
-        return Math.max(0, inFlight.get());
+        return inFlight.drain(graceMillis);
     }
 
     public int inFlight() {
-        return inFlight.get();
+        return inFlight.count();
     }
 
     /**

@@ -71,7 +71,7 @@ public class UploadRoute {
             try {
                 long n = Long.parseLong(length.strip());
                 if (n > maxBytes) {
-                    tooLarge(ctx, n);
+                    tooLarge(ctx, n, true);
                     return;
                 }
             } catch (NumberFormatException e) {
@@ -114,7 +114,7 @@ public class UploadRoute {
             n[0] += buf.length();
             if (n[0] > maxBytes) {
                 abort.run();
-                tooLarge(ctx, n[0]);
+                tooLarge(ctx, n[0], false);
                 return;
             }
             sha.update(buf.getBytes());
@@ -163,10 +163,11 @@ public class UploadRoute {
         req.resume();
     }
 
-    private void tooLarge(RoutingContext ctx, long n) {
-        ctx.response().putHeader("Connection", "close");
-        InvokeRoute.error(ctx.response(), new GatewayException(413, "too-large", "upload of " + (n == 0 ? "?" : n)
-                + (n > maxBytes ? "+" : "") + " bytes is over the limit of " + maxBytes + " bytes (spore.upload.max-bytes): "
+    private void tooLarge(RoutingContext ctx, long n, boolean declared) {
+        // the rest of the body is not wanted: close once the answer is out, or the client would go on sending it
+        ctx.response().putHeader("Connection", "close").endHandler(v -> ctx.request().connection().close());
+        InvokeRoute.error(ctx.response(), new GatewayException(413, "too-large", "upload of " + n
+                + (declared ? "" : "+") + " bytes is over the limit of " + maxBytes + " bytes (spore.upload.max-bytes): "
                 + "shrink the jar (drop unused dependencies), or deploy with --path from the gateway's machine, or raise "
                 + "spore.upload.max-bytes and quarkus.http.limits.max-body-size on the gateway"));
     }
