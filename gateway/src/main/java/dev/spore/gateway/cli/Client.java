@@ -22,16 +22,47 @@ final class Client {
 
     private final String base;
     private final String token;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http;
 
     Client(String base) {
-        this(base, null);
+        this(base, null, null);
     }
 
-    /** {@code token}: the API token sent as {@code Authorization: Bearer}; null sends none. */
-    Client(String base, String token) {
+    /**
+     * {@code token}: the API token sent as {@code Authorization: Bearer}; null sends none. {@code caCert}: a PEM
+     * file of the certificate(s) to trust for an https gateway (e.g. its self-signed one); null trusts the JDK's CAs.
+     */
+    Client(String base, String token, java.nio.file.Path caCert) {
         this.base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
         this.token = token == null || token.isBlank() ? null : token.strip();
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+        if (caCert != null) {
+            b.sslContext(trusting(caCert));
+        }
+        this.http = b.build();
+    }
+
+    /** An SSL context trusting exactly the PEM certificates in {@code pem} (JDK CertificateFactory and KeyStore). */
+    private static javax.net.ssl.SSLContext trusting(java.nio.file.Path pem) {
+        try (var in = java.nio.file.Files.newInputStream(pem)) {
+            var certs = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in);
+            if (certs.isEmpty()) {
+                throw new CliException("--cacert " + pem + " holds no PEM certificate");
+            }
+            java.security.KeyStore ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+            ks.load(null, null);
+            int i = 0;
+            for (var c : certs) {
+                ks.setCertificateEntry("ca-" + i++, c);
+            }
+            var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ks);
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new CliException("--cacert " + pem + " cannot be used: " + e.getMessage());
+        }
     }
 
     private HttpRequest.Builder request(String path) {
@@ -95,6 +126,10 @@ final class Client {
                 : e.getCause() != null && e.getCause().getMessage() != null ? e.getCause().getMessage()
                 : e.getClass().getSimpleName() + ": the gateway closed the connection" + (doing.isEmpty() ? "" : doing)
                 + " (a request over its size limit is refused this way; see spore.upload.max-bytes)";
+        if (what.contains("PKIX") || e instanceof javax.net.ssl.SSLHandshakeException) {
+            what += "; the gateway's certificate is not trusted: pass its CA (or its self-signed certificate) with --cacert FILE "
+                    + "or SPORE_CACERT";
+        }
         return new CliException("gateway " + base + doing + ": " + what);
     }
 

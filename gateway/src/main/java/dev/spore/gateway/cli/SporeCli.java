@@ -25,12 +25,16 @@ public final class SporeCli implements Callable<Integer> {
     @Option(names = "--json", description = "print the gateway's JSON instead of text")
     boolean json;
 
+    @Option(names = "--cacert", description = "PEM certificate(s) to trust for an https gateway (default: $SPORE_CACERT, else the JDK's CAs)")
+    java.nio.file.Path caCert;
+
     @Option(names = "--token-file", description = "file holding the API token (default: $SPORE_TOKEN, else $SPORE_TOKEN_FILE)")
     java.nio.file.Path tokenFile;
 
     Client client() {
         String url = gateway != null ? gateway : System.getenv().getOrDefault("SPORE_GATEWAY", "http://localhost:8080");
-        return new Client(url, token());
+        String ca = caCert != null ? caCert.toString() : System.getenv("SPORE_CACERT");
+        return new Client(url, token(), ca == null || ca.isBlank() ? null : java.nio.file.Path.of(ca));
     }
 
     private String token() {
