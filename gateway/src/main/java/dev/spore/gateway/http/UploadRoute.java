@@ -34,7 +34,9 @@ import java.util.zip.ZipFile;
  * and the jar moves into the version's directory.
  *
  * <p>Limits: {@code spore.upload.max-bytes} (default 256 MiB). A declared {@code Content-Length} above it is
- * refused before a byte is read, a chunked body as soon as it passes it: 413 naming the limit. Every failure
+ * refused before a byte is stored (with {@code Expect: 100-continue}, before the client sends one), a chunked body as
+ * soon as it passes it: 413 naming the limit; the rest of the body is discarded (up to another limit's worth, then
+ * the connection is closed) so that clients that read the answer only after sending get it. Every failure
  * (too large, not a zip, client gone mid-way, disk full) deletes the partial file. Uploads not deployed
  * within an hour are deleted. Needs role {@code deploy}.
  */
@@ -78,6 +80,9 @@ public class UploadRoute {
                 InvokeRoute.error(ctx.response(), GatewayException.badRequest("Content-Length '" + length + "' is not a number"));
                 return;
             }
+        }
+        if ("100-continue".equalsIgnoreCase(req.getHeader("Expect"))) {
+            ctx.response().writeContinue(); // the size is acceptable: now the client may send the body
         }
         req.pause();
         Path dir = lifecycle.dataDir().resolve("uploads");
@@ -164,8 +169,19 @@ public class UploadRoute {
     }
 
     private void tooLarge(RoutingContext ctx, long n, boolean declared) {
-        // the rest of the body is not wanted: close once the answer is out, or the client would go on sending it
-        ctx.response().putHeader("Connection", "close").endHandler(v -> ctx.request().connection().close());
+        // The rest of the body is read and thrown away, so that a client that sends it all before reading the answer
+        // (the JDK's HttpClient; on JDK 17 it cannot use Expect: 100-continue, which hangs on a refusal, JDK-8286171)
+        // gets the 413 rather than a reset connection. Past another limit's worth, the connection is closed.
+        HttpServerRequest req = ctx.request();
+        long[] discarded = {0};
+        req.handler(buf -> {
+            discarded[0] += buf.length();
+            if (discarded[0] > maxBytes) {
+                req.connection().close();
+            }
+        });
+        req.resume();
+        ctx.response().putHeader("Connection", "close");
         InvokeRoute.error(ctx.response(), new GatewayException(413, "too-large", "upload of " + n
                 + (declared ? "" : "+") + " bytes is over the limit of " + maxBytes + " bytes (spore.upload.max-bytes): "
                 + "shrink the jar (drop unused dependencies), or deploy with --path from the gateway's machine, or raise "

@@ -64,9 +64,13 @@ public final class FunctionRegistry {
                         if (Files.isRegularFile(vj)) {
                             VersionRecord v = json.readValue(vj.toFile(), VersionRecord.class);
                             Path cj = vd.resolve(CONFIG_FILE);
+                            boolean migrated = migrateConfig(vj, cj);
                             if (Files.isRegularFile(cj) && v.settings != null) {
                                 v.settings = v.settings.withConfig(json.readValue(cj.toFile(),
                                         new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() { }));
+                            }
+                            if (migrated) {
+                                save(v); // rewrites version.json without the values
                             }
                             if (!v.ready() && !v.failed()) {
                                 v.reason = "the gateway restarted while this version was " + v.status + ": deploy it again";
@@ -262,6 +266,22 @@ public final class FunctionRegistry {
 
     private void save(VersionRecord v) {
         writeJson(versionDir(v.function, v.version).resolve("version.json"), v);
+    }
+
+    /**
+     * A version.json from before secrets were kept apart holds {@code settings.config} values in plaintext:
+     * move them to a 0600 config.json (the caller then rewrites version.json without them).
+     */
+    private boolean migrateConfig(Path versionJson, Path configJson) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode c = json.readTree(versionJson.toFile()).path("settings").path("config");
+        if (!c.isObject() || c.isEmpty()) {
+            return false;
+        }
+        if (!Files.exists(configJson)) {
+            writeSecret(configJson, json.convertValue(c, new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() { }));
+        }
+        LOG.log(System.Logger.Level.INFO, versionJson + ": moved " + c.size() + " config values to " + configJson + " (0600)");
+        return true;
     }
 
     /** Written 0600 from its creation (the temporary file is never readable by others), then moved into place. */
