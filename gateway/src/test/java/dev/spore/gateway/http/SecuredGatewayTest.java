@@ -241,9 +241,13 @@ class SecuredGatewayTest {
         assertThat(err.toString()).contains("401").contains("SPORE_TOKEN").doesNotContain("null");
 
         code = SporeCli.commandLine().execute("--gateway", url, "--token-file", tokenFile.toString(), "deploy", "cli-" + FN,
-                "--jar", jar.toString(), "--handler", "dev.spore.gateway.fixtures.Echo", "--no-checkpoint");
+                "--jar", jar.toString(), "--handler", "dev.spore.gateway.fixtures.Echo", "--no-checkpoint", "--secret", "greeting=cold-secret");
         assertThat(code).isEqualTo(0);
-        as("read").get("/functions/cli-" + FN).then().statusCode(200).body("versions[0].status", equalTo("ready"));
+        as("read").get("/functions/cli-" + FN).then().statusCode(200).body("versions[0].status", equalTo("ready"))
+                .body(org.hamcrest.Matchers.not(containsString("cold-secret")));
+        // a cold start gets its configuration from a 0600 file it deletes, not from -D options on its command line
+        as("invoke").body("web").post("/invoke/cli-" + FN).then().statusCode(200).header("X-Spore-Start", "cold")
+                .body(equalTo("cold-secret web"));
         as("deploy").delete("/functions/cli-" + FN).then().statusCode(200);
     }
 
