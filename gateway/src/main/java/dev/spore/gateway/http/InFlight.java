@@ -34,6 +34,11 @@ final class InFlight {
         return Math.max(0, count.get());
     }
 
+    /** From now on {@link #enter} refuses; returns at once. */
+    void startDraining() {
+        draining = true;
+    }
+
     /** Refuses new invocations and waits up to {@code graceMillis} for those in flight; returns how many are left. */
     int drain(long graceMillis) {
         draining = true;

@@ -59,6 +59,10 @@ public class InvokeRoute {
     private final InFlight inFlight = new InFlight();
 
     void routes(@Observes Router router) {
+        // SIGTERM: refuse new invocations at once. Quarkus' graceful shutdown (quarkus.shutdown.timeout) waits for
+        // the requests in flight before the ShutdownEvent, but still serves new ones meanwhile (seen: a request 1 s
+        // after SIGTERM was served); the hook runs as the JVM begins to shut down, alongside Quarkus' own.
+        Runtime.getRuntime().addShutdownHook(new Thread(inFlight::startDraining, "spore-drain"));
         BodyHandler body = BodyHandler.create(false).setBodyLimit(MAX_BODY);
         router.post("/invoke/:fn").handler(body).handler(this::invoke).failureHandler(InvokeRoute::tooLarge);
         router.post("/invoke/:fn/:version").handler(body).handler(this::invoke).failureHandler(InvokeRoute::tooLarge);
