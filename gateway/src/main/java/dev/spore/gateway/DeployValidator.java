@@ -61,8 +61,9 @@ final class DeployValidator {
         } catch (IllegalArgumentException e) {
             throw GatewayException.badRequest("fn=" + fn + ": " + e.getMessage());
         }
-        boolean uploaded = req.jarBase64() != null && !req.jarBase64().isBlank();
-        Path jar = uploaded ? upload(fn, req.jarBase64()) : named(fn, req.jarPath());
+        boolean streamed = req.upload() != null && !req.upload().isBlank();
+        boolean uploaded = streamed || req.jarBase64() != null && !req.jarBase64().isBlank();
+        Path jar = streamed ? streamed(fn, req.upload()) : uploaded ? upload(fn, req.jarBase64()) : named(fn, req.jarPath());
         try {
             checkJar(fn, jar, m.group(1));
         } catch (GatewayException e) {
@@ -78,9 +79,22 @@ final class DeployValidator {
         return new Valid(handler, jar, uploaded, settings, warmups);
     }
 
+    /** An upload that {@code POST /uploads} streamed to {@code DATA/uploads/up-ID.jar}. */
+    private Path streamed(String fn, String id) {
+        if (!id.matches("[0-9a-f]{32}")) {
+            throw GatewayException.badRequest("fn=" + fn + ": upload '" + id + "' is not an upload id (32 hex digits from POST /uploads)");
+        }
+        Path p = uploads.resolve("up-" + id + ".jar");
+        if (!Files.isRegularFile(p)) {
+            throw GatewayException.badRequest("fn=" + fn + ": upload=" + id + " does not exist (already deployed, or older than an "
+                    + "hour and deleted): upload the jar again");
+        }
+        return p;
+    }
+
     private Path named(String fn, String jarPath) {
         if (jarPath == null || jarPath.isBlank()) {
-            throw GatewayException.badRequest("fn=" + fn + ": no jar: set jarPath (a file the gateway can read) or jarBase64 (the jar's bytes)");
+            throw GatewayException.badRequest("fn=" + fn + ": no jar: set upload (an id from POST /uploads), jarPath (a file the gateway can read) or jarBase64 (the jar's bytes)");
         }
         Path p = Path.of(jarPath).toAbsolutePath();
         if (!Files.isRegularFile(p) || !Files.isReadable(p)) {

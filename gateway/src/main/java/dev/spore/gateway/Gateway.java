@@ -134,7 +134,7 @@ public final class Gateway implements AutoCloseable {
         DeployValidator.Valid ok = validator.validate(fn, req);
         VersionRecord v;
         try {
-            v = registry.create(fn, ok.handler(), ok.jar(), ok.settings(), ok.warmups());
+            v = registry.create(fn, ok.handler(), ok.jar(), ok.uploaded(), ok.settings(), ok.warmups());
         } finally {
             ok.cleanup();
         }

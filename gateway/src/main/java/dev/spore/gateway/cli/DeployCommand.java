@@ -8,7 +8,6 @@ import picocli.CommandLine.Parameters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -57,7 +56,8 @@ final class DeployCommand extends SporeCli.Sub {
     @Option(names = "--warmup-count", description = "run the warm-up payloads this many times (default: until latency settles)")
     Integer warmupCount;
 
-    @Option(names = "--config", description = "per-instance configuration KEY=VALUE, given at restore (repeatable)")
+    @Option(names = {"--config", "--secret"}, description = "per-instance configuration KEY=VALUE, given at restore (repeatable). "
+            + "Every value is treated as a secret: the gateway stores it 0600 and never returns it")
     Map<String, String> config = new LinkedHashMap<>();
 
     @Option(names = "--alias", description = "point this alias at the new version when it is ready")
@@ -76,7 +76,7 @@ final class DeployCommand extends SporeCli.Sub {
         if (byPath) {
             req.put("jarPath", jar.toAbsolutePath().toString());
         } else {
-            req.put("jarBase64", Base64.getEncoder().encodeToString(Files.readAllBytes(jar)));
+            req.put("upload", client().upload(jar)); // streamed as the raw body: no base64, not whole in memory
         }
         putIf(req, "memoryMb", memory);
         putIf(req, "timeoutMs", timeout);

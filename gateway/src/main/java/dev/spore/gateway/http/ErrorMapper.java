@@ -17,7 +17,17 @@ public class ErrorMapper implements ExceptionMapper<GatewayException> {
     public Response toResponse(GatewayException e) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("error", e.code());
-        body.put("message", e.getMessage());
+        body.put("message", message(e));
         return Response.status(e.status()).type(MediaType.APPLICATION_JSON).entity(body).build();
+    }
+
+    /** Never null: the exception's message, else its cause's, else its code and class. */
+    static String message(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t.getMessage();
+            }
+        }
+        return (e instanceof GatewayException g ? g.code() + ": " : "") + e.getClass().getSimpleName() + " (no detail)";
     }
 }

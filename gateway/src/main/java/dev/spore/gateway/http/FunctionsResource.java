@@ -5,7 +5,10 @@ import dev.spore.gateway.GatewayException;
 import dev.spore.gateway.InstanceRecord;
 import dev.spore.gateway.registry.DeployRequest;
 import dev.spore.gateway.registry.VersionRecord;
+import dev.spore.gateway.security.ApiTokens;
+import io.quarkus.security.identity.SecurityIdentity;
 import io.smallrye.common.annotation.Blocking;
+import jakarta.annotation.security.RolesAllowed;
 import io.smallrye.mutiny.Multi;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -47,12 +50,20 @@ public class FunctionsResource {
     @Inject
     GatewayLifecycle lifecycle;
 
+    @Inject
+    SecurityIdentity identity;
+
+    private String who() {
+        return identity.isAnonymous() ? "anonymous" : identity.getPrincipal().getName();
+    }
+
     private Gateway gateway() {
         return lifecycle.gateway();
     }
 
     @GET
     @Blocking
+    @RolesAllowed(ApiTokens.READ)
     @Operation(summary = "List functions with their newest version's status and live instance count")
     public List<Map<String, Object>> list() {
         return gateway().registry().functions().stream().map(f -> Views.summary(gateway(), f)).toList();
@@ -63,9 +74,17 @@ public class FunctionsResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Blocking
     @Operation(summary = "Deploy a new version and wait until it is ready (201) or failed (422 with the reason)")
+    @RolesAllowed(ApiTokens.DEPLOY)
     public Response deploy(@PathParam("name") String name, DeployRequest request) {
-        VersionRecord v = gateway().deploy(name, request, s -> { });
-        return Response.status(201).entity(Views.version(gateway(), v)).build();
+        String who = who();
+        try {
+            VersionRecord v = gateway().deploy(name, request, s -> { });
+            Audit.ok(who, "deploy", v.key());
+            return Response.status(201).entity(Views.version(gateway(), v)).build();
+        } catch (RuntimeException e) {
+            Audit.failed(who, "deploy", "fn=" + name, e);
+            throw e;
+        }
     }
 
     @POST
@@ -75,7 +94,9 @@ public class FunctionsResource {
     @RestStreamElementType(MediaType.APPLICATION_JSON)
     @Operation(summary = "Deploy a new version, streaming one JSON line per stage (starting, warming, checkpointing, "
             + "publishing, ready or failed) and a last line with event=result")
+    @RolesAllowed(ApiTokens.DEPLOY)
     public Multi<Map<String, Object>> deployStreaming(@PathParam("name") String name, DeployRequest request) {
+        String who = who();
         return Multi.createFrom().emitter(em -> DEPLOYS.execute(() -> {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("event", "result");
@@ -83,14 +104,17 @@ public class FunctionsResource {
                 VersionRecord v = gateway().deploy(name, request, s -> em.emit(stageEvent(s)));
                 result.put("status", 201);
                 result.put("version", Views.version(gateway(), v));
+                Audit.ok(who, "deploy", v.key());
             } catch (GatewayException e) {
                 result.put("status", e.status());
                 result.put("error", e.code());
-                result.put("message", e.getMessage());
+                result.put("message", ErrorMapper.message(e));
+                Audit.failed(who, "deploy", "fn=" + name, e);
             } catch (RuntimeException e) {
                 result.put("status", 500);
                 result.put("error", "internal");
-                result.put("message", String.valueOf(e));
+                result.put("message", "fn=" + name + ": " + e);
+                Audit.failed(who, "deploy", "fn=" + name, e);
             }
             em.emit(result);
             em.complete();
@@ -119,6 +143,7 @@ public class FunctionsResource {
     @GET
     @Path("/{name}")
     @Blocking
+    @RolesAllowed(ApiTokens.READ)
     @Operation(summary = "Describe a function: aliases, versions with status, stages and pool, recent instances")
     public Map<String, Object> describe(@PathParam("name") String name) {
         return Views.function(gateway(), name);
@@ -127,6 +152,7 @@ public class FunctionsResource {
     @GET
     @Path("/{name}/versions/{version}")
     @Blocking
+    @RolesAllowed(ApiTokens.READ)
     @Operation(summary = "Describe one version (number or alias, or latest)")
     public Map<String, Object> version(@PathParam("name") String name, @PathParam("version") String version) {
         return Views.version(gateway(), resolveAny(name, version));
@@ -145,18 +171,27 @@ public class FunctionsResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Blocking
     @Operation(summary = "Point an alias at a version: body {\"version\": N}")
+    @RolesAllowed(ApiTokens.DEPLOY)
     public Map<String, Object> alias(@PathParam("name") String name, @PathParam("alias") String alias, Map<String, Integer> body) {
         Integer v = body == null ? null : body.get("version");
-        if (v == null) {
-            throw GatewayException.badRequest("fn=" + name + " alias=" + alias + ": body must be {\"version\": N}");
+        String what = "fn=" + name + " alias=" + alias + " v=" + v;
+        try {
+            if (v == null) {
+                throw GatewayException.badRequest("fn=" + name + " alias=" + alias + ": body must be {\"version\": N}");
+            }
+            gateway().registry().setAlias(name, alias, v);
+            Audit.ok(who(), "alias", what);
+        } catch (RuntimeException e) {
+            Audit.failed(who(), "alias", what, e);
+            throw e;
         }
-        gateway().registry().setAlias(name, alias, v);
         return Map.of("function", name, "alias", alias, "version", v);
     }
 
     @GET
     @Path("/{name}/instances")
     @Blocking
+    @RolesAllowed(ApiTokens.READ)
     @Operation(summary = "Instances of a function, live and recently stopped, newest first")
     public List<InstanceRecord> instances(@PathParam("name") String name) {
         return Views.instances(gateway(), name);
@@ -166,8 +201,16 @@ public class FunctionsResource {
     @Path("/{name}")
     @Blocking
     @Operation(summary = "Delete a function: stop its instances, drop its snapshots and files")
+    @RolesAllowed(ApiTokens.DEPLOY)
     public Map<String, Object> delete(@PathParam("name") String name) throws IOException {
-        List<VersionRecord> gone = gateway().delete(name);
+        List<VersionRecord> gone;
+        try {
+            gone = gateway().delete(name);
+            Audit.ok(who(), "delete", "fn=" + name + " versions=" + gone.stream().map(VersionRecord::version).toList());
+        } catch (IOException | RuntimeException e) {
+            Audit.failed(who(), "delete", "fn=" + name, e);
+            throw e;
+        }
         return Map.of("function", name, "deletedVersions", gone.stream().map(VersionRecord::version).toList());
     }
 
@@ -175,8 +218,15 @@ public class FunctionsResource {
     @Path("/{name}/versions/{version}")
     @Blocking
     @Operation(summary = "Delete one version")
+    @RolesAllowed(ApiTokens.DEPLOY)
     public Map<String, Object> deleteVersion(@PathParam("name") String name, @PathParam("version") int version) throws IOException {
-        gateway().deleteVersion(name, version);
+        try {
+            gateway().deleteVersion(name, version);
+            Audit.ok(who(), "delete", "fn=" + name + " v=" + version);
+        } catch (IOException | RuntimeException e) {
+            Audit.failed(who(), "delete", "fn=" + name + " v=" + version, e);
+            throw e;
+        }
         return Map.of("function", name, "deletedVersions", List.of(version));
     }
 
@@ -184,6 +234,7 @@ public class FunctionsResource {
     @Path("/{name}/logs")
     @Produces(MediaType.TEXT_PLAIN)
     @Blocking
+    @RolesAllowed(ApiTokens.READ)
     @Operation(summary = "Logs of the function's newest instance, or of ?instance=ID; stream=stdout|stderr|both")
     public String logs(@PathParam("name") String name, @QueryParam("instance") String instance,
                        @QueryParam("stream") @DefaultValue("both") String stream, @QueryParam("tail") @DefaultValue("200") int tail) {

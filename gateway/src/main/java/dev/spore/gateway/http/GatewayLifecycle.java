@@ -63,14 +63,28 @@ public class GatewayLifecycle {
     @Inject
     NodeConnector connector;
 
+    @Inject
+    dev.spore.gateway.security.ApiSecurity security;
+
+    @Inject
+    InvokeRoute invokes;
+
+    /** How long SIGTERM waits for invocations in flight before instances are stopped. */
+    @ConfigProperty(name = "spore.shutdown.grace-ms", defaultValue = "30000")
+    long graceMillis;
+
+    private volatile Path data;
+
     private volatile Gateway gateway;
     private volatile NodeRegistry nodes;
     private volatile ClusterToken token;
 
     void start(@Observes StartupEvent event) {
+        security.checkStartup(); // refuses an open API on a non-loopback address before anything starts
         try {
             Path h = Path.of(home).toAbsolutePath().normalize();
             Path d = Path.of(dataDir).toAbsolutePath().normalize();
+            data = d;
             token = new ClusterToken(tokenFile.map(Path::of).orElse(null));
             ClusterMetrics cm = new ClusterMetrics(meters);
             nodes = new NodeRegistry(connector, new ClusterSettings(Duration.ofMillis(heartbeatTimeoutMs), maxStartsPerNode,
@@ -90,6 +104,15 @@ public class GatewayLifecycle {
     void stop(@Observes ShutdownEvent event) {
         Gateway g = gateway;
         if (g != null) {
+            int busy = invokes.inFlight();
+            if (busy > 0) {
+                LOG.log(System.Logger.Level.INFO, "shutdown: draining " + busy + " invocations in flight (up to " + graceMillis + " ms)");
+            }
+            int left = invokes.drain(graceMillis);
+            if (left > 0) {
+                LOG.log(System.Logger.Level.WARNING, "shutdown: " + left + " invocations still running after " + graceMillis
+                        + " ms (spore.shutdown.grace-ms): stopping their instances");
+            }
             g.close();
         }
         NodeRegistry n = nodes;
@@ -109,6 +132,12 @@ public class GatewayLifecycle {
 
     public ClusterToken clusterToken() {
         return token;
+    }
+
+    /** The data directory (absolute), once started. */
+    public Path dataDir() {
+        Path d = data;
+        return d != null ? d : Path.of(dataDir).toAbsolutePath().normalize();
     }
 
     public Gateway gateway() {

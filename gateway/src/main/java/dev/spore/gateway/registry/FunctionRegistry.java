@@ -25,6 +25,7 @@ import java.util.stream.Stream;
  *   DATA/functions/NAME/function.json          aliases, next version number
  *   DATA/functions/NAME/vN/version.json        status, stages, settings, snapshot name
  *   DATA/functions/NAME/vN/function.jar        the deployed jar (a copy: the caller's file may change)
+ *   DATA/functions/NAME/vN/config.json         the per-instance configuration (secrets): mode 0600, only here
  *   DATA/functions/NAME/vN/warmup-I.bin        warm-up payloads
  * </pre>
  * Every change is written to a temporary file and moved into place, so a crash leaves the old or the new
@@ -33,6 +34,7 @@ import java.util.stream.Stream;
 public final class FunctionRegistry {
 
     public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
+    static final String CONFIG_FILE = "config.json";
     private static final System.Logger LOG = System.getLogger("spore.gateway");
 
     private final Path root;
@@ -60,6 +62,15 @@ public final class FunctionRegistry {
                         Path vj = vd.resolve("version.json");
                         if (Files.isRegularFile(vj)) {
                             VersionRecord v = json.readValue(vj.toFile(), VersionRecord.class);
+                            Path cj = vd.resolve(CONFIG_FILE);
+                            boolean migrated = migrateConfig(vj, cj);
+                            if (Files.isRegularFile(cj) && v.settings != null) {
+                                v.settings = v.settings.withConfig(json.readValue(cj.toFile(),
+                                        new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() { }));
+                            }
+                            if (migrated) {
+                                save(v); // rewrites version.json without the values
+                            }
                             if (!v.ready() && !v.failed()) {
                                 v.reason = "the gateway restarted while this version was " + v.status + ": deploy it again";
                                 v.status = VersionRecord.FAILED;
@@ -77,6 +88,15 @@ public final class FunctionRegistry {
 
     /** Creates the next version of {@code name} (and the function, if new) with its jar and warm-up payloads. */
     public synchronized VersionRecord create(String name, String handler, Path jar, VersionSettings settings, List<byte[]> warmups) {
+        return create(name, handler, jar, false, settings, warmups);
+    }
+
+    /**
+     * As {@link #create(String, String, Path, VersionSettings, List)}; {@code move} moves the jar (an upload
+     * of the gateway's own) into the version directory instead of copying it.
+     */
+    public synchronized VersionRecord create(String name, String handler, Path jar, boolean move, VersionSettings settings,
+                                             List<byte[]> warmups) {
         checkName(name);
         String now = Instant.now().toString();
         FunctionRecord f = functions.computeIfAbsent(name, n -> new FunctionRecord(n, now));
@@ -84,7 +104,14 @@ public final class FunctionRegistry {
         Path dir = versionDir(name, v);
         try {
             Files.createDirectories(dir);
-            Files.copy(jar, dir.resolve("function.jar"), StandardCopyOption.REPLACE_EXISTING);
+            if (move) {
+                Files.move(jar, dir.resolve("function.jar"), StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                Files.copy(jar, dir.resolve("function.jar"), StandardCopyOption.REPLACE_EXISTING);
+            }
+            if (!settings.config().isEmpty()) {
+                writeSecret(dir.resolve(CONFIG_FILE), settings.config());
+            }
             for (int i = 0; i < warmups.size(); i++) {
                 Files.write(dir.resolve("warmup-" + i + ".bin"), warmups.get(i));
             }
@@ -238,6 +265,32 @@ public final class FunctionRegistry {
 
     private void save(VersionRecord v) {
         writeJson(versionDir(v.function, v.version).resolve("version.json"), v);
+    }
+
+    /**
+     * A version.json from before secrets were kept apart holds {@code settings.config} values in plaintext:
+     * move them to a 0600 config.json (the caller then rewrites version.json without them).
+     */
+    private boolean migrateConfig(Path versionJson, Path configJson) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode c = json.readTree(versionJson.toFile()).path("settings").path("config");
+        if (!c.isObject() || c.isEmpty()) {
+            return false;
+        }
+        if (!Files.exists(configJson)) {
+            writeSecret(configJson, json.convertValue(c, new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() { }));
+        }
+        LOG.log(System.Logger.Level.INFO, versionJson + ": moved " + c.size() + " config values to " + configJson + " (0600)");
+        return true;
+    }
+
+    /** Written 0600 from its creation (the temporary file is never readable by others), then moved into place. */
+    private void writeSecret(Path file, Map<String, String> values) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        json.writeValue(tmp.toFile(), new TreeMap<>(values));
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     private void writeJson(Path file, Object value) {

@@ -1,14 +1,43 @@
 package dev.spore.gateway.registry;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.spore.gateway.pool.PoolSettings;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
 
-/** A version's settings after defaults and range checks; stored with the version and never changed. */
+/**
+ * A version's settings after defaults and range checks; stored with the version and never changed.
+ * {@code config} holds secrets: it is never serialised (version.json and the API show {@code configKeys}
+ * only); {@link FunctionRegistry} keeps the values in a 0600 {@code config.json} beside version.json.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record VersionSettings(int memoryMb, int timeoutMs, int concurrency, int maxInstances, int queue,
-                              int keepAliveSeconds, int warmupCount, Map<String, String> config) {
+                              int keepAliveSeconds, int warmupCount, @JsonIgnore Map<String, String> config) {
+
+    public static final Pattern CONFIG_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,127}");
+    public static final int MAX_CONFIG_VALUE = 4096;
+    public static final int MAX_CONFIG_TOTAL = 65536;
+
+    public VersionSettings {
+        config = config == null ? Map.of() : Map.copyOf(config);
+    }
+
+    /** The configuration's names (never the values): what version.json and the API show. */
+    @JsonProperty("configKeys")
+    public List<String> configKeys() {
+        return List.copyOf(new TreeMap<>(config).keySet());
+    }
+
+    public VersionSettings withConfig(Map<String, String> c) {
+        return new VersionSettings(memoryMb, timeoutMs, concurrency, maxInstances, queue, keepAliveSeconds, warmupCount, c);
+    }
 
     public static final int DEFAULT_MEMORY_MB = 256;
     public static final int DEFAULT_TIMEOUT_MS = 30_000;
@@ -26,7 +55,36 @@ public record VersionSettings(int memoryMb, int timeoutMs, int concurrency, int 
                 check("queue", r.queue(), DEFAULT_QUEUE, 0, 100_000),
                 check("keepAliveSeconds", r.keepAliveSeconds(), DEFAULT_KEEP_ALIVE_S, 0, 86_400),
                 check("warmupCount", r.warmupCount(), 0, 0, 100_000),
-                r.config() == null ? Map.of() : Map.copyOf(r.config()));
+                checkConfig(r.config()));
+    }
+
+    /** Keys {@link #CONFIG_KEY}, values up to 4 KiB, all keys and values together up to 64 KiB (UTF-8). */
+    static Map<String, String> checkConfig(Map<String, String> c) {
+        if (c == null) {
+            return Map.of();
+        }
+        long total = 0;
+        for (Map.Entry<String, String> e : c.entrySet()) {
+            String k = e.getKey();
+            if (k == null || !CONFIG_KEY.matcher(k).matches()) {
+                throw new IllegalArgumentException("config key '" + (k == null ? "null" : k.length() > 64 ? k.substring(0, 64) + "..." : k)
+                        + "' is invalid: use [A-Za-z_][A-Za-z0-9_.-], up to 128 characters");
+            }
+            if (e.getValue() == null) {
+                throw new IllegalArgumentException("config key " + k + " has no value: give KEY=VALUE");
+            }
+            int n = e.getValue().getBytes(StandardCharsets.UTF_8).length;
+            if (n > MAX_CONFIG_VALUE) {
+                throw new IllegalArgumentException("config key " + k + ": the value is " + n + " bytes, over the limit of "
+                        + MAX_CONFIG_VALUE + ": pass a reference (a path or URL) instead of the data");
+            }
+            total += n + k.length();
+        }
+        if (total > MAX_CONFIG_TOTAL) {
+            throw new IllegalArgumentException("config is " + total + " bytes in all, over the limit of " + MAX_CONFIG_TOTAL
+                    + ": pass references (paths or URLs) instead of the data");
+        }
+        return Map.copyOf(c);
     }
 
     private static int check(String field, Integer value, int dflt, int min, int max) {

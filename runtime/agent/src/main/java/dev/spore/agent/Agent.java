@@ -177,7 +177,10 @@ public final class Agent implements AutoCloseable {
         jvm.add("-Dspore.control=3:4");
         jvm.add("-Dspore.instance=" + id);
         jvm.add("-Dspore.concurrency=" + spec.concurrency);
-        spec.config.forEach((k, v) -> jvm.add("-Dspore.config." + k + "=" + v));
+        if (!spec.config.isEmpty()) {
+            // never on the command line (ps shows it to everyone): a 0600 file the host reads and deletes at start-up
+            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config));
+        }
         jvm.addAll(spec.jvmOptions);
         List<Path> cp = new ArrayList<>(hostClassPath);
         cp.addAll(spec.classPath);
@@ -201,6 +204,24 @@ public final class Agent implements AutoCloseable {
         instance.pid(nsInit(instance, id));
         LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
         return instance;
+    }
+
+    private static Path writeConfig(String id, Path dir, Map<String, String> config) {
+        try {
+            Files.createDirectories(dir);
+            Path f = dir.resolve("config.properties");
+            Files.deleteIfExists(f);
+            Files.createFile(f, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            java.util.Properties p = new java.util.Properties();
+            p.putAll(config);
+            try (var out = Files.newOutputStream(f)) {
+                p.store(out, null);
+            }
+            return f;
+        } catch (IOException e) {
+            throw new AgentException("instance=" + id + ": cannot write its configuration to " + dir + ": " + e.getMessage());
+        }
     }
 
     /**

@@ -297,8 +297,8 @@ public final class Instance implements AutoCloseable {
         try {
             process.waitFor(2, TimeUnit.SECONDS);
             stderr.join(1000);
-            List<String> all = Files.readAllLines(stderrLog(), StandardCharsets.UTF_8);
-            return all.isEmpty() ? "(nothing)" : String.join(" | ", all.subList(Math.max(0, all.size() - lines), all.size()));
+            List<String> last = dev.spore.agent.internal.LogTail.lines(stderrLog(), lines, 64 << 10); // read from the end
+            return last.isEmpty() ? "(nothing)" : String.join(" | ", last);
         } catch (IOException e) {
             return "(no stderr log: " + e.getMessage() + ")";
         } catch (InterruptedException e) {

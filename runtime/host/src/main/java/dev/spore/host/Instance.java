@@ -104,6 +104,34 @@ public final class Instance {
         return h;
     }
 
+    /**
+     * A cold start's configuration comes in a 0600 file ({@code -Dspore.config-file}), not as {@code -D}
+     * options that {@code ps} would show: loaded into {@code spore.config.*} properties, then deleted.
+     */
+    private static void readConfigFile() {
+        String file = System.getProperty("spore.config-file");
+        if (file == null) {
+            return;
+        }
+        java.nio.file.Path p = java.nio.file.Path.of(file);
+        Properties props = new Properties();
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(p)) {
+            props.load(in);
+            for (String k : props.stringPropertyNames()) {
+                System.setProperty(CONFIG_PREFIX + k, props.getProperty(k));
+            }
+        } catch (java.io.IOException e) {
+            System.err.println("spore: cannot read the instance configuration " + file + ": " + e);
+        } finally {
+            try {
+                java.nio.file.Files.deleteIfExists(p);
+            } catch (java.io.IOException ignored) {
+                // the agent deletes the instance directory with the instance
+            }
+            System.clearProperty("spore.config-file");
+        }
+    }
+
     /** At least 1; anything unreadable is 1, the setting that cannot overload an instance. */
     private static int concurrency(String value) {
         try {
@@ -115,6 +143,7 @@ public final class Instance {
 
     private static Map<String, String> fromProperties() {
         Map<String, String> m = new java.util.TreeMap<>();
+        readConfigFile();
         for (String key : System.getProperties().stringPropertyNames()) {
             if (key.startsWith(CONFIG_PREFIX)) {
                 m.put(key.substring(CONFIG_PREFIX.length()), System.getProperty(key));

@@ -37,8 +37,9 @@ class RemoteRestoreTest {
 
     private List<String> java(String mainClass, String... args) throws java.io.IOException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        // the store binds a non-loopback address, so it needs credentials; publisher and fetcher share a key dir
-        Path token = tmp.resolve("store.token");
+        // the store binds a non-loopback address, so it needs credentials; publisher and fetcher share a key dir.
+        // Both live outside /tmp, which node b's mount namespace replaces, as /etc/spore would on a real node.
+        Path token = secrets().resolve("store.token");
         if (!Files.exists(token)) {
             Files.writeString(token, "admin=" + java.util.HexFormat.of().formatHex(
                     java.security.SecureRandom.getSeed(16)) + "\n");
@@ -46,9 +47,16 @@ class RemoteRestoreTest {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:+UseSerialGC", "-Dspore.home=" + home(), "-Dspore.root=" + SporeRoot.root(),
-                "-Dspore.store.token-file=" + token, "-Dspore.store.keys=" + tmp.resolve("keys"), "-cp", cp, mainClass));
+                "-Dspore.store.token-file=" + token, "-Dspore.store.keys=" + secrets().resolve("keys"), "-cp", cp, mainClass));
         cmd.addAll(List.of(args));
         return cmd;
+    }
+
+    /** The cluster's shared configuration (store token, publisher key), outside the /tmp node b does not see. */
+    private Path secrets() throws IOException {
+        Path dir = Path.of("target", "remote-restore-secrets", tmp.getFileName().toString()).toAbsolutePath();
+        Files.createDirectories(dir);
+        return dir;
     }
 
     /** {@code command} in its own mount namespace: tmpfs over node A's directory, over spore.root, over /tmp. */
@@ -66,16 +74,25 @@ class RemoteRestoreTest {
         Assumptions.assumeTrue(NetnsPair.supported(), "needs root and iproute2 (ip netns)");
         Path nodeA = tmp.resolve("node-a");
         Path storeData = tmp.resolve("store-data");
+        // node a (in this JVM) signs with the key node b trusts
+        String keys = System.getProperty("spore.store.keys");
+        System.setProperty("spore.store.keys", secrets().resolve("keys").toString());
         try (LocalNode a = LocalNode.create(new LocalNode.Config("a", home(), nodeA, "local:" + storeData, 1))) {
             a.prepare(new PrepareRequest("hello", 1, "hello.v1", "dev.spore.functions.hello.Hello",
                     List.of(home().resolve("functions/hello/target/hello.jar")),
                     List.of(home().resolve("functions/hello/warmup/world.txt")), 0, 64, Map.of(), null), e -> { });
+        } finally {
+            if (keys == null) {
+                System.clearProperty("spore.store.keys");
+            } else {
+                System.setProperty("spore.store.keys", keys);
+            }
         }
         try (NetnsPair net = new NetnsPair()) {
             Path storeLog = tmp.resolve("store.log");
             Process store = net.start(net.storeNs, java("dev.spore.store.cli.StoreCli", "serve",
                     "--data-dir", storeData.toString(), "--bind", net.storeIp, "--port", "7420",
-                    "--no-fsync", "--memory", "256m", "--token-file", tmp.resolve("store.token").toString()), storeLog);
+                    "--no-fsync", "--memory", "256m", "--token-file", secrets().resolve("store.token").toString()), storeLog);
             awaitLine(store, storeLog, "spore-store serving");
             String uri = "tcp://" + net.storeIp + ":7420";
 
