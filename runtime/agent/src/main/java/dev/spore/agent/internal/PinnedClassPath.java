@@ -57,7 +57,7 @@ public final class PinnedClassPath {
                 Path tmp = Files.createTempFile(target.getParent(), ".pin", ".tmp");
                 Files.copy(jar, tmp, StandardCopyOption.REPLACE_EXISTING);
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-                target.toFile().setReadOnly();
+                readOnlyForAll(target);
             }
             pinned.put(key, target);
             return target;
@@ -104,5 +104,14 @@ public final class PinnedClassPath {
             }
         }
         return HexFormat.of().formatHex(md.digest());
+    }
+
+    /**
+     * Makes a pinned jar 0444, whatever the umask or the way it arrived: CRIU checks the mode of every file a
+     * restored process had open against the dump's, so a jar materialised on another node must have exactly the
+     * mode of the one pinned where the snapshot was made (seen: 0400 from the store's private copy against 0444).
+     */
+    public static void readOnlyForAll(Path jar) throws IOException {
+        Files.setPosixFilePermissions(jar, java.nio.file.attribute.PosixFilePermissions.fromString("r--r--r--"));
     }
 }

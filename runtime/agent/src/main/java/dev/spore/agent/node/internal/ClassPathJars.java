@@ -123,7 +123,7 @@ final class ClassPathJars {
                 }
                 Files.createDirectories(target.getParent());
                 Files.move(got, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                target.toFile().setReadOnly();
+                dev.spore.agent.internal.PinnedClassPath.readOnlyForAll(target);
                 verified.add(target);
                 bytes += jar.size();
             } finally {
