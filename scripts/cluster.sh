@@ -165,7 +165,7 @@ start_agent() { # NAME
     SPORE_STORE_TOKEN_FILE=/etc/spore/cluster.token SPORE_STORE_TLS_CA=/etc/spore/ca.pem \
     SPORE_STORE_TLS_CERT="/etc/spore/$name.pem" SPORE_STORE_TLS_KEY="/etc/spore/$name.key" \
     "$HOME_DIR/bin/spore-agent" serve --name "$name" --bind "$(node_ip "$name")" --port "$AGENT_PORT" \
-    --data-dir /var/lib/spore/agent --store "tcp://$STORE_IP:$STORE_PORT" --gateway "http://$GW_IP:$GW_PORT" \
+    --data-dir /var/lib/spore/agent --store "tcp://$STORE_IP:$STORE_PORT" --gateway "https://$GW_IP:$GW_PORT" \
     --token-file /etc/spore/cluster.token --tls-cert "/etc/spore/$name.pem" --tls-key "/etc/spore/$name.key" \
     --tls-ca /etc/spore/ca.pem --max-restores "${SPORE_CLUSTER_MAX_RESTORES:-4}" --advertise "$(node_ip "$name"):$AGENT_PORT"
 }
@@ -210,8 +210,8 @@ cmd_up() {
     start_agent "$i"
   done
   for i in "${names[@]}"; do wait_port "$i" "$(node_ip "$i")" "$AGENT_PORT" "agent-$i" 60; done
-  say "up: gateway http://$GW_IP:$GW_PORT (token: $STATE/secrets/api.token), store tcp://$STORE_IP:$STORE_PORT, nodes ${names[*]}"
-  say "try: SPORE_GATEWAY=http://$GW_IP:$GW_PORT SPORE_TOKEN=\$(cat $STATE/secrets/api.token) bin/spore nodes"
+  say "up: gateway https://$GW_IP:$GW_PORT (token: $STATE/secrets/api.token), store tcp://$STORE_IP:$STORE_PORT, nodes ${names[*]}"
+  say "try: SPORE_GATEWAY=https://$GW_IP:$GW_PORT SPORE_CACERT=$STATE/secrets/ca.pem SPORE_TOKEN=\$(cat $STATE/secrets/api.token) bin/spore nodes"
 }
 
 cmd_down() {
@@ -245,7 +245,7 @@ cmd_status() {
     return 0
   fi
   if $json; then
-    printf '{"up":true,"gateway":"http://%s:%s","store":"tcp://%s:%s","processes":{' "$GW_IP" "$GW_PORT" "$STORE_IP" "$STORE_PORT"
+    printf '{"up":true,"gateway":"https://%s:%s","store":"tcp://%s:%s","processes":{' "$GW_IP" "$GW_PORT" "$STORE_IP" "$STORE_PORT"
     local first=1 f role
     for f in "$STATE"/run/pids/*.pid; do
       role=$(basename "$f" .pid)
@@ -262,7 +262,7 @@ cmd_status() {
     case $role in gateway) addr=$GW_IP:$GW_PORT ;; store) addr=$STORE_IP:$STORE_PORT ;; agent-*) addr=$(node_ip "${role#agent-}"):$AGENT_PORT ;; esac
     printf '%-10s %-8s %-18s %s\n' "$role" "$(alive "$role" && echo running || echo stopped)" "$addr" "$STATE/logs/$role.log"
   done
-  SPORE_GATEWAY="http://$GW_IP:$GW_PORT" SPORE_TOKEN="$(cat "$STATE/secrets/api.token" 2>/dev/null)" \
+  SPORE_GATEWAY="https://$GW_IP:$GW_PORT" SPORE_CACERT="$STATE/secrets/ca.pem" SPORE_TOKEN="$(cat "$STATE/secrets/api.token" 2>/dev/null)" \
     "$HOME_DIR/bin/spore" nodes 2>&1 || true
 }
 

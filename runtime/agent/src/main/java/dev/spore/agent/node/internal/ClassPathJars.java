@@ -105,6 +105,7 @@ final class ClassPathJars {
                 continue;
             }
             if (Files.isRegularFile(target) && matches(target, jar)) {
+                dev.spore.agent.internal.PinnedClassPath.readOnlyForAll(target); // CRIU checks the mode too
                 verified.add(target);
                 continue;
             }
