@@ -90,6 +90,13 @@ public final class RestoreFidelity {
         } else if (feature >= 22) {
             flags.add("--add-opens=java.base/jdk.internal.random=ALL-UNNAMED");
         }
+        // closing the HTTP clients' idle keep-alive connections, and the close/reopen resource policies
+        flags.add("--add-opens=java.net.http/jdk.internal.net.http=ALL-UNNAMED");
+        flags.add("--add-opens=java.base/sun.net.www.http=ALL-UNNAMED");
+        flags.add("--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+        if (feature >= 22) {
+            flags.add("--enable-native-access=ALL-UNNAMED"); // reopen's dup2 through java.lang.foreign
+        }
         if (feature >= 21) {
             flags.add("--add-opens=java.base/jdk.internal.vm=ALL-UNNAMED");
             flags.add("-Djdk.trackAllThreads=true"); // the root container lists every virtual thread

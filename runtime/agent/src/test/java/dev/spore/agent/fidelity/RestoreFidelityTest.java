@@ -88,7 +88,7 @@ class RestoreFidelityTest {
         return m;
     }
 
-    private static final class EchoServer implements AutoCloseable {
+    static final class EchoServer implements AutoCloseable {
         final ServerSocket server;
         final Thread thread;
 
@@ -120,6 +120,10 @@ class RestoreFidelityTest {
                     return;
                 }
             }
+        }
+
+        int port() {
+            return server.getLocalPort();
         }
 
         @Override
