@@ -94,6 +94,7 @@ public final class RestoreFidelity {
         flags.add("--add-opens=java.net.http/jdk.internal.net.http=ALL-UNNAMED");
         flags.add("--add-opens=java.base/sun.net.www.http=ALL-UNNAMED");
         flags.add("--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+        flags.add("--add-opens=java.management/java.lang.management=ALL-UNNAMED"); // org.crac's CRaCMXBean
         if (feature >= 22) {
             flags.add("--enable-native-access=ALL-UNNAMED"); // reopen's dup2 through java.lang.foreign
         }

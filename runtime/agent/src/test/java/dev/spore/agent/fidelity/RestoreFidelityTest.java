@@ -79,7 +79,7 @@ class RestoreFidelityTest {
         return r.bodyText();
     }
 
-    private static Map<String, String> fields(String body) {
+    static Map<String, String> fields(String body) {
         Map<String, String> m = new LinkedHashMap<>();
         for (String part : body.trim().split(" ")) {
             int eq = part.indexOf('=');

@@ -195,6 +195,7 @@ public final class Engine {
             Instance.resume(resume.headers());
             if ("true".equals(resume.header("restored"))) {
                 RestoreEnvironment.apply(resume.headers()); // before reseeding and hooks: they may read it
+                dev.spore.host.crac.SporeCRaCMXBean.get().restored(resumedAtMicros / 1000, resumedAtNanos);
                 long r0 = System.nanoTime();
                 freshness.reseed();
                 reseedNanos = System.nanoTime() - r0;
