@@ -46,6 +46,21 @@ public final class RestoreFidelity {
         all.forEach((k, v) -> headers.put("env." + k, v));
     }
 
+    /**
+     * {@code -javaagent:<host jar>} (the first {@code spore-host*.jar} of the function's class path, so the same file
+     * as on it), or nothing when the host is not a jar (then {@code new Random()} made before a checkpoint is not
+     * reseeded, with a warning in each restored instance).
+     */
+    public static List<String> javaAgent(List<Path> classPath) {
+        for (Path p : classPath) {
+            String name = p.getFileName().toString();
+            if (name.startsWith("spore-host") && name.endsWith(".jar")) {
+                return List.of("-javaagent:" + p);
+            }
+        }
+        return List.of();
+    }
+
     /** The RESUMED wait: the caller's timeout, but never past the hook limit. */
     public static Duration resumeWait(Duration timeout) {
         return timeout.compareTo(HOOK_LIMIT) < 0 ? timeout : HOOK_LIMIT;

@@ -45,6 +45,8 @@ final class Freshness {
     private final String skipped;
     /** Class-level seed generators of SplittableRandom and the java.util.random algorithms (case 03). */
     private final List<AtomicLong> defaultGens = new ArrayList<>();
+    /** How many `new Random()` instances the last reseed gave fresh seeds (UnseededRandoms). */
+    int unseededRandoms;
     /** Collections.shuffle's lazily created Random (null until first shuffle: then read again at reseed). */
     private Field collectionsRandom;
     /** JDK 21+: ThreadContainers.root(), ThreadContainer.threads()/children(): virtual threads (case 04). */
@@ -228,7 +230,13 @@ final class Freshness {
             }
         }
         resetVirtualThreadProbes();
+        unseededRandoms = UnseededRandoms.reseed(this::seed);
         FreshSecureRandom.restored();
+        String untracked = UnseededRandoms.failure();
+        if (untracked != null && Instance.restored()) {
+            System.err.println("spore-host: WARNING restored instance shares the state of every `new Random()` made before the "
+                    + "checkpoint with its siblings (" + untracked + ")");
+        }
         if (!skipped.isEmpty() && Instance.restored()) {
             System.err.println("spore-host: WARNING restored instance shares PRNG state with its siblings for:" + skipped
                     + " (start the JVM with the agent's --add-opens flags)");
