@@ -177,7 +177,7 @@ public final class Agent implements AutoCloseable {
         List<Path> cp = new ArrayList<>(hostClassPath);
         cp.addAll(spec.classPath);
         cp = pinned.pin(cp);
-        jvm.addAll(RestoreFidelity.javaAgent(cp)); // the host jar marks `new Random()` instances for reseeding
+        jvm.addAll(RestoreFidelity.javaAgent(cp, spec.args)); // the host jar marks `new Random()` instances for reseeding
         jvm.add("-cp");
         jvm.add(String.join(":", cp.stream().map(Path::toString).toList()));
         jvm.add(spec.mainClass);

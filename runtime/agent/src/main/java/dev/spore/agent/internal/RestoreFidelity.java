@@ -49,9 +49,13 @@ public final class RestoreFidelity {
     /**
      * {@code -javaagent:<host jar>} (the first {@code spore-host*.jar} of the function's class path, so the same file
      * as on it), or nothing when the host is not a jar (then {@code new Random()} made before a checkpoint is not
-     * reseeded, with a warning in each restored instance).
+     * reseeded, with a warning in each restored instance) or the JVM will never be checkpointed ({@code args} has
+     * {@code --no-checkpoint}: cold starts): a java agent costs 50-80 ms of JVM start-up (bench/run-fidelity.sh).
      */
-    public static List<String> javaAgent(List<Path> classPath) {
+    public static List<String> javaAgent(List<Path> classPath, List<String> args) {
+        if (args.contains("--no-checkpoint")) {
+            return List.of();
+        }
         for (Path p : classPath) {
             String name = p.getFileName().toString();
             if (name.startsWith("spore-host") && name.endsWith(".jar")) {

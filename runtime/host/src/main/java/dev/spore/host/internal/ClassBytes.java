@@ -231,7 +231,7 @@ final class ClassBytes {
     }
 
     /**
-     * A class of its own: {@code public final class <name>} with {@code public static final java.util.Map <field>}
+     * A class of its own: {@code public final class <name>} with {@code public static volatile java.util.Map <field>}
      * set in its static initialiser to {@code Collections.synchronizedMap(new WeakHashMap())}.
      */
     static byte[] registryClass(String internalName, String field) {
@@ -260,7 +260,7 @@ final class ClassBytes {
             d.writeShort(object);
             d.writeShort(0); // interfaces
             d.writeShort(1); // fields
-            d.writeShort(0x0001 | 0x0008 | 0x0010); // public static final
+            d.writeShort(0x0001 | 0x0008 | 0x0040); // public static volatile: replaced once tracking ends
             d.writeShort(fName);
             d.writeShort(fDesc);
             d.writeShort(0);

@@ -198,6 +198,7 @@ public final class Engine {
                 dev.spore.host.crac.SporeCRaCMXBean.get().restored(resumedAtMicros / 1000, resumedAtNanos);
                 long r0 = System.nanoTime();
                 freshness.reseed();
+                UnseededRandoms.stopTracking(); // a restored instance is never checkpointed again
                 reseedNanos = System.nanoTime() - r0;
             }
         }

@@ -35,6 +35,8 @@ public final class UnseededRandoms {
     static final String REGISTRY = "java.util.SporeUnseededRandoms";
 
     private static volatile Map<Random, Boolean> registry;
+    /** The registry class's field, set to {@link Untracked} once nothing needs tracking any more. */
+    private static volatile java.lang.reflect.Field registryField;
     private static volatile String failure = "the host jar was not given as -javaagent";
 
     private UnseededRandoms() {
@@ -48,6 +50,7 @@ public final class UnseededRandoms {
             Class<?> reg = lookup.defineClass(ClassBytes.registryClass(REGISTRY.replace('.', '/'), "REG"));
             @SuppressWarnings("unchecked")
             Map<Random, Boolean> map = (Map<Random, Boolean>) reg.getField("REG").get(null);
+            registryField = reg.getField("REG");
             byte[][] patched = new byte[1][];
             ClassFileTransformer t = new ClassFileTransformer() {
                 @Override
@@ -97,6 +100,43 @@ public final class UnseededRandoms {
         byte[] onSeed = {(byte) 0xB2, ClassBytes.hi(reg2), ClassBytes.lo(reg2), 0x2A,
                 (byte) 0xB9, ClassBytes.hi(mapRemove), ClassBytes.lo(mapRemove), 2, 0, 0x57};
         return remove.insertBeforeReturn("setSeed", "(J)V", onSeed, 2);
+    }
+
+    /**
+     * Ends tracking in a restored instance (it is never checkpointed again): from now on {@code new Random()} costs
+     * one call of an empty method instead of a synchronised weak-map insertion (~0.4-2 µs, bench/run-fidelity.sh).
+     */
+    static void stopTracking() {
+        java.lang.reflect.Field f = registryField;
+        if (f == null) {
+            return;
+        }
+        try {
+            f.set(null, Untracked.INSTANCE);
+            registry = null;
+        } catch (IllegalAccessException e) {
+            // cannot happen: a public field of a public class in an exported package
+        }
+    }
+
+    /** The registry once tracking has ended: remembers nothing. */
+    private static final class Untracked extends java.util.AbstractMap<Random, Boolean> {
+        static final Untracked INSTANCE = new Untracked();
+
+        @Override
+        public Boolean put(Random key, Boolean value) {
+            return null;
+        }
+
+        @Override
+        public Boolean remove(Object key) {
+            return null;
+        }
+
+        @Override
+        public java.util.Set<Map.Entry<Random, Boolean>> entrySet() {
+            return java.util.Set.of();
+        }
     }
 
     /** Null when instances are tracked; else why not (for the one warning Freshness prints). */
