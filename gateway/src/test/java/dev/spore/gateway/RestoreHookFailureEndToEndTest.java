@@ -79,6 +79,8 @@ class RestoreHookFailureEndToEndTest {
             assertThat(stalled.start()).isEqualTo(StartKind.FALLBACK);
             assertThat(stalled.reply().bodyText()).isEqualTo("hello three");
             assertThat(gateway.metrics().count("spore.restore.failures", "function", "hookfail")).isEqualTo(2);
+            assertThat(warnings).anySatisfy(w -> assertThat(w).contains("fn=hookfail").contains("restore failed, starting cold")
+                    .contains("afterRestore hooks ran past the limit (10000 ms"));
             awaitScaledToZero(gateway, v);
 
             Files.delete(marker);

@@ -344,7 +344,9 @@ public final class Agent implements AutoCloseable {
         try {
             done = resume(instance, identity, RestoreFidelity.resumeWait(spec.timeout));
         } catch (AgentException e) {
-            String criuError = Criu.errorSummary(dir.resolve("restore.log"), null);
+            // alive: CRIU restored it but it did not answer in time (its hooks stalled); else CRIU's own reason
+            String criuError = instance.isAlive() ? RestoreFidelity.stalled(e, RestoreFidelity.resumeWait(spec.timeout))
+                    : Criu.errorSummary(dir.resolve("restore.log"), null);
             instance.stop();
             criu.killOrphans();
             instances.remove(instance);

@@ -70,6 +70,13 @@ public final class RestoreFidelity {
         return timeout.compareTo(HOOK_LIMIT) < 0 ? timeout : HOOK_LIMIT;
     }
 
+    /** Why a restored instance that is still alive did not answer RESUMED within {@code waited}. */
+    public static String stalled(Exception e, Duration waited) {
+        return e.getMessage() + ": its afterRestore hooks ran past the limit (" + waited.toMillis() + " ms: the hook limit, "
+                + "-Dspore.restore-hook-limit-ms on the agent, or the restore's timeout if shorter); the instance was killed "
+                + "(make the hook finish sooner, or move slow work out of it)";
+    }
+
     /** Null when every afterRestore hook passed; else the failure to throw (the caller kills the instance). */
     public static AgentException hookFailure(String snapshot, String instance, Message resumed) {
         String n = resumed.header("hook-failures");
