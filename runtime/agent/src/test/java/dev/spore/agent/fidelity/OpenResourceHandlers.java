@@ -68,18 +68,22 @@ public final class OpenResourceHandlers {
     }
 
     /**
-     * A log file opened for appending ({@code -Dcase.log}) and a connection to {@code -Dcase.port}, both opened in
-     * static init and never closed by the function: only a resource policy lets it be checkpointed. Each request
-     * appends {@code instance=<id> payload=<payload>} and answers {@code socket=open|closed}.
+     * A log file opened for appending ({@code -Dcase.log}), a data file opened for reading ({@code -Dcase.data}, its
+     * first two bytes read before the checkpoint) and a connection to {@code -Dcase.port}, all opened in static init
+     * and never closed by the function: only a resource policy lets it be checkpointed. Each request appends
+     * {@code instance=<id> payload=<payload>} and answers {@code socket=open|closed data=<next two bytes>}.
      */
     public static final class PolicyHeld implements Function<String, String> {
         private static final FileOutputStream LOG;
         private static final Socket SOCKET;
+        private static final InputStream DATA;
 
         static {
             try {
                 LOG = new FileOutputStream(System.getProperty("case.log"), true);
                 LOG.write("template\n".getBytes(StandardCharsets.UTF_8));
+                DATA = new java.io.FileInputStream(System.getProperty("case.data"));
+                DATA.readNBytes(2);
                 SOCKET = new Socket();
                 SOCKET.connect(new InetSocketAddress("127.0.0.1", Integer.getInteger("case.port")), 2000);
             } catch (IOException e) {
@@ -104,7 +108,15 @@ public final class OpenResourceHandlers {
             } catch (IOException e) {
                 socket = "closed";
             }
-            return "socket=" + socket;
+            String data = "-";
+            try { // not in the template's warm-up: the restored instances' reads show where the offset was
+                if (!System.getProperty("spore.instance", "").startsWith("template-")) {
+                    data = new String(DATA.readNBytes(2), StandardCharsets.UTF_8);
+                }
+            } catch (IOException e) {
+                data = "error";
+            }
+            return "socket=" + socket + " data=" + data;
         }
     }
 }

@@ -100,8 +100,14 @@ class OpenResourcesTest {
     void resourcePoliciesCloseASocketAndReopenALogFileForAppending(Path jdk) throws Exception {
         Path log = tmp.resolve("logs/app.log");
         Files.createDirectories(log.getParent());
+        Path data = Files.writeString(tmp.resolve("data.txt"), "AABBCCDD");
         Path policies = tmp.resolve("policies.yaml");
         Files.writeString(policies, String.join("\n",
+                "# a data file read from: reopened at the same offset",
+                "type: file",
+                "path: " + data,
+                "action: reopen",
+                "---",
                 "# the log file: reopened for appending in each instance",
                 "type: file",
                 "path: " + tmp + "/logs/*.log",
@@ -112,24 +118,24 @@ class OpenResourcesTest {
         try (RestoreFidelityTest.EchoServer echo = new RestoreFidelityTest.EchoServer();
              Agent agent = Agent.create(RestoreFidelityTest.home(), tmp.resolve("agent"))) {
             LaunchSpec.Builder plain = function(OpenResourceHandlers.PolicyHeld.class.getName(), "held", jdk)
-                    .jvmOption("-Dcase.log=" + log).jvmOption("-Dcase.port=" + echo.port());
+                    .jvmOption("-Dcase.log=" + log).jvmOption("-Dcase.port=" + echo.port()).jvmOption("-Dcase.data=" + data);
             assertThatThrownBy(() -> deploy(agent, plain.build(), "held")).isInstanceOf(AgentException.class)
                     .hasMessageContaining("CheckpointOpenFileException").hasMessageContaining(log.toString())
                     .hasMessageContaining("CheckpointOpenSocketException").hasMessageContaining("tcp");
 
             LaunchSpec.Builder withPolicy = function(OpenResourceHandlers.PolicyHeld.class.getName(), "policy", jdk)
-                    .jvmOption("-Dcase.log=" + log).jvmOption("-Dcase.port=" + echo.port())
+                    .jvmOption("-Dcase.log=" + log).jvmOption("-Dcase.port=" + echo.port()).jvmOption("-Dcase.data=" + data)
                     .jvmOption("-Dspore.resource-policies=" + policies);
             Snapshot snapshot = deploy(agent, withPolicy.build(), "policy");
             Instance first = agent.restore(snapshot, RestoreSpec.builder().instanceId("policy-one").build());
-            assertThat(call(first, "one")).isEqualTo("socket=closed");
+            assertThat(call(first, "one")).isEqualTo("socket=closed data=BB");
             first.stop();
             Files.delete(log); // as on another node: the file is created again
             Instance second = agent.restore(snapshot, RestoreSpec.builder().instanceId("policy-two").build());
-            assertThat(call(second, "two")).isEqualTo("socket=closed");
+            assertThat(call(second, "two")).isEqualTo("socket=closed data=BB");
             Instance third = agent.restore(snapshot, RestoreSpec.builder().instanceId("policy-three").build());
-            assertThat(call(third, "three")).isEqualTo("socket=closed");
-            assertThat(call(second, "four")).isEqualTo("socket=closed");
+            assertThat(call(third, "three")).isEqualTo("socket=closed data=BB");
+            assertThat(call(second, "four")).as("its own offset").isEqualTo("socket=closed data=CC");
             second.stop();
             third.stop();
             assertThat(Files.readAllLines(log)).as("appended by each instance, none overwriting another")
@@ -147,6 +153,7 @@ class OpenResourcesTest {
              Agent agent = Agent.create(RestoreFidelityTest.home(), tmp.resolve("agent"))) {
             LaunchSpec.Builder spec = function(OpenResourceHandlers.PolicyHeld.class.getName(), "bad", jdk)
                     .jvmOption("-Dcase.log=" + tmp.resolve("bad.log")).jvmOption("-Dcase.port=" + echo.port())
+                    .jvmOption("-Dcase.data=" + Files.writeString(tmp.resolve("bad.txt"), "xx"))
                     .jvmOption("-Dspore.resource-policies=" + policies);
             assertThatThrownBy(() -> deploy(agent, spec.build(), "bad")).isInstanceOf(AgentException.class)
                     .hasMessageContaining(policies + ":1").hasMessageContaining("explode");
