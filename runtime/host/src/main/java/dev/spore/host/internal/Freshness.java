@@ -45,8 +45,6 @@ final class Freshness {
     private final String skipped;
     /** Class-level seed generators of SplittableRandom and the java.util.random algorithms (case 03). */
     private final List<AtomicLong> defaultGens = new ArrayList<>();
-    /** How many `new Random()` instances the last reseed gave fresh seeds (UnseededRandoms). */
-    int unseededRandoms;
     /** Collections.shuffle's lazily created Random (null until first shuffle: then read again at reseed). */
     private Field collectionsRandom;
     /** JDK 21+: ThreadContainers.root(), ThreadContainer.threads()/children(): virtual threads (case 04). */
@@ -230,7 +228,7 @@ final class Freshness {
             }
         }
         resetVirtualThreadProbes();
-        unseededRandoms = UnseededRandoms.reseed(this::seed);
+        UnseededRandoms.reseed(this::seed); // `new Random()` made before the checkpoint
         FreshSecureRandom.restored();
         String untracked = UnseededRandoms.failure();
         if (untracked != null && Instance.restored()) {
