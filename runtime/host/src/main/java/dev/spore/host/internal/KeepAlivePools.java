@@ -80,11 +80,20 @@ final class KeepAlivePools {
         Method stop = open(poolClass.getDeclaredMethod("stop"));
         Field stopped = open(poolClass.getDeclaredField("stopped"));
         Field expiryList = open(poolClass.getDeclaredField("expiryList"));
-        Field h2Connections = open(h2Class.getDeclaredField("connections"));
-        Field h2Streams = open(h2ConnClass.getDeclaredField("streams"));
-        Field h2Connection = open(h2ConnClass.getDeclaredField("connection"));
-        Method h2Close = open(h2ConnClass.getDeclaredMethod("close"));
         Method channel = open(connClass.getDeclaredMethod("channel"));
+        Field h2Connections = null;
+        Field h2Streams = null;
+        Field h2Connection = null;
+        Method h2Close = null;
+        try { // apart: a change in the HTTP/2 internals must not stop the HTTP/1.1 pools from being closed
+            h2Connections = open(h2Class.getDeclaredField("connections"));
+            h2Streams = open(h2ConnClass.getDeclaredField("streams"));
+            h2Connection = open(h2ConnClass.getDeclaredField("connection"));
+            h2Close = open(h2ConnClass.getDeclaredMethod("close"));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            System.err.println("spore-host: WARNING idle HTTP/2 connections of java.net.http.HttpClient are not closed before "
+                    + "the checkpoint (" + e + "); one left open will be refused as an open socket");
+        }
         int closed = 0;
         List<SelectableChannel> pending = new ArrayList<>();
         for (Thread manager : managers) {
@@ -100,6 +109,10 @@ final class KeepAlivePools {
             stop.invoke(pool); // closes every pooled (idle) connection
             stopped.setBoolean(pool, false); // ... and the pool pools again
             closed += idle.size();
+            if (h2Close == null) {
+                ((Selector) selectorField.get(manager)).wakeup();
+                continue;
+            }
             Map<?, ?> h2 = (Map<?, ?>) h2Connections.get(client2.get(client));
             for (Map.Entry<?, ?> e : List.copyOf(h2.entrySet())) {
                 Object h2c = e.getValue();
