@@ -185,6 +185,7 @@ public final class Agent implements AutoCloseable {
         List<Path> cp = new ArrayList<>(hostClassPath);
         cp.addAll(spec.classPath);
         cp = pinned.pin(cp);
+        jvm.addAll(RestoreFidelity.javaAgent(cp, spec.args)); // the host jar marks `new Random()` instances for reseeding
         jvm.add("-cp");
         jvm.add(String.join(":", cp.stream().map(Path::toString).toList()));
         jvm.add(spec.mainClass);
@@ -380,7 +381,9 @@ public final class Agent implements AutoCloseable {
         try {
             done = resume(instance, identity, RestoreFidelity.resumeWait(spec.timeout));
         } catch (AgentException e) {
-            String criuError = Criu.errorSummary(dir.resolve("restore.log"), null);
+            // alive: CRIU restored it but it did not answer in time (its hooks stalled); else CRIU's own reason
+            String criuError = instance.isAlive() ? RestoreFidelity.stalled(e, RestoreFidelity.resumeWait(spec.timeout))
+                    : Criu.errorSummary(dir.resolve("restore.log"), null);
             instance.stop();
             criu.killOrphans();
             instances.remove(instance);

@@ -46,9 +46,35 @@ public final class RestoreFidelity {
         all.forEach((k, v) -> headers.put("env." + k, v));
     }
 
+    /**
+     * {@code -javaagent:<host jar>} (the first {@code spore-host*.jar} of the function's class path, so the same file
+     * as on it), or nothing when the host is not a jar (then {@code new Random()} made before a checkpoint is not
+     * reseeded, with a warning in each restored instance) or the JVM will never be checkpointed ({@code args} has
+     * {@code --no-checkpoint}: cold starts): a java agent costs 50-80 ms of JVM start-up (bench/run-fidelity.sh).
+     */
+    public static List<String> javaAgent(List<Path> classPath, List<String> args) {
+        if (args.contains("--no-checkpoint")) {
+            return List.of();
+        }
+        for (Path p : classPath) {
+            String name = p.getFileName().toString();
+            if (name.startsWith("spore-host") && name.endsWith(".jar")) {
+                return List.of("-javaagent:" + p);
+            }
+        }
+        return List.of();
+    }
+
     /** The RESUMED wait: the caller's timeout, but never past the hook limit. */
     public static Duration resumeWait(Duration timeout) {
         return timeout.compareTo(HOOK_LIMIT) < 0 ? timeout : HOOK_LIMIT;
+    }
+
+    /** Why a restored instance that is still alive did not answer RESUMED within {@code waited}. */
+    public static String stalled(Exception e, Duration waited) {
+        return e.getMessage() + ": its afterRestore hooks ran past the limit (" + waited.toMillis() + " ms: the hook limit, "
+                + "-Dspore.restore-hook-limit-ms on the agent, or the restore's timeout if shorter); the instance was killed "
+                + "(make the hook finish sooner, or move slow work out of it)";
     }
 
     /** Null when every afterRestore hook passed; else the failure to throw (the caller kills the instance). */
@@ -89,6 +115,14 @@ public final class RestoreFidelity {
             flags.add("--add-opens=jdk.random/jdk.random=ALL-UNNAMED");
         } else if (feature >= 22) {
             flags.add("--add-opens=java.base/jdk.internal.random=ALL-UNNAMED");
+        }
+        // closing the HTTP clients' idle keep-alive connections, and the close/reopen resource policies
+        flags.add("--add-opens=java.net.http/jdk.internal.net.http=ALL-UNNAMED");
+        flags.add("--add-opens=java.base/sun.net.www.http=ALL-UNNAMED");
+        flags.add("--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+        flags.add("--add-opens=java.management/java.lang.management=ALL-UNNAMED"); // org.crac's CRaCMXBean
+        if (feature >= 22) {
+            flags.add("--enable-native-access=ALL-UNNAMED"); // reopen's dup2 through java.lang.foreign
         }
         if (feature >= 21) {
             flags.add("--add-opens=java.base/jdk.internal.vm=ALL-UNNAMED");

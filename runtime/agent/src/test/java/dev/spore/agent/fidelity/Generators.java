@@ -28,6 +28,10 @@ public final class Generators implements Function<String, String> {
     private static final SecureRandom OLD_DRBG = instance("DRBG");
     private static final SecureRandom SEEDED_SHA1 = instance("SHA1PRNG");
     private static final Random SEEDED_RANDOM = new Random(42);
+    /** {@code new Random()} made and used before the checkpoint: reseeded in each instance (UnseededRandoms). */
+    private static final Random OLD_RANDOM = new Random();
+    /** Made with {@code new Random()} but then seeded by the application: keeps its sequence. */
+    private static final Random SEEDED_LATER = new Random();
     private static final List<Integer> DECK = new ArrayList<>();
     private static final SynchronousQueue<CompletableFuture<Long>> PLATFORM = new SynchronousQueue<>();
     private static final SynchronousQueue<CompletableFuture<Long>> VIRTUAL = new SynchronousQueue<>();
@@ -35,6 +39,8 @@ public final class Generators implements Function<String, String> {
 
     static {
         SEEDED_SHA1.setSeed(new byte[] {1, 2, 3, 4});
+        OLD_RANDOM.nextLong();
+        SEEDED_LATER.setSeed(7);
         for (int i = 0; i < 52; i++) {
             DECK.add(i);
         }
@@ -112,6 +118,8 @@ public final class Generators implements Function<String, String> {
         }
         sb.append(" seededSha1=").append(SEEDED_SHA1.nextLong());
         sb.append(" seededRandom=").append(SEEDED_RANDOM.nextLong());
+        sb.append(" oldRandom=").append(OLD_RANDOM.nextLong());
+        sb.append(" seededLaterRandom=").append(SEEDED_LATER.nextLong());
         return sb.toString();
     }
 }

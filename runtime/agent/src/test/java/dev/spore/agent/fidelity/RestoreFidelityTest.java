@@ -79,7 +79,7 @@ class RestoreFidelityTest {
         return r.bodyText();
     }
 
-    private static Map<String, String> fields(String body) {
+    static Map<String, String> fields(String body) {
         Map<String, String> m = new LinkedHashMap<>();
         for (String part : body.trim().split(" ")) {
             int eq = part.indexOf('=');
@@ -88,7 +88,7 @@ class RestoreFidelityTest {
         return m;
     }
 
-    private static final class EchoServer implements AutoCloseable {
+    static final class EchoServer implements AutoCloseable {
         final ServerSocket server;
         final Thread thread;
 
@@ -120,6 +120,10 @@ class RestoreFidelityTest {
                     return;
                 }
             }
+        }
+
+        int port() {
+            return server.getLocalPort();
         }
 
         @Override

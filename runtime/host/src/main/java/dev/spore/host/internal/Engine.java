@@ -9,7 +9,9 @@ import dev.spore.host.crac.CheckpointOpenResourceException;
 import dev.spore.host.crac.RestoreException;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -151,11 +153,20 @@ public final class Engine {
         } catch (CheckpointException e) {
             failure = e;
         }
+        List<Descriptors.Reopen> reopen = new ArrayList<>();
         if (failure == null) {
-            // the last thing before CHECKPOINT: descriptors, pid-bound /proc files and deleted mappings
-            for (CheckpointOpenResourceException open : OpenFiles.check(ch.targets())) {
-                failure = failure == null ? new CheckpointException() : failure;
-                failure.addSuppressed(open);
+            // the JDK's HTTP clients' idle keep-alive connections: closed as a server would close them
+            KeepAlivePools.closeIdle();
+            // the last thing before CHECKPOINT: descriptors (after the function's resource policies), pid-bound
+            // /proc files and deleted mappings
+            try {
+                for (CheckpointOpenResourceException open : OpenFiles.check(ch.targets(), ResourcePolicies.load(), reopen)) {
+                    failure = failure == null ? new CheckpointException() : failure;
+                    failure.addSuppressed(open);
+                }
+            } catch (IOException e) {
+                failure = new CheckpointException();
+                failure.addSuppressed(e);
             }
         }
         try {
@@ -178,12 +189,16 @@ public final class Engine {
             failure = failure == null ? new CheckpointException() : failure;
             failure.addSuppressed(e);
         }
+        // files closed by a 'reopen' policy come back in every outcome: restored, left running, or aborted
+        List<IOException> notReopened = Descriptors.reopenAll(reopen);
         if (resume != null) {
             Instance.resume(resume.headers());
             if ("true".equals(resume.header("restored"))) {
                 RestoreEnvironment.apply(resume.headers()); // before reseeding and hooks: they may read it
+                dev.spore.host.crac.SporeCRaCMXBean.get().restored(resumedAtMicros / 1000, resumedAtNanos);
                 long r0 = System.nanoTime();
                 freshness.reseed();
+                UnseededRandoms.stopTracking(); // a restored instance is never checkpointed again
                 reseedNanos = System.nanoTime() - r0;
             }
         }
@@ -192,6 +207,12 @@ public final class Engine {
             global.afterRestore(null);
         } catch (RestoreException e) {
             restoreFailure = e;
+        }
+        if (!notReopened.isEmpty()) {
+            restoreFailure = restoreFailure == null ? new RestoreException() : restoreFailure;
+            for (IOException e : notReopened) {
+                restoreFailure.addSuppressed(e);
+            }
         }
         if (resume != null) {
             Map<String, String> done = new LinkedHashMap<>();

@@ -228,7 +228,13 @@ final class Freshness {
             }
         }
         resetVirtualThreadProbes();
+        UnseededRandoms.reseed(this::seed); // `new Random()` made before the checkpoint
         FreshSecureRandom.restored();
+        String untracked = UnseededRandoms.failure();
+        if (untracked != null && Instance.restored()) {
+            System.err.println("spore-host: WARNING restored instance shares the state of every `new Random()` made before the "
+                    + "checkpoint with its siblings (" + untracked + ")");
+        }
         if (!skipped.isEmpty() && Instance.restored()) {
             System.err.println("spore-host: WARNING restored instance shares PRNG state with its siblings for:" + skipped
                     + " (start the JVM with the agent's --add-opens flags)");

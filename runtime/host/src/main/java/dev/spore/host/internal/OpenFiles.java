@@ -34,8 +34,12 @@ final class OpenFiles {
     private OpenFiles() {
     }
 
-    /** @param channels targets (e.g. {@code pipe:[123]}) of the agent's stdio and control descriptors */
-    static List<CheckpointOpenResourceException> check(Set<String> channels) {
+    /**
+     * @param channels targets (e.g. {@code pipe:[123]}) of the agent's stdio and control descriptors
+     * @param policies what to do with a descriptor that would be refused ({@link ResourcePolicies})
+     * @param reopen   receives the files closed by a {@code reopen} rule, to be reopened after the dump
+     */
+    static List<CheckpointOpenResourceException> check(Set<String> channels, ResourcePolicies policies, List<Descriptors.Reopen> reopen) {
         List<CheckpointOpenResourceException> found = new ArrayList<>();
         String javaHome = System.getProperty("java.home");
         Path fdDir = Paths.get("/proc/self/fd");
@@ -54,10 +58,10 @@ final class OpenFiles {
                 }
                 if (target.startsWith("socket:")) {
                     String kind = sockets.describe(target);
-                    if (kind != null) {
+                    if (kind != null && !apply(policies.actionFor("socket", sockets.path(kind)), number, target, reopen, found)) {
                         found.add(new CheckpointOpenSocketException(number, target + " (" + kind + ")"));
                     }
-                } else {
+                } else if (!apply(policies.actionFor("file", target), number, target, reopen, found)) {
                     found.add(new CheckpointOpenFileException(number, target));
                 }
             }
@@ -66,6 +70,31 @@ final class OpenFiles {
         }
         found.addAll(DeletedMappings.check(ghostLimit()));
         return found;
+    }
+
+    /** Carries out a policy's action; false when the descriptor is to be refused. */
+    private static boolean apply(ResourcePolicies.Action action, int fd, String target, List<Descriptors.Reopen> reopen,
+                                 List<CheckpointOpenResourceException> found) {
+        try {
+            switch (action) {
+                case IGNORE:
+                    return true;
+                case CLOSE:
+                    Descriptors.kill(fd);
+                    return true;
+                case REOPEN:
+                    Descriptors.Reopen r = Descriptors.describe(fd, target);
+                    Descriptors.kill(fd);
+                    reopen.add(r);
+                    return true;
+                default:
+                    return false;
+            }
+        } catch (IOException e) {
+            found.add(new CheckpointOpenFileException(fd, target + " (resource policy " + action.name().toLowerCase(java.util.Locale.ROOT)
+                    + " failed: " + e.getMessage() + ")"));
+            return true;
+        }
     }
 
     /**
@@ -83,6 +112,11 @@ final class OpenFiles {
     /** Which socket inodes are inet sockets or named unix sockets, from /proc/net (read once per check). */
     private static final class Sockets {
         private java.util.Map<String, String> refused;
+
+        /** A socket's path for policy matching: a unix socket's path, else "" (matched only by rules without a path). */
+        String path(String kind) {
+            return kind.startsWith("unix socket ") ? kind.substring("unix socket ".length()) : "";
+        }
 
         /** Null when the socket may stay open; else what it is, for the message. */
         String describe(String target) {
