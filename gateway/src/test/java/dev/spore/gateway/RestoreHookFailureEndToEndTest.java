@@ -3,7 +3,6 @@ package dev.spore.gateway;
 import dev.spore.gateway.fixtures.FixtureJars;
 import dev.spore.gateway.pool.StartKind;
 import dev.spore.gateway.registry.VersionRecord;
-import dev.spore.gateway.store.LocalSnapshotRepository;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 
@@ -89,7 +88,7 @@ class RestoreHookFailureEndToEndTest {
             gateway.close();
             jul.removeHandler(capture);
             assertThat(Processes.awaitNone("hookfail")).as("JVMs of fn=hookfail left running").isEmpty();
-            LocalSnapshotRepository.deleteTree(data);
+            GatewayEndToEndTest.deleteTree(data);
         }
     }
 
