@@ -215,7 +215,7 @@ class FunctionInvokeTest {
                     recorded.add(first + i);
                 }
             }
-            assertThat(recorded).hasSize(Integer.parseInt(snapshot.get("working-set.read-pages"))).isNotEmpty();
+            assertThat(recorded).hasSize(Integer.parseInt(snapshot.get("working-set.read-pages")));
             Instance instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("hello-read").build());
             // in the recorder these pages were not mapped yet when its restore returned: here CRIU mapped them in
             // (since then the restore hooks may have written some of them: present, as the instance's own copies)
@@ -225,7 +225,13 @@ class FunctionInvokeTest {
             }
             long missing = recorded.stream().filter(p -> !mapped.contains(p)).count();
             assertThat(missing).as("of %d recorded pages", recorded.size()).isLessThanOrEqualTo(recorded.size() / 10);
+            // what the read set is for: the first request maps (faults in) at most a few file pages of its own.
+            // (The read set itself may be empty: since 2026-11-30 hello's restored instance has every page its first
+            // request reads mapped before READY, cause not yet pinned down: docs/images.md, "Open questions".)
+            long[] before = WorkingSet.mapped(instance.pid());
             assertThat(call(instance, "Spore").bodyText()).isEqualTo("Hello, Spore!");
+            long faulted = WorkingSet.readSince(instance.pid(), before).pages();
+            assertThat(faulted).as("file pages the first request mapped itself").isLessThanOrEqualTo(Math.max(16, recorded.size() / 10));
         }
     }
 
