@@ -60,7 +60,8 @@ public final class StoreEngine implements AutoCloseable {
 
     /** Opens (or creates) the data directory and loads it: manifests, then chunks into memory up to the budget. */
     public static StoreEngine open(StoreConfig config) {
-        DataDir disk = new DataDir(config.dataDir(), config.fsync());
+        DataDir disk = new DataDir(config.dataDir(), config.fsync(), config.segmentSize(),
+                dev.spore.store.internal.disk.ChunkCodec.of(config.compression()));
         StoreEngine e = new StoreEngine(config, disk);
         try {
             Recovery.load(e);
