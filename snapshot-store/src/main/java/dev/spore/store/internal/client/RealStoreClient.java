@@ -235,9 +235,13 @@ public final class RealStoreClient implements SnapshotStore {
             if (hit != null) {
                 Manifest m = verified(snapshotName, Manifest.decode(hit.manifest()));
                 if (m.id().equals(id)) {
-                    cache.copyInto(m, hit.dir(), targetDir);
-                    seal.seal(targetDir, m);
-                    return targetDir; // this node has exactly this image: no chunk moves
+                    try {
+                        cache.copyInto(m, hit.dir(), targetDir);
+                        seal.seal(targetDir, m);
+                        return targetDir; // this node has exactly this image: no chunk moves
+                    } catch (java.nio.file.NoSuchFileException evicted) {
+                        // evicted under the size cap while we copied (the caller had not pinned it): fetch it again
+                    }
                 }
             }
         }
@@ -436,6 +440,21 @@ public final class RealStoreClient implements SnapshotStore {
     @Override
     public void delete(String snapshotName) {
         transport.delete(Manifest.checkName(snapshotName));
+        if (cache != null) {
+            try {
+                cache.deleted(snapshotName);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "snapshot=" + snapshotName + " deleted from the store, but its "
+                        + "cached images in " + cache.root() + " could not be removed: " + e.getMessage()
+                        + "; they are evicted under the cache's size cap");
+            }
+        }
+    }
+
+    @Override
+    public Lease pin(String snapshotName) {
+        Manifest.checkName(snapshotName);
+        return cache == null ? () -> { } : cache.pin(snapshotName);
     }
 
     @Override
