@@ -1,6 +1,7 @@
 package dev.spore.store.internal.disk;
 
-import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
 import dev.spore.store.StoreException;
 
 import java.nio.ByteBuffer;
@@ -13,15 +14,26 @@ import java.nio.ByteBuffer;
  * level 1). A chunk is stored compressed only if that saves at least 1/8 of it: random pages (most of a warm
  * heap's live objects) do not compress, and decompressing them would cost time for nothing. Zero chunks never
  * get here twice: the store deduplicates by content, so 1 GB of zero pages is one record.
- * The default is chosen by measurement (docs/store.md, "Compression").
+ * The default ({@link #DEFAULT}) is chosen by measurement (docs/store.md, "Compression").
  */
 public final class ChunkCodec {
 
-    public static final String DEFAULT = "zstd-1";
+    /**
+     * {@code none}, by measurement (bench/results/store-gb-*.md): zstd-1 saved 2.1x on the synthetic heap and
+     * 6.1x on a real CRIU image, but cost 6-13 ms of CPU per MB to compress, i.e. 6-13 CPU-seconds per GB on
+     * the publish path, more than the whole 3 s budget of a 1 GB publish on 2 cores. Stores short of disk
+     * rather than time set {@code zstd-1}; records of both kinds coexist.
+     */
+    public static final String DEFAULT = "none";
     private final int level; // 0 = none
+    // a zstd context allocates ~1 MiB of tables: one per thread, reused (creating one per chunk took a third of
+    // the compression time in the profile)
+    private final ThreadLocal<ZstdCompressCtx> compressor;
+    private static final ThreadLocal<ZstdDecompressCtx> DECOMPRESSOR = ThreadLocal.withInitial(ZstdDecompressCtx::new);
 
     private ChunkCodec(int level) {
         this.level = level;
+        this.compressor = ThreadLocal.withInitial(() -> new ZstdCompressCtx().setLevel(Math.max(1, level)));
     }
 
     public static ChunkCodec of(String mode) {
@@ -62,7 +74,7 @@ public final class ChunkCodec {
         }
         byte[] in = new byte[raw.remaining()];
         raw.duplicate().get(in);
-        byte[] out = Zstd.compress(in, level);
+        byte[] out = compressor.get().compress(in);
         if (out.length > in.length - in.length / 8) {
             return new Encoded(0, raw.duplicate());
         }
@@ -86,11 +98,11 @@ public final class ChunkCodec {
         byte[] out = new byte[rawLength];
         long n;
         try {
-            n = Zstd.decompress(out, in);
+            n = DECOMPRESSOR.get().decompress(out, in);
         } catch (RuntimeException e) {
             throw new IllegalStateException("zstd payload does not decompress: " + e.getMessage(), e);
         }
-        if (Zstd.isError(n) || n != rawLength) {
+        if (n != rawLength) {
             throw new IllegalStateException("zstd payload decompressed to " + n + " bytes, expected " + rawLength);
         }
         return ByteBuffer.wrap(out);
