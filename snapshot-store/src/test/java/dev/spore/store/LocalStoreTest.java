@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The store through the in-process ({@code local:}) transport: everything but sockets. */
-class LocalStoreTest {
+public class LocalStoreTest {
 
     @TempDir
     Path tmp;
@@ -183,7 +183,7 @@ class LocalStoreTest {
     }
 
     /** Flips a byte of the payload of {@code digest}'s record in the packs of {@code data} (found by its SHA-256). */
-    static void corruptRecord(Path data, String digest, int payloadOffset) throws IOException {
+    public static void corruptRecord(Path data, String digest, int payloadOffset) throws IOException {
         byte[] sha = java.util.HexFormat.of().parseHex(digest);
         try (Stream<Path> s = Files.list(data.resolve("packs"))) {
             for (Path p : s.filter(f -> f.toString().endsWith(".pack")).toList()) {
