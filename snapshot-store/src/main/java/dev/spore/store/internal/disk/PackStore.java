@@ -77,6 +77,11 @@ public final class PackStore implements AutoCloseable {
         long scanned = 0;
         long torn = 0;
         for (Map.Entry<Integer, Path> f : found.entrySet()) {
+            if (f.getKey().equals(found.lastKey()) && Files.size(f.getValue()) <= PackFormat.SEGMENT_HEADER
+                    && !Files.exists(dir.resolve(PackFormat.fileName(f.getKey(), "idx")))) {
+                Files.delete(f.getValue()); // created just before a crash, header not (fully) on disk: holds nothing
+                continue;
+            }
             Segment s = Segment.open(dir, f.getKey());
             segments.put(s.id, s);
             if (!s.loadIndex()) {

@@ -75,7 +75,8 @@ final class Segment {
         if (!java.util.Arrays.equals(magic, PackFormat.SEGMENT_MAGIC) || h.getInt() != PackFormat.VERSION || h.getInt() != id) {
             ch.close();
             throw new IOException("segment " + f + " has no valid header (magic SPORPACK, version " + PackFormat.VERSION
-                    + ", id " + id + "): it is not a Spore pack of this version");
+                    + ", id " + id + "): it is not a Spore pack of this version; restore it from a backup, or move it "
+                    + "out of " + dir + " and republish the snapshots the start-up log then reports missing");
         }
         return new Segment(id, dir, ch, ch.size());
     }

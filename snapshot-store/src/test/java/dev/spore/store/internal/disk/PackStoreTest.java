@@ -119,6 +119,29 @@ class PackStoreTest {
     }
 
     @Test
+    void segmentCreatedJustBeforeACrashWithATornHeaderIsDropped() throws IOException {
+        Path dir = tmp.resolve("packs");
+        Map<String, ByteBuffer> want = chunks(70, 4); // > 1 MiB: segment 1 sealed, segment 2 active
+        try (PackStore p = open(dir, "none")) {
+            p.recover();
+            for (Map.Entry<String, ByteBuffer> c : want.entrySet()) {
+                p.append(c.getKey(), c.getValue());
+            }
+        }
+        Files.write(dir.resolve("seg-00000003.pack"), new byte[] {'S', 'P', 'O'}); // rolled, then the crash
+        try (PackStore p = open(dir, "none")) {
+            Map<String, PackFormat.Location> where = p.recover();
+            assertAllReadable(p, where, want);
+            where.put("x", p.append(Digests.sha256(new byte[] {1}), ByteBuffer.wrap(new byte[] {1})));
+        }
+        Files.write(dir.resolve("seg-00000009.pack"), new byte[40]); // not the header of segment 9, not the last one
+        Files.write(dir.resolve("seg-00000010.pack"), new byte[0]);
+        try (PackStore p = open(dir, "none")) {
+            assertThatThrownBy(p::recover).hasMessageContaining("seg-00000009.pack has no valid header");
+        }
+    }
+
+    @Test
     void damagedCompressedRecordIsReportedCorruptNeverReturned() throws IOException {
         Path dir = tmp.resolve("packs");
         byte[] b = new byte[16384];
