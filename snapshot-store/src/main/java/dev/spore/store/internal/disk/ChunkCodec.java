@@ -20,7 +20,7 @@ public final class ChunkCodec {
 
     /**
      * {@code none}, by measurement (bench/results/store-gb-*.md): zstd-1 saved 2.1x on the synthetic heap and
-     * 6.1x on a real CRIU image, but cost 6-13 ms of CPU per MB to compress, i.e. 6-13 CPU-seconds per GB on
+     * 6.1x on a real CRIU image, but cost 4-5 ms of CPU per MB to compress, i.e. 4-5 CPU-seconds per GB on
      * the publish path, more than the whole 3 s budget of a 1 GB publish on 2 cores. Stores short of disk
      * rather than time set {@code zstd-1}; records of both kinds coexist.
      */
