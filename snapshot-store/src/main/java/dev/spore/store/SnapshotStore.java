@@ -52,12 +52,35 @@ public interface SnapshotStore extends AutoCloseable {
                 + " cannot verify local copies; use StoreClient.open(uri)");
     }
 
+    /**
+     * A hold on something the node cache keeps; {@link #close()} releases it (idempotent, never throws).
+     */
+    interface Lease extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Pins {@code snapshotName}'s images in this node's cache: while the lease is open (in any process on the
+     * node), eviction under the cache's size cap skips them and a {@link #delete} of the name removes them only
+     * when the last pin is released. The agent takes a pin before it fetches or restores a snapshot and closes it
+     * when the last instance restored from it has exited (a pin of a process that died is ignored). Costs one
+     * file create and one unlink. With no node cache the lease does nothing.
+     */
+    default Lease pin(String snapshotName) {
+        throw new UnsupportedOperationException("snapshot=" + snapshotName + ": " + getClass().getName()
+                + " has no node cache to pin; use StoreClient.open(uri)");
+    }
+
     /** The manifest of one snapshot; throws {@link SnapshotNotFoundException}. */
     Manifest manifest(String snapshotName);
 
     List<Manifest> list();
 
-    /** Deletes the snapshot; throws {@link SnapshotNotFoundException} if there is none of that name. */
+    /**
+     * Deletes the snapshot (and this node's cached images of it, at once or, if pinned, at the last unpin);
+     * throws {@link SnapshotNotFoundException} if there is none of that name.
+     */
     void delete(String snapshotName);
 
     Stats stats();

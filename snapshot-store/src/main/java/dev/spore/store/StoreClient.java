@@ -66,6 +66,7 @@ public final class StoreClient {
     public static final class Builder {
         private final String uri;
         private Path cacheDir = defaultCacheDir();
+        private String cacheMax = System.getProperty("spore.store.cache-max", System.getenv("SPORE_STORE_CACHE_MAX"));
         private String chunking = Chunker.DEFAULT;
         private String override = TransportChoice.override();
         private Duration timeout = Duration.ofSeconds(60);
@@ -145,6 +146,16 @@ public final class StoreClient {
             return this;
         }
 
+        /**
+         * Size cap of the node cache: bytes with an optional k/m/g/t suffix, or a percentage of its file system
+         * (default {@code -Dspore.store.cache-max}, {@code SPORE_STORE_CACHE_MAX}, else 25%). Least recently used
+         * images that no {@link SnapshotStore#pin} holds are evicted beyond it.
+         */
+        public Builder cacheMax(String spec) {
+            this.cacheMax = spec;
+            return this;
+        }
+
         /** Chunking used when this client publishes: {@code gear-N} (default) or {@code fixed-N}. */
         public Builder chunking(String spec) {
             this.chunking = spec;
@@ -180,7 +191,8 @@ public final class StoreClient {
             try {
                 ClientTrust trust = new ClientTrust(keysDir, signingKey,
                         trustedKeys != null ? trustedKeys : TrustedKeys.fromEnvironment(), allowUnsigned);
-                return new RealStoreClient(t, cacheDir == null ? null : new NodeCache(cacheDir), chunker, trust);
+                return new RealStoreClient(t, cacheDir == null ? null
+                        : new NodeCache(cacheDir, dev.spore.store.internal.cache.CacheLimit.parse(cacheMax, cacheDir)), chunker, trust);
             } catch (RuntimeException e) {
                 t.close();
                 throw e;

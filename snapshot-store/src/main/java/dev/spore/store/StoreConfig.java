@@ -24,8 +24,12 @@ public final class StoreConfig {
     private final Path tlsCert;
     private final Path tlsKey;
     private final Path tlsCa;
+    private final long segmentSize;
+    private final String compression;
 
     private StoreConfig(Builder b) {
+        this.segmentSize = clamp("segment-size", b.segmentSize, 1 << 20, 1L << 40);
+        this.compression = dev.spore.store.internal.disk.ChunkCodec.of(b.compression).spec();
         this.tokenFile = b.tokenFile;
         this.tlsCert = b.tlsCert;
         this.tlsKey = b.tlsKey;
@@ -112,6 +116,16 @@ public final class StoreConfig {
         return tlsCa;
     }
 
+    /** Cap of one pack segment in bytes (default 256 MiB, {@code -Dspore.store.segment-size}). */
+    public long segmentSize() {
+        return segmentSize;
+    }
+
+    /** Per-chunk compression of pack records: {@code none} or {@code zstd-L} ({@code -Dspore.store.compression}). */
+    public String compression() {
+        return compression;
+    }
+
     public static final class Builder {
         private final Path dataDir;
         private long memoryBudget = 1L << 30;
@@ -125,6 +139,8 @@ public final class StoreConfig {
         private long port = DEFAULT_PORT;
         private long rdmaPort = 0;
         private long maxFrame = 16L << 20;
+        private long segmentSize = dev.spore.store.internal.disk.DataDir.SEGMENT_SIZE;
+        private String compression = System.getProperty("spore.store.compression", dev.spore.store.internal.disk.ChunkCodec.DEFAULT);
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -172,6 +188,18 @@ public final class StoreConfig {
             this.tlsCert = cert;
             this.tlsKey = key;
             this.tlsCa = ca;
+            return this;
+        }
+
+        /** Cap of one pack segment; records never span segments. */
+        public Builder segmentSize(long bytes) {
+            this.segmentSize = bytes;
+            return this;
+        }
+
+        /** {@code none}, {@code zstd} or {@code zstd-L}; invalid values are refused at {@link #build()}. */
+        public Builder compression(String mode) {
+            this.compression = mode;
             return this;
         }
 

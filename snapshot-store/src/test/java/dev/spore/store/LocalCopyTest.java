@@ -120,8 +120,7 @@ class LocalCopyTest {
         try (SnapshotStore s = open()) {
             Manifest m = s.publish("fn", img, Map.of());
             s.fetch("fn", tmp.resolve("out"));
-            String chunk = m.distinctChunks().iterator().next();
-            Path chunkFile = tmp.resolve("data/chunks").resolve(chunk.substring(0, 2)).resolve(chunk);
+            Path chunkFile = tmp.resolve("data/packs/seg-00000001.pack");
             assertThat(Files.getPosixFilePermissions(chunkFile)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
             assertThat(Files.getPosixFilePermissions(chunkFile.getParent())).isEqualTo(PosixFilePermissions.fromString("rwx------"));
             assertThat(Files.getPosixFilePermissions(tmp.resolve("cache/images"))).isEqualTo(PosixFilePermissions.fromString("rwx------"));

@@ -46,6 +46,9 @@ public final class StoreCli {
         @Option(names = "--cache", description = "node cache directory, or 'none' (default /dev/shm/spore-cache)")
         String cache;
 
+        @Option(names = "--cache-max", description = "node cache size cap: bytes (8g, 512m) or % of its file system (default 25%; env SPORE_STORE_CACHE_MAX); LRU unpinned images are evicted beyond it")
+        String cacheMax;
+
         @Option(names = "--token-file", description = "token for a store that requires one (env SPORE_STORE_TOKEN_FILE)")
         Path tokenFile;
         @Option(names = "--tls-ca", description = "CA (PEM) the store's certificate chains to: connect with TLS")
@@ -78,6 +81,9 @@ public final class StoreCli {
             }
             if (cache != null) {
                 b.cacheDir(cache.equals("none") ? null : Path.of(cache));
+            }
+            if (cacheMax != null) {
+                b.cacheMax(cacheMax);
             }
             return b.build();
         }

@@ -29,6 +29,9 @@ import java.util.stream.Stream;
  * one tampered copy poison the cache, which was then trusted on every hit. A cached image is itself sealed and
  * checked on every hit; a modified one is moved to {@code images/.quarantine/} and fetched again.
  *
+ * <p>Size: capped ({@link CacheLimit}: LRU eviction of unpinned images after each new one, pins per snapshot
+ * name for as long as instances use an image).
+ *
  * <p>Concurrent fetches of the same image each build a private temp directory and rename it into place; the
  * loser discards its copy. An image directory exists only when complete, so no reader sees a partial one.
  */
@@ -48,10 +51,51 @@ public final class NodeCache {
 
     private final Path root;
     private final Path images;
+    private final CacheLimit limit;
 
+    /** With the cap of {@code -Dspore.store.cache-max} / {@code SPORE_STORE_CACHE_MAX} (default 25% of its file system). */
     public NodeCache(Path dir) {
+        this(dir, CacheLimit.parse(System.getProperty("spore.store.cache-max", System.getenv("SPORE_STORE_CACHE_MAX")), dir));
+    }
+
+    /** A cache holding at most {@code maxBytes} of images, beyond which LRU unpinned images are evicted. */
+    public NodeCache(Path dir, long maxBytes) {
         this.root = Perms.secureDir("cache", dir);
         this.images = Perms.privateDir("cache", dir.resolve("images"));
+        this.limit = new CacheLimit(root, images, maxBytes);
+    }
+
+    public CacheLimit limit() {
+        return limit;
+    }
+
+    /** Pins every cached image of {@code name} against eviction and deletion until the lease is closed. */
+    public dev.spore.store.SnapshotStore.Lease pin(String name) {
+        return limit.pin(name, this);
+    }
+
+    /**
+     * {@code name} was deleted from the store: its cached images go now, or, while pinned, when the last pin is
+     * released.
+     */
+    public void deleted(String name) throws IOException {
+        if (limit.pinned(name)) {
+            limit.markDeleted(name);
+        } else {
+            dropAll(name);
+        }
+    }
+
+    /** Removes every cached image of {@code name} (all manifest ids). */
+    void dropAll(String name) throws IOException {
+        try (Stream<Path> dirs = Files.list(images)) {
+            for (Path d : (Iterable<Path>) dirs::iterator) {
+                String n = d.getFileName().toString();
+                if (n.startsWith(name + "@") && n.length() == name.length() + 17 && n.indexOf('@', name.length() + 1) < 0) {
+                    limit.remove(d);
+                }
+            }
+        }
     }
 
     /** The cache's own directory (for per-node records such as the newest manifest seen per name). */
@@ -87,6 +131,7 @@ public final class NodeCache {
             return null;
         }
         try {
+            limit.touch(src.getFileName().toString());
             return new Cached(src, Files.readAllBytes(src.resolve(MANIFEST_FILE)));
         } catch (java.nio.file.NoSuchFileException e) {
             return null; // being deleted
@@ -116,6 +161,7 @@ public final class NodeCache {
         if (Files.isDirectory(dir)) {
             LocalCopy c = seal.check(m.name(), dir);
             if (c.valid() && m.id().equals(c.manifestId())) {
+                limit.touch(dir.getFileName().toString());
                 return dir;
             }
             quarantine(dir);
@@ -139,6 +185,8 @@ public final class NodeCache {
         } finally {
             deleteTree(tmp);
         }
+        limit.touch(dir.getFileName().toString());
+        limit.evict(dir.getFileName().toString());
         return dir;
     }
 
@@ -192,6 +240,23 @@ public final class NodeCache {
                 deleteTree(d);
             }
         }
+    }
+
+    /** Bytes of the cached images (regular files under images/, excluding temp and quarantine). */
+    public long sizeBytes() throws IOException {
+        long n = 0;
+        try (Stream<Path> dirs = Files.list(images)) {
+            for (Path d : (Iterable<Path>) dirs::iterator) {
+                if (!d.getFileName().toString().startsWith(".") && Files.isDirectory(d)) {
+                    try (Stream<Path> fs = Files.list(d)) {
+                        for (Path f : (Iterable<Path>) fs::iterator) {
+                            n += Files.size(f);
+                        }
+                    }
+                }
+            }
+        }
+        return n;
     }
 
     public static void deleteTree(Path p) throws IOException {

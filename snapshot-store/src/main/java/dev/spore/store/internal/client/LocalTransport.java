@@ -67,7 +67,8 @@ public class LocalTransport implements Transport {
 
     @Override
     public void put(long session, Map<String, ByteBuffer> chunks) {
-        chunks.forEach((d, b) -> engine.put(session, d, b));
+        // each put verifies, compresses and copies its chunk: spread them over the cores (appends serialize inside)
+        chunks.entrySet().parallelStream().forEach(c -> engine.put(session, c.getKey(), c.getValue()));
     }
 
     @Override

@@ -157,16 +157,22 @@ public final class RealStoreClient implements SnapshotStore {
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
             data = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
         }
-        List<Manifest.ChunkRef> refs = new ArrayList<>();
-        MessageDigest root = Digests.newSha256();
+        List<int[]> cuts = new ArrayList<>();
         for (int off = 0; off < size; ) {
             int len = chunker.next(data, off, (int) size);
-            ByteBuffer chunk = data.slice(off, len);
-            String d = Digests.sha256(chunk);
-            refs.add(new Manifest.ChunkRef(d, len));
-            chunks.putIfAbsent(d, chunk);
-            root.update(Digests.toBytes(d));
+            cuts.add(new int[] {off, len});
             off += len;
+        }
+        // SHA-256 is ~1 GB/s per core: hash the chunks on every core (the cuts above are cheap and sequential)
+        String[] digests = new String[cuts.size()];
+        java.util.stream.IntStream.range(0, cuts.size()).parallel()
+                .forEach(i -> digests[i] = Digests.sha256(data.slice(cuts.get(i)[0], cuts.get(i)[1])));
+        List<Manifest.ChunkRef> refs = new ArrayList<>(cuts.size());
+        MessageDigest root = Digests.newSha256();
+        for (int i = 0; i < cuts.size(); i++) {
+            refs.add(new Manifest.ChunkRef(digests[i], cuts.get(i)[1]));
+            chunks.putIfAbsent(digests[i], data.slice(cuts.get(i)[0], cuts.get(i)[1]));
+            root.update(Digests.toBytes(digests[i]));
         }
         return new Manifest.FileEntry(p.getFileName().toString(), size, mode(p), Digests.toHex(root.digest()), refs);
     }
@@ -235,9 +241,13 @@ public final class RealStoreClient implements SnapshotStore {
             if (hit != null) {
                 Manifest m = verified(snapshotName, Manifest.decode(hit.manifest()));
                 if (m.id().equals(id)) {
-                    cache.copyInto(m, hit.dir(), targetDir);
-                    seal.seal(targetDir, m);
-                    return targetDir; // this node has exactly this image: no chunk moves
+                    try {
+                        cache.copyInto(m, hit.dir(), targetDir);
+                        seal.seal(targetDir, m);
+                        return targetDir; // this node has exactly this image: no chunk moves
+                    } catch (java.nio.file.NoSuchFileException evicted) {
+                        // evicted under the size cap while we copied (the caller had not pinned it): fetch it again
+                    }
                 }
             }
         }
@@ -340,21 +350,17 @@ public final class RealStoreClient implements SnapshotStore {
                     remote.add(refs.get(d));
                 }
             }
-            List<String> bad = new ArrayList<>();
-            Transport.ChunkSink sink = (d, data) -> {
-                if (!Digests.sha256(data).equals(d)) {
-                    bad.add(d);
-                    return;
-                }
-                write(data, where.get(d), out);
-            };
+            // bytes go into this private temp directory first and are verified there, on every core, before the
+            // directory is renamed or copied anywhere a restore could see it
+            Transport.ChunkSink sink = (d, data) -> write(data, where.get(d), out);
             transport.read(remote, sink);
+            List<String> bad = unverified(m, dir, remote, where);
             if (!bad.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "snapshot=" + m.name() + ": " + bad.size() + " chunk(s) failed "
                         + "SHA-256 verification (first chunk=" + bad.get(0) + "); fetching them once more");
                 List<Manifest.ChunkRef> retry = bad.stream().map(refs::get).toList();
-                bad.clear();
                 transport.read(retry, sink);
+                bad = unverified(m, dir, retry, where);
                 if (!bad.isEmpty()) {
                     throw new CorruptChunkException(bad.get(0), "snapshot=" + m.name() + " chunk=" + bad.get(0)
                             + " arrived corrupt twice over " + transport.name() + ": the store's copy is damaged; "
@@ -369,6 +375,27 @@ public final class RealStoreClient implements SnapshotStore {
         for (Manifest.FileEntry f : m.files()) {
             Files.setPosixFilePermissions(dir.resolve(f.name()), permissions(f.mode()));
         }
+    }
+
+    /** Digests of {@code chunks} whose bytes, as written into {@code dir}, do not hash to their name. */
+    private static List<String> unverified(Manifest m, Path dir, List<Manifest.ChunkRef> chunks,
+                                           Map<String, List<long[]>> where) throws IOException {
+        ByteBuffer[] maps = new ByteBuffer[m.files().size()];
+        for (int i = 0; i < maps.length; i++) {
+            try (FileChannel ch = FileChannel.open(dir.resolve(m.files().get(i).name()), StandardOpenOption.READ)) {
+                maps[i] = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+            }
+        }
+        return chunks.parallelStream().filter(c -> {
+            for (long[] t : where.get(c.digest())) { // every copy: each was a separate write
+                ByteBuffer f = maps[(int) t[0]];
+                if (t[1] + c.length() > f.limit()
+                        || !Digests.sha256(f.slice((int) t[1], c.length())).equals(c.digest())) {
+                    return true;
+                }
+            }
+            return false;
+        }).map(Manifest.ChunkRef::digest).distinct().toList();
     }
 
     private static boolean copyLocal(String d, NodeCache.Location loc, List<long[]> targets, List<FileChannel> out) {
@@ -436,6 +463,21 @@ public final class RealStoreClient implements SnapshotStore {
     @Override
     public void delete(String snapshotName) {
         transport.delete(Manifest.checkName(snapshotName));
+        if (cache != null) {
+            try {
+                cache.deleted(snapshotName);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "snapshot=" + snapshotName + " deleted from the store, but its "
+                        + "cached images in " + cache.root() + " could not be removed: " + e.getMessage()
+                        + "; they are evicted under the cache's size cap");
+            }
+        }
+    }
+
+    @Override
+    public Lease pin(String snapshotName) {
+        Manifest.checkName(snapshotName);
+        return cache == null ? () -> { } : cache.pin(snapshotName);
     }
 
     @Override

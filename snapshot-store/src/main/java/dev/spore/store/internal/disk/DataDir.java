@@ -23,34 +23,44 @@ import java.util.concurrent.ThreadLocalRandom;
  * The store's persistent state:
  * <pre>
  * data/
- *   LOCK                      held (flock) by the one process that owns this directory
- *   chunks/ab/abcdef…         one file per chunk, named by its SHA-256
- *   snapshots/NAME.manifest   one per complete snapshot: written to a temp file, flushed, renamed
+ *   LOCK                        held (flock) by the one process that owns this directory
+ *   packs/seg-00000001.pack     chunks as records in append-only segments (layout: {@link PackFormat})
+ *   packs/seg-00000001.idx      the index of a sealed segment
+ *   snapshots/NAME.manifest     one per complete snapshot: written to a temp file, flushed, renamed
  * </pre>
- * A snapshot exists exactly when its manifest file does. Chunk files are written before the manifest that
- * refers to them; chunk files no manifest refers to (a crash mid-publish) are removed at the next start.
- * One file per chunk (rather than git-like pack files) keeps deletion a plain unlink, at the cost of
- * more inodes (~16 per MB of image). Directories are 0700 and files 0600; a data directory that another
- * user owns or can write is refused at open (it could hold planted chunks or manifests).
+ * A snapshot exists exactly when its manifest file does. Records are appended and flushed (one fsync of the
+ * active segment) before the manifest that refers to them is renamed into place; records no manifest refers to
+ * (a crash mid-publish) are dead bytes that compaction reclaims. Directories are 0700 and files 0600; a data
+ * directory that another user owns or can write is refused at open (it could hold planted chunks or
+ * manifests). A data directory of the older one-file-per-chunk layout ({@code chunks/ab/abcdef…}) is migrated
+ * into packs at open ({@link #migrateLegacyChunks}).
  */
 public final class DataDir implements AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger("spore.store");
     private static final String TMP = ".tmp-";
+    /** Segment cap; {@code -Dspore.store.segment-size} (bytes) for tests that want many segments. */
+    public static final long SEGMENT_SIZE = Long.getLong("spore.store.segment-size", 256L << 20);
     private final Path root;
-    private final Path chunks;
+    private final Path legacyChunks;
     private final Path snapshots;
+    private final PackStore packs;
     private final boolean fsync;
     private final FileChannel lockChannel;
     private final FileLock lock;
 
     public DataDir(Path root, boolean fsync) {
+        this(root, fsync, SEGMENT_SIZE, ChunkCodec.fromSystem());
+    }
+
+    public DataDir(Path root, boolean fsync, long segmentSize, ChunkCodec codec) {
         this.root = root;
-        this.chunks = root.resolve("chunks");
+        this.legacyChunks = root.resolve("chunks");
         this.snapshots = root.resolve("snapshots");
         this.fsync = fsync;
         try {
             Perms.secureDir("data-dir", root);
-            Perms.privateDir("data-dir", chunks);
+            this.packs = new PackStore(Perms.privateDir("data-dir", root.resolve("packs")), fsync, segmentSize, codec);
             Perms.privateDir("data-dir", snapshots);
             lockChannel = FileChannel.open(root.resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             lock = tryLock(lockChannel);
@@ -75,61 +85,63 @@ public final class DataDir implements AutoCloseable {
         return root;
     }
 
-    public Path chunkPath(String digest) {
-        return chunks.resolve(digest.substring(0, 2)).resolve(digest);
+    public PackStore packs() {
+        return packs;
     }
 
-    /** Writes a chunk to a temp file next to its final place; {@link #install} renames it there. */
-    public Path writeTemp(String digest, ByteBuffer data) throws IOException {
-        Path dir = chunks.resolve(digest.substring(0, 2));
-        if (!Files.isDirectory(dir)) {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(Perms.DIR));
+    /**
+     * Moves the chunk files of the one-file-per-chunk layout into packs: each is read, checked against its
+     * name (SHA-256; a corrupt one is logged and skipped), appended; then the packs are flushed and only then
+     * is {@code chunks/} removed. A crash in between repeats the migration at the next start (the first copies
+     * become dead records). Costs one read and one write of the store's bytes, once.
+     */
+    public java.util.Map<String, PackFormat.Location> migrateLegacyChunks() throws IOException {
+        java.util.Map<String, PackFormat.Location> out = new java.util.HashMap<>();
+        if (!Files.isDirectory(legacyChunks)) {
+            return out;
         }
-        Path tmp = dir.resolve(TMP + digest + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                PosixFilePermissions.asFileAttribute(Perms.FILE))) {
-            ByteBuffer b = data.duplicate();
-            while (b.hasRemaining()) {
-                ch.write(b);
+        Perms.check("data-dir", legacyChunks);
+        long moved = 0;
+        long corrupt = 0;
+        try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(legacyChunks)) {
+            for (Path prefix : prefixes) {
+                if (!Files.isDirectory(prefix)) {
+                    continue;
+                }
+                try (DirectoryStream<Path> ds = Files.newDirectoryStream(prefix)) {
+                    for (Path p : ds) {
+                        String n = p.getFileName().toString();
+                        if (n.startsWith(TMP) || !n.matches("[0-9a-f]{64}")) {
+                            continue;
+                        }
+                        ByteBuffer data = ByteBuffer.wrap(Files.readAllBytes(p));
+                        if (data.remaining() == 0 || data.remaining() > PackFormat.MAX_RAW
+                                || !dev.spore.store.internal.chunking.Digests.sha256(data).equals(n)) {
+                            corrupt++;
+                            LOG.log(System.Logger.Level.ERROR, "chunk=" + n + " file " + p + " is corrupt (content does not "
+                                    + "match its SHA-256): not migrated; republish the snapshots using it");
+                            continue;
+                        }
+                        out.put(n, packs.append(n, data));
+                        moved++;
+                    }
+                }
             }
         }
-        return tmp;
-    }
-
-    public void install(Path tmp, String digest) throws IOException {
-        Files.move(tmp, chunkPath(digest), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
-
-    public ByteBuffer readChunk(String digest, int length) throws IOException {
-        ByteBuffer b = ByteBuffer.allocateDirect(length);
-        try (FileChannel ch = FileChannel.open(chunkPath(digest), StandardOpenOption.READ)) {
-            while (b.hasRemaining() && ch.read(b) >= 0) {
-                // loop until full or EOF
+        packs.flush();
+        try (java.util.stream.Stream<Path> all = Files.walk(legacyChunks)) {
+            for (Path q : (Iterable<Path>) all.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(q);
             }
         }
-        return b.flip();
+        LOG.log(System.Logger.Level.WARNING, "data-dir=" + root + " migrated from one file per chunk to packs: chunks="
+                + moved + " corrupt-skipped=" + corrupt);
+        return out;
     }
 
-    public void deleteChunk(String digest) throws IOException {
-        Files.deleteIfExists(chunkPath(digest));
-    }
-
-    /** Makes every chunk written so far durable (one syncfs instead of one fsync per chunk file). */
+    /** Makes every chunk appended so far durable (one fsync of the active segment). */
     public void flushChunks() throws IOException {
-        if (!fsync) {
-            return;
-        }
-        try {
-            Process p = new ProcessBuilder("sync", "-f", chunks.toString()).redirectErrorStream(true).start();
-            if (p.waitFor() == 0) {
-                return;
-            }
-        } catch (IOException | InterruptedException e) {
-            if (e instanceof InterruptedException) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        throw new IOException("data-dir=" + root + ": `sync -f` failed; cannot make chunks durable");
+        packs.flush();
     }
 
     /** Atomically replaces the manifest of {@code m.name()}: temp file, fsync, rename, fsync of the directory. */
@@ -179,28 +191,9 @@ public final class DataDir implements AutoCloseable {
         return out;
     }
 
-    /** Digests of all chunk files present; deletes leftover temp files. */
-    public List<String> listChunks() throws IOException {
-        List<String> out = new ArrayList<>();
-        try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(chunks)) {
-            for (Path prefix : prefixes) {
-                try (DirectoryStream<Path> ds = Files.newDirectoryStream(prefix)) {
-                    for (Path p : ds) {
-                        String n = p.getFileName().toString();
-                        if (n.startsWith(TMP)) {
-                            Files.deleteIfExists(p);
-                        } else {
-                            out.add(n);
-                        }
-                    }
-                }
-            }
-        }
-        return out;
-    }
-
     @Override
     public void close() {
+        packs.close();
         try {
             lock.release();
             lockChannel.close();

@@ -8,12 +8,12 @@ import dev.spore.store.StoreConfig;
 import dev.spore.store.StoreException;
 import dev.spore.store.internal.chunking.Digests;
 import dev.spore.store.internal.disk.DataDir;
+import dev.spore.store.internal.disk.PackFormat;
 import dev.spore.store.internal.memory.Region;
 import dev.spore.store.internal.memory.RegionPool;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -50,6 +50,7 @@ public final class StoreEngine implements AutoCloseable {
     private final Map<Long, PublishSession> sessions = new HashMap<>();      // guarded by this
     private final AtomicLong sessionIds = new AtomicLong();
     private final ReentrantLock commitLock = new ReentrantLock();
+    final Compactor compactor = new Compactor(this);
 
     private StoreEngine(StoreConfig config, DataDir disk) {
         this.config = config;
@@ -59,10 +60,12 @@ public final class StoreEngine implements AutoCloseable {
 
     /** Opens (or creates) the data directory and loads it: manifests, then chunks into memory up to the budget. */
     public static StoreEngine open(StoreConfig config) {
-        DataDir disk = new DataDir(config.dataDir(), config.fsync());
+        DataDir disk = new DataDir(config.dataDir(), config.fsync(), config.segmentSize(),
+                dev.spore.store.internal.disk.ChunkCodec.of(config.compression()));
         StoreEngine e = new StoreEngine(config, disk);
         try {
             Recovery.load(e);
+            e.compactor.poke();
         } catch (IOException | RuntimeException ex) {
             disk.close();
             throw ex instanceof StoreException se ? se
@@ -133,27 +136,23 @@ public final class StoreEngine implements AutoCloseable {
                 return false;
             }
         }
-        Path tmp;
+        PackFormat.Location loc;
         try {
-            tmp = disk.writeTemp(digest, data);
+            loc = disk.packs().append(digest, data);
         } catch (IOException e) {
-            throw new StoreException("chunk=" + digest + ": cannot write to " + disk.root() + ": " + e.getMessage()
+            throw new StoreException("chunk=" + digest + ": cannot append to " + disk.packs().dir() + ": " + e.getMessage()
                     + " (disk full?)", e);
         }
         synchronized (this) {
             PublishSession s = session(session);
             ChunkEntry e = chunks.get(digest);
-            try {
-                if (e != null) {
-                    java.nio.file.Files.deleteIfExists(tmp); // a concurrent publish stored it meanwhile
-                    pin(session, digest);
-                    return false;
-                }
-                disk.install(tmp, digest); // under the lock: a GC cannot unlink it between rename and insert
-            } catch (IOException ex) {
-                throw new StoreException("chunk=" + digest + ": cannot install in " + disk.root() + ": " + ex.getMessage(), ex);
+            if (e != null) {
+                disk.packs().free(loc); // a concurrent publish stored it meanwhile: this record is dead
+                pin(session, digest);
+                return false;
             }
             e = new ChunkEntry(data.remaining());
+            e.where = loc;
             chunks.put(digest, e);
             place(digest, e, data);
             e.pins++;
@@ -278,11 +277,9 @@ public final class StoreEngine implements AutoCloseable {
         if (e.region != null) {
             pool.free(e.region, e.length);
         }
-        try {
-            disk.deleteChunk(digest);
-        } catch (IOException ex) {
-            LOG.log(System.Logger.Level.WARNING, "chunk=" + digest + ": cannot delete its file (" + ex.getMessage()
-                    + "); it will be removed at the next start");
+        if (e.where != null) {
+            disk.packs().free(e.where); // dead bytes: the compactor reclaims segments that fall below the threshold
+            compactor.poke();
         }
     }
 
@@ -292,6 +289,7 @@ public final class StoreEngine implements AutoCloseable {
      */
     public ChunkHandle read(String digest) {
         int length;
+        PackFormat.Location loc;
         synchronized (this) {
             ChunkEntry e = chunks.get(digest);
             if (e == null) {
@@ -303,17 +301,33 @@ public final class StoreEngine implements AutoCloseable {
                 pool.touch(e.region);
                 return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, this);
             }
+            if (e.where == null) {
+                throw new StoreException("chunk=" + digest + " is missing from " + disk.packs().dir()
+                        + " (see the store's start-up log): republish the snapshots that use it");
+            }
             length = e.length;
+            loc = e.where;
         }
-        ByteBuffer data;
+        ByteBuffer data = null;
+        String where = disk.packs().describe(loc);
         try {
-            data = disk.readChunk(digest, length);
+            data = disk.packs().read(loc);
         } catch (IOException ex) {
-            throw new StoreException("chunk=" + digest + ": cannot read " + disk.chunkPath(digest) + ": " + ex.getMessage(), ex);
+            PackFormat.Location now;
+            synchronized (this) {
+                ChunkEntry e = chunks.get(digest);
+                now = e == null ? null : e.where;
+            }
+            if (now != null && !now.equals(loc)) {
+                return read(digest); // compaction moved it while we read: read it where it is now
+            }
+            if (!(ex instanceof dev.spore.store.internal.disk.CorruptRecordException)) {
+                throw new StoreException("chunk=" + digest + ": cannot read " + where + ": " + ex.getMessage(), ex);
+            }
         }
-        if (data.remaining() != length || !Digests.sha256(data).equals(digest)) {
+        if (data == null || data.remaining() != length || !Digests.sha256(data).equals(digest)) {
             throw new CorruptChunkException(digest, "chunk=" + digest + " is corrupt on the store's disk ("
-                    + disk.chunkPath(digest) + "): republish the snapshots that use it");
+                    + where + "): republish the snapshots that use it");
         }
         synchronized (this) {
             ChunkEntry e = chunks.get(digest);
@@ -383,12 +397,31 @@ public final class StoreEngine implements AutoCloseable {
         return s;
     }
 
+    /** Runs a compaction pass now (tests, operators); returns the number of segments removed. */
+    public int compactNow() {
+        try {
+            return compactor.runOnce();
+        } catch (IOException e) {
+            throw new StoreException("packs=" + disk.packs().dir() + ": compaction failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** {segments, bytes on disk, live record bytes} of the packs. */
+    public long[] packUsage() {
+        return disk.packs().usage();
+    }
+
     public StoreConfig config() {
         return config;
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
+        compactor.close();
+        closeLocked();
+    }
+
+    private synchronized void closeLocked() {
         for (Long id : List.copyOf(sessions.keySet())) {
             end(id);
         }

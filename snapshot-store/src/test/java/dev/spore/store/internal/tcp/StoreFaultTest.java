@@ -94,10 +94,7 @@ class StoreFaultTest {
             Manifest m = c.publish("fn", img, Map.of());
             String victim = m.files().stream().filter(f -> f.name().equals("pages-1.img")).findFirst().orElseThrow()
                     .chunks().get(0).digest();
-            Path file = tmp.resolve("data/chunks").resolve(victim.substring(0, 2)).resolve(victim);
-            byte[] b = Files.readAllBytes(file);
-            b[3] ^= 1;
-            Files.write(file, b);
+            dev.spore.store.LocalStoreTest.corruptRecord(tmp.resolve("data"), victim, 3); // the record in its pack
             assertThatThrownBy(() -> c.fetch("fn", tmp.resolve("out"))).isInstanceOf(CorruptChunkException.class)
                     .hasMessageContaining("chunk=" + victim).hasMessageContaining("corrupt on the store's disk");
             assertThat(tmp.resolve("out")).as("no byte of a snapshot with a bad chunk reaches the target").doesNotExist();

@@ -1,0 +1,265 @@
+package dev.spore.store.internal.cache;
+
+import dev.spore.store.SnapshotStore;
+import dev.spore.store.StoreException;
+import dev.spore.store.internal.trust.Perms;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Stream;
+
+/**
+ * Size cap, LRU eviction and pins of the node cache ({@link NodeCache}).
+ *
+ * <pre>
+ * cache/images/NAME@ID16/      cached images (NodeCache)
+ * cache/used/NAME@ID16         empty; its mtime is the image's last use (fetch or hit): the LRU clock
+ * cache/pins/NAME.PID.RANDOM   one per {@link SnapshotStore#pin}: while it exists and process PID lives,
+ *                              no image of NAME is evicted or dropped
+ * cache/deleted/NAME           NAME was deleted from the store while pinned: dropped when the last pin goes
+ * </pre>
+ * Files, not memory, so that every process on the node (agent, CLI, another JVM) sees the same pins; a pin
+ * of a process that died (kill -9) is stale and ignored (and removed) by the next eviction. Eviction runs
+ * after each new image enters the cache: while the images' total size exceeds the cap, the least recently
+ * used unpinned image (never the one just added) is renamed aside, then deleted. Rejected: an in-memory
+ * reference count in the client (the agent's restores may be in another process than the fetch), and
+ * {@code atime} (often mounted noatime, and tmpfs updates it on every CRIU read).
+ */
+public final class CacheLimit {
+
+    private static final System.Logger LOG = System.getLogger("spore.store.cache");
+    private final Path images;
+    private final Path used;
+    private final Path pins;
+    private final Path deleted;
+    private final long maxBytes;
+
+    CacheLimit(Path root, Path images, long maxBytes) {
+        this.images = images;
+        this.used = Perms.privateDir("cache", root.resolve("used"));
+        this.pins = Perms.privateDir("cache", root.resolve("pins"));
+        this.deleted = Perms.privateDir("cache", root.resolve("deleted"));
+        this.maxBytes = maxBytes;
+    }
+
+    public long maxBytes() {
+        return maxBytes;
+    }
+
+    /**
+     * Parses a cap: bytes, with an optional k/m/g/t suffix, or a percentage of the file system holding
+     * {@code dir} (default {@code 25%}).
+     */
+    public static long parse(String spec, Path dir) {
+        String s = (spec == null || spec.isBlank() ? "25%" : spec.trim()).toLowerCase(Locale.ROOT);
+        try {
+            if (s.endsWith("%")) {
+                double pct = Double.parseDouble(s.substring(0, s.length() - 1));
+                if (pct <= 0 || pct > 100) {
+                    throw new NumberFormatException();
+                }
+                Path existing = dir.toAbsolutePath();
+                while (existing != null && !Files.exists(existing)) {
+                    existing = existing.getParent();
+                }
+                return (long) (Files.getFileStore(existing).getTotalSpace() * pct / 100);
+            }
+            long mult = switch (s.charAt(s.length() - 1)) {
+                case 'k' -> 1L << 10;
+                case 'm' -> 1L << 20;
+                case 'g' -> 1L << 30;
+                case 't' -> 1L << 40;
+                default -> 1;
+            };
+            long v = Long.parseLong(mult == 1 ? s : s.substring(0, s.length() - 1)) * mult;
+            if (v <= 0) {
+                throw new NumberFormatException();
+            }
+            return v;
+        } catch (NumberFormatException | IOException | NullPointerException e) {
+            throw new StoreException("cache-max=" + spec + " is invalid: give bytes (e.g. 8g, 512m) or a percentage "
+                    + "of the cache's file system (e.g. 25%)");
+        }
+    }
+
+    /** Marks {@code imageDirName} (NAME@ID16) as used now. */
+    void touch(String imageDirName) {
+        Path f = used.resolve(imageDirName);
+        try {
+            if (!Files.exists(f)) {
+                Files.createFile(f);
+            }
+            Files.setLastModifiedTime(f, FileTime.fromMillis(System.currentTimeMillis()));
+        } catch (IOException e) {
+            // LRU order is advisory: an image without a stamp is simply evicted first
+        }
+    }
+
+    /** Takes a pin on every cached image of {@code name}; closing it (idempotent) releases it. */
+    SnapshotStore.Lease pin(String name, NodeCache cache) {
+        Path f = pins.resolve(name + "." + ProcessHandle.current().pid() + "."
+                + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE));
+        try {
+            Files.createFile(f);
+        } catch (IOException e) {
+            throw new StoreException("snapshot=" + name + ": cannot create pin " + f + ": " + e.getMessage()
+                    + " (is the cache directory writable?)", e);
+        }
+        return new SnapshotStore.Lease() {
+            private boolean closed;
+
+            @Override
+            public synchronized void close() {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                try {
+                    Files.deleteIfExists(f);
+                    if (Files.exists(deleted.resolve(name)) && !pinned(name)) {
+                        cache.dropAll(name);
+                        Files.deleteIfExists(deleted.resolve(name));
+                    }
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": cannot release pin " + f + ": " + e.getMessage());
+                }
+            }
+        };
+    }
+
+    /** Whether a live process holds a pin on {@code name}; stale pins (dead PIDs) are removed. */
+    boolean pinned(String name) throws IOException {
+        return livePins().contains(name);
+    }
+
+    private Set<String> livePins() throws IOException {
+        Set<String> live = new HashSet<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(pins)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                String[] parts = n.split("\\.");
+                if (parts.length < 3) {
+                    continue;
+                }
+                String name = n.substring(0, n.length() - parts[parts.length - 1].length() - parts[parts.length - 2].length() - 2);
+                long pid;
+                try {
+                    pid = Long.parseLong(parts[parts.length - 2]);
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                    live.add(name);
+                } else {
+                    Files.deleteIfExists(p); // its process died without closing it
+                }
+            }
+        }
+        return live;
+    }
+
+    /** Records that {@code name} was deleted while pinned: dropped when its last pin is released. */
+    void markDeleted(String name) throws IOException {
+        Path f = deleted.resolve(name);
+        if (!Files.exists(f)) {
+            Files.createFile(f);
+        }
+    }
+
+    /** Evicts LRU unpinned images until the total fits the cap; {@code keep} (just added) is never evicted. */
+    synchronized List<String> evict(String keep) throws IOException {
+        List<Path> dirs = new ArrayList<>();
+        long total = 0;
+        List<long[]> sizes = new ArrayList<>();
+        try (Stream<Path> s = Files.list(images)) {
+            for (Path d : (Iterable<Path>) s::iterator) {
+                if (d.getFileName().toString().startsWith(".") || !Files.isDirectory(d)) {
+                    continue;
+                }
+                long size = sizeOf(d);
+                dirs.add(d);
+                sizes.add(new long[] {size, lastUsed(d.getFileName().toString())});
+                total += size;
+            }
+        }
+        List<String> evicted = new ArrayList<>();
+        if (total <= maxBytes) {
+            return evicted;
+        }
+        Set<String> live = livePins();
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < dirs.size(); i++) {
+            order.add(i);
+        }
+        order.sort(Comparator.comparingLong(i -> sizes.get(i)[1]));
+        for (int i : order) {
+            if (total <= maxBytes) {
+                break;
+            }
+            String dirName = dirs.get(i).getFileName().toString();
+            String name = dirName.substring(0, dirName.lastIndexOf('@'));
+            if (dirName.equals(keep) || live.contains(name)) {
+                continue;
+            }
+            remove(dirs.get(i));
+            total -= sizes.get(i)[0];
+            evicted.add(dirName);
+        }
+        if (total > maxBytes) {
+            LOG.log(System.Logger.Level.WARNING, "cache=" + images.getParent() + " holds " + total + " bytes, cap "
+                    + maxBytes + ": the rest is pinned by live instances or just fetched; raise --cache-max or stop instances");
+        }
+        if (!evicted.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "cache=" + images.getParent() + " evicted " + evicted + " (LRU, cap "
+                    + maxBytes + " bytes)");
+        }
+        return evicted;
+    }
+
+    /** Renames the image aside (readers never see half of it), then deletes it and its LRU stamp. */
+    void remove(Path dir) throws IOException {
+        Path aside = images.resolve(".evict-" + dir.getFileName() + "-"
+                + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE));
+        try {
+            Files.move(dir, aside, StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        NodeCache.deleteTree(aside);
+        Files.deleteIfExists(used.resolve(dir.getFileName().toString()));
+    }
+
+    private long lastUsed(String dirName) {
+        try {
+            return Files.getLastModifiedTime(used.resolve(dirName)).toMillis();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static long sizeOf(Path dir) throws IOException {
+        long n = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path f : ds) {
+                try {
+                    n += Files.size(f);
+                } catch (NoSuchFileException e) {
+                    // being removed
+                }
+            }
+        }
+        return n;
+    }
+}
