@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -91,12 +92,22 @@ class ClusterIT {
         assertThat(r.exit).as("cluster.sh down: " + r.output).isZero();
     }
 
+    /** Each test starts with every node that is up taking instances (a cordon outlives a failed test and a rejoin). */
+    @BeforeEach
+    void uncordonAll() throws Exception {
+        for (String n : List.of("a", "b")) {
+            HttpResponse<String> r = http.send(request("/nodes/" + n + "/uncordon").POST(HttpRequest.BodyPublishers.noBody()).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as("uncordon " + n + ": " + r.body()).isBetween(200, 299);
+        }
+    }
+
     @Test
     @Order(1)
     void deployedOnNodeA_restoresOnNodeB_withImageAndJarsOnlyFromTheStore() throws Exception {
         post("/nodes/b/cordon", "");
         Result deploy = spore(Duration.ofMinutes(4), "deploy", "hello", "--jar", HOME.resolve("functions/hello/target/hello.jar").toString(),
-                "--handler", "dev.spore.functions.hello.Hello", "--warmup", "world", "--json");
+                "--handler", "dev.spore.functions.hello.Hello", "--warmup", "world");
         assertThat(deploy.exit).as("deploy: " + deploy.output).isZero();
         assertThat(deploy.output).contains("node=a");
         post("/nodes/b/uncordon", "");
