@@ -13,6 +13,8 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)   # scripts/cluster.sh and the TLS tests make certificates
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
