@@ -186,24 +186,39 @@ class ClusterIT {
         Result start = cluster(Duration.ofMinutes(1), "start-agent", "a");
         assertThat(start.exit).as(start.output).isZero();
         awaitNode("a", "ready", Duration.ofSeconds(30));
+        // b keeps its warm instances (a cordon only stops new ones): more calls at once than b has instances make
+        // the pool start new ones, and with b cordoned they can only go to a
         post("/nodes/b/cordon", "");
-        HttpResponse<String> r = invoke("hello", "again");
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        assertThat(r.headers().firstValue("X-Spore-Node")).hasValue("a");
-        assertThat(r.headers().firstValue("X-Spore-Start")).hasValue("restored");
+        List<HttpResponse<String>> answers = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService burst = Executors.newFixedThreadPool(8);
+        for (int i = 0; i < 8; i++) {
+            burst.submit(() -> {
+                answers.add(invoke("hello", "again"));
+                return null;
+            });
+        }
+        burst.shutdown();
+        assertThat(burst.awaitTermination(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(answers).hasSize(8).allSatisfy(r -> assertThat(r.statusCode()).as(r.body()).isEqualTo(200));
+        assertThat(answers).as("restored on the rejoined node a").anySatisfy(r -> {
+            assertThat(r.headers().firstValue("X-Spore-Node")).hasValue("a");
+            assertThat(r.headers().firstValue("X-Spore-Start")).hasValue("restored");
+        });
         post("/nodes/b/uncordon", "");
     }
 
     @Test
     @Order(4)
     void aNodeThatLacksARequirement_refusesWithItsName() throws Exception {
-        // b comes back hiding a CPU feature every x86-64 JIT uses: it must refuse the snapshot before CRIU runs
+        // b comes back hiding a CPU feature every x86-64 JIT uses: it must refuse the snapshot before CRIU runs.
+        // a goes away (with its warm instances), so the next invocation needs a new instance, and only b is there
+        assertThat(cluster(Duration.ofSeconds(30), "stop-agent", "a").exit).isZero();
         assertThat(cluster(Duration.ofSeconds(30), "stop-agent", "b").exit).isZero();
+        awaitNode("a", "down", Duration.ofSeconds(15));
         awaitNode("b", "down", Duration.ofSeconds(15));
         Result start = cluster(Duration.ofMinutes(1), Map.of("SPORE_AGENT_JAVA_OPTS", "-Dspore.node.cpu-flags-hide=sse2"), "start-agent", "b");
         assertThat(start.exit).as(start.output).isZero();
         awaitNode("b", "ready", Duration.ofSeconds(30));
-        post("/nodes/a/cordon", "");
 
         HttpResponse<String> r = invoke("hello", "fallback");
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -212,7 +227,6 @@ class ClusterIT {
         assertThat(r.headers().firstValue("X-Spore-Start")).hasValue("fallback");
         String reason = node("b").path("refusals").path("hello.v1").asText();
         assertThat(reason).contains("node=b").contains("sse2");
-        post("/nodes/a/uncordon", "");
     }
 
     // --- helpers -----------------------------------------------------------------------------------------------
