@@ -190,20 +190,21 @@ class ClusterIT {
         // the pool start new ones, and with b cordoned they can only go to a
         post("/nodes/b/cordon", "");
         List<HttpResponse<String>> answers = Collections.synchronizedList(new ArrayList<>());
-        ExecutorService burst = Executors.newFixedThreadPool(8);
-        for (int i = 0; i < 8; i++) {
-            burst.submit(() -> {
-                answers.add(invoke("hello", "again"));
-                return null;
-            });
+        // up to three bursts: the first call to a just-rejoined daemon may be refused while its connection is set up
+        // (UNAVAILABLE: the gateway then places that instance elsewhere), which is placement working, not a failure
+        for (int round = 0; round < 3 && answers.stream().noneMatch(ClusterIT::restoredOnA); round++) {
+            ExecutorService burst = Executors.newFixedThreadPool(8);
+            for (int i = 0; i < 8; i++) {
+                burst.submit(() -> {
+                    answers.add(invoke("hello", "again"));
+                    return null;
+                });
+            }
+            burst.shutdown();
+            assertThat(burst.awaitTermination(120, TimeUnit.SECONDS)).isTrue();
         }
-        burst.shutdown();
-        assertThat(burst.awaitTermination(120, TimeUnit.SECONDS)).isTrue();
-        assertThat(answers).hasSize(8).allSatisfy(r -> assertThat(r.statusCode()).as(r.body()).isEqualTo(200));
-        assertThat(answers).as("restored on the rejoined node a").anySatisfy(r -> {
-            assertThat(r.headers().firstValue("X-Spore-Node")).hasValue("a");
-            assertThat(r.headers().firstValue("X-Spore-Start")).hasValue("restored");
-        });
+        assertThat(answers).allSatisfy(r -> assertThat(r.statusCode()).as(r.body()).isEqualTo(200));
+        assertThat(answers).as("restored on the rejoined node a").anyMatch(ClusterIT::restoredOnA);
         post("/nodes/b/uncordon", "");
     }
 
@@ -230,6 +231,11 @@ class ClusterIT {
     }
 
     // --- helpers -----------------------------------------------------------------------------------------------
+
+    private static boolean restoredOnA(HttpResponse<String> r) {
+        return r.headers().firstValue("X-Spore-Node").orElse("").equals("a")
+                && r.headers().firstValue("X-Spore-Start").orElse("").equals("restored");
+    }
 
     private static HttpResponse<String> invoke(String fn, String body) throws IOException, InterruptedException {
         return http.send(request("/invoke/" + fn).timeout(Duration.ofSeconds(60))
