@@ -123,7 +123,9 @@ final class ClassPathJars {
                 }
                 Files.createDirectories(target.getParent());
                 Files.move(got, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                target.toFile().setReadOnly();
+                // 0444 as the pinned jar was where it was dumped: CRIU checks a mapped file's mode ("has bad mode
+                // 0100400 (expect 0100444)"), and the store client hands out owner-only copies
+                Files.setPosixFilePermissions(target, java.nio.file.attribute.PosixFilePermissions.fromString("r--r--r--"));
                 verified.add(target);
                 bytes += jar.size();
             } finally {
