@@ -172,7 +172,14 @@ int main(int argc, char **argv) {
             memset(&o, 0, sizeof o);
             o.major = FUSE_KERNEL_VERSION;
             o.minor = in->minor < FUSE_KERNEL_MINOR_VERSION ? in->minor : FUSE_KERNEL_MINOR_VERSION;
+            /* the kernel reads this much around each fault (mmap read-around) and ahead of sequential reads: more
+               bytes per round trip, but bytes the instance may never touch; SPORE_PAGEFS_READAHEAD overrides */
             o.max_readahead = in->max_readahead;
+            const char *ra = getenv("SPORE_PAGEFS_READAHEAD");
+            if (ra && *ra) {
+                uint32_t want = (uint32_t) strtoul(ra, NULL, 10);
+                o.max_readahead = want < in->max_readahead ? want : in->max_readahead;
+            }
             o.flags = FUSE_MAX_PAGES & in->flags ? FUSE_MAX_PAGES : 0;
             o.flags |= in->flags & FUSE_ASYNC_READ;
             o.max_write = 4096;

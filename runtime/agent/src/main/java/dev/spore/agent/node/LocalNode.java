@@ -268,7 +268,8 @@ public final class LocalNode implements Node {
                     lazy.restoreEnded(true);
                     LOG.log(System.Logger.Level.INFO, who + " instance=" + i.id() + " restored lazily (" + how.name().toLowerCase(java.util.Locale.ROOT)
                             + "): fetched-before-restore=" + fetched.bytes() + " fetched-by-ready=" + lazy.bytesFetched()
-                            + " transport=" + lazy.transport() + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
+                            + " transport=" + lazy.transport() + " page-reads=" + lazy.faults()[0] + " page-read-bytes=" + lazy.faults()[1]
+                            + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
                 }
                 return track(new LocalInstance(i, name, snap, fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));
             } catch (AgentException e) {

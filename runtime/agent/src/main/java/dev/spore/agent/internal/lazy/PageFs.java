@@ -39,6 +39,11 @@ public final class PageFs {
         void page(long offset, int length) throws Exception;
     }
 
+    /** Bytes the kernel reads around a fault ({@code -Dspore.lazy.readahead-bytes}); see docs/images.md for the measurements. */
+    static final long READAHEAD = Long.getLong("spore.lazy.readahead-bytes", 128 << 10);
+
+    private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong requested = new java.util.concurrent.atomic.AtomicLong();
     private final Path mountPoint;
     private final Process helper;
     private final String who;
@@ -92,8 +97,10 @@ public final class PageFs {
         Process p;
         try {
             Files.createDirectories(mountPoint);
-            p = new ProcessBuilder(List.of(helperBin.toString(), mountPoint.toString(), fileName, Long.toString(size), backing.toString()))
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            ProcessBuilder pb = new ProcessBuilder(List.of(helperBin.toString(), mountPoint.toString(), fileName, Long.toString(size),
+                    backing.toString())).redirectError(ProcessBuilder.Redirect.INHERIT);
+            pb.environment().put("SPORE_PAGEFS_READAHEAD", Long.toString(READAHEAD));
+            p = pb.start();
         } catch (IOException e) {
             throw new AgentException(who + ": cannot start " + helperBin + ": " + e.getMessage());
         }
@@ -131,6 +138,8 @@ public final class PageFs {
                 long off = b.getLong();
                 int len = b.getInt();
                 int status = 0;
+                requests.incrementAndGet();
+                requested.addAndGet(len);
                 try {
                     pager.page(off, len);
                 } catch (Exception e) {
@@ -148,6 +157,11 @@ public final class PageFs {
 
     public Path mountPoint() {
         return mountPoint;
+    }
+
+    /** Reads the kernel sent so far (faults and read-ahead) and the bytes they asked for. */
+    public long[] served() {
+        return new long[] {requests.get(), requested.get()};
     }
 
     public boolean isAlive() {

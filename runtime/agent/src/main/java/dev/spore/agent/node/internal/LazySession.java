@@ -130,6 +130,17 @@ public final class LazySession implements AutoCloseable {
         ranges.forEach((file, r) -> image.ensure(file, r, Duration.ofSeconds(60)));
     }
 
+    /** FUSE reads so far over all mounts: {requests, bytes asked for}. */
+    public long[] served() {
+        long[] t = new long[2];
+        for (PageFs m : mounts) {
+            long[] s = m.served();
+            t[0] += s[0];
+            t[1] += s[1];
+        }
+        return t;
+    }
+
     /** The directory CRIU restores from. */
     public Path restoreDir() {
         return restoreDir;

@@ -68,6 +68,9 @@ public interface SnapshotRepository extends AutoCloseable {
         /** Bytes fetched for this restore so far (before it: small files, prefetch; then its faults). */
         long bytesFetched();
 
+        /** FUSE reads served so far for the session this restore uses: {reads, bytes asked for}. */
+        long[] faults();
+
         /** The store transport the bytes come over. */
         String transport();
 

@@ -161,6 +161,11 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             }
 
             @Override
+            public long[] faults() {
+                return s.served();
+            }
+
+            @Override
             public void restoreEnded(boolean ok) {
                 if (!ended.compareAndSet(false, true)) {
                     return;
