@@ -1,7 +1,7 @@
 /*
  * spore-pagefs: a one-file, read-only FUSE file system that serves a snapshot's pages image on demand.
  *
- * Usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING
+ * Usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING [BITMAP]
  *
  * MOUNTPOINT gets one regular file, FILENAME, of SIZE bytes (mode 0444). Its bytes live in BACKING, a sparse
  * file the agent fills from the snapshot store. Before it answers a read, this helper asks the agent, on
@@ -10,6 +10,10 @@
  * or the agent gone = the read fails with EIO. A process that faults on such a page gets SIGBUS and dies: a
  * page that cannot be fetched kills the instance instead of blocking it. The kernel's page cache keeps what
  * was read (FOPEN_KEEP_CACHE), so instances restored from the same mount share those pages.
+ *
+ * BITMAP (optional) is a file the agent maps too: one bit per 4 KiB page of FILENAME, set by the agent once the page
+ * is in BACKING, verified. A read whose pages are all set is answered from BACKING without asking the agent: the
+ * prefetched working set and the filled image cost a pread, not a round trip through the agent.
  *
  * Why raw /dev/fuse and not libfuse: the protocol needed for one read-only file is eight opcodes, and the
  * node then needs no FUSE library (Debian's libfuse3 is not installed on these hosts). Single-threaded on
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -40,6 +45,20 @@ static uint64_t file_size;
 static int backing = -1;
 static int fuse_fd = -1;
 static int agent_gone;
+static const volatile unsigned char *bitmap;
+static uint64_t bitmap_bytes;
+
+static int all_present(uint64_t off, uint64_t len) {
+    if (!bitmap) {
+        return 0;
+    }
+    for (uint64_t p = off / 4096; p <= (off + len - 1) / 4096; p++) {
+        if (p / 8 >= bitmap_bytes || !(bitmap[p / 8] & (1u << (p % 8)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 static void reply(uint64_t unique, int error, const void *data, size_t len) {
     struct fuse_out_header h = {.len = sizeof h + (error ? 0 : len), .error = error, .unique = unique};
@@ -96,7 +115,7 @@ static void do_read(uint64_t unique, const struct fuse_read_in *in, char *out) {
     if (in->offset + len > file_size) {
         len = file_size - in->offset;
     }
-    if (ask_agent(in->offset, (uint32_t) len) != 0) {
+    if (!all_present(in->offset, len) && ask_agent(in->offset, (uint32_t) len) != 0) {
         reply(unique, -EIO, NULL, 0);
         return;
     }
@@ -113,8 +132,8 @@ static void do_read(uint64_t unique, const struct fuse_read_in *in, char *out) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING [BITMAP]\n");
         return 2;
     }
     const char *mnt = argv[1];
@@ -124,6 +143,22 @@ int main(int argc, char **argv) {
     if (backing < 0) {
         fprintf(stderr, "spore-pagefs: cannot open backing file %s: %s\n", argv[4], strerror(errno));
         return 1;
+    }
+    if (argc == 6) {
+        int bfd = open(argv[5], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (bfd < 0 || fstat(bfd, &st) != 0 || st.st_size == 0) {
+            fprintf(stderr, "spore-pagefs: cannot open bitmap %s: %s\n", argv[5], strerror(errno));
+            return 1;
+        }
+        bitmap_bytes = st.st_size;
+        void *m = mmap(NULL, bitmap_bytes, PROT_READ, MAP_SHARED, bfd, 0);
+        if (m == MAP_FAILED) {
+            fprintf(stderr, "spore-pagefs: cannot map bitmap %s: %s\n", argv[5], strerror(errno));
+            return 1;
+        }
+        bitmap = m;
+        close(bfd);
     }
     fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
     if (fuse_fd < 0) {

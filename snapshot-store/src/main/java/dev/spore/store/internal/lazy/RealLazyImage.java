@@ -272,8 +272,10 @@ public final class RealLazyImage implements LazyImage {
             }
             bytes.addAndGet(data.remaining());
             for (int s : ss) {
-                if (slots.get(s).complete(null)) {
-                    done.incrementAndGet();
+                CompletableFuture<Void> f = slots.get(s);
+                if (!f.isDone()) {
+                    done.incrementAndGet(); // first: a waiter woken by complete() must see the count (complete())
+                    f.complete(null);
                 }
             }
         });

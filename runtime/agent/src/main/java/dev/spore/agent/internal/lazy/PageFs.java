@@ -40,7 +40,7 @@ public final class PageFs {
     }
 
     /** Bytes the kernel reads around a fault ({@code -Dspore.lazy.readahead-bytes}); see docs/images.md for the measurements. */
-    static final long READAHEAD = Long.getLong("spore.lazy.readahead-bytes", 128 << 10);
+    public static final long READAHEAD = Long.getLong("spore.lazy.readahead-bytes", 0);
 
     private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong requested = new java.util.concurrent.atomic.AtomicLong();
@@ -94,12 +94,22 @@ public final class PageFs {
 
     /** Mounts {@code fileName} ({@code size} bytes, held in {@code backing}) at {@code mountPoint} (created). */
     public static PageFs mount(Path helperBin, Path mountPoint, String fileName, long size, Path backing, Pager pager, String who) {
+        return mount(helperBin, mountPoint, fileName, size, backing, pager, who, READAHEAD, null);
+    }
+
+    /** {@link #mount} with the kernel's read-ahead for this mount, in bytes (0: every page read is one the process touched). */
+    public static PageFs mount(Path helperBin, Path mountPoint, String fileName, long size, Path backing, Pager pager, String who,
+                               long readahead, PresentPages present) {
         Process p;
         try {
             Files.createDirectories(mountPoint);
-            ProcessBuilder pb = new ProcessBuilder(List.of(helperBin.toString(), mountPoint.toString(), fileName, Long.toString(size),
-                    backing.toString())).redirectError(ProcessBuilder.Redirect.INHERIT);
-            pb.environment().put("SPORE_PAGEFS_READAHEAD", Long.toString(READAHEAD));
+            List<String> cmd = new java.util.ArrayList<>(List.of(helperBin.toString(), mountPoint.toString(), fileName,
+                    Long.toString(size), backing.toString()));
+            if (present != null) {
+                cmd.add(present.file().toString());
+            }
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
+            pb.environment().put("SPORE_PAGEFS_READAHEAD", Long.toString(readahead));
             p = pb.start();
         } catch (IOException e) {
             throw new AgentException(who + ": cannot start " + helperBin + ": " + e.getMessage());

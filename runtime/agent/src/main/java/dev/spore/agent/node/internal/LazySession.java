@@ -42,8 +42,11 @@ public final class LazySession implements AutoCloseable {
     static final long THRESHOLD = Long.getLong("spore.lazy.threshold-bytes", 4L << 20);
     /** How long one page fault may wait for the store before it fails (and the instance gets SIGBUS). */
     static final Duration FAULT_TIMEOUT = Duration.ofMillis(Long.getLong("spore.lazy.fault-timeout-ms", 5000));
+    /** What a page-fault miss fetches around the faulting read, aligned (see docs/images.md for the measurements). */
+    static final long MISS_WINDOW = Math.max(4096, Long.getLong("spore.lazy.miss-window-bytes", 64 << 10));
     /** The fill starts at the first response, or this long after the restore, whichever comes first. */
     static final long FILL_DELAY_MS = Long.getLong("spore.lazy.fill-delay-ms", 1000);
+    private static final long FILL_BATCH = 4L << 20;
     private static final Duration FILL_BATCH_TIMEOUT = Duration.ofSeconds(30);
 
     private final String name;
@@ -51,6 +54,7 @@ public final class LazySession implements AutoCloseable {
     private final LazyImage image;
     private final Path restoreDir;
     private final List<PageFs> mounts = new ArrayList<>();
+    private final Map<String, dev.spore.agent.internal.lazy.PresentPages> present = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile long prefetched;
     private volatile double openMillis;
     /** Restores hold the read lock while CRIU runs; completion takes the write lock before it unmounts. */
@@ -88,15 +92,25 @@ public final class LazySession implements AutoCloseable {
                 if (image.lazyFiles().contains(f.name())) {
                     Path mnt = root.resolve("mnt-" + f.name());
                     String who = "snapshot=" + name + " file=" + f.name();
-                    s.mounts.add(PageFs.mount(helper, mnt, f.name(), f.size(), image.dir().resolve(f.name()),
-                            (off, len) -> image.ensure(f.name(), off, len, FAULT_TIMEOUT), who));
+                    var bits = new dev.spore.agent.internal.lazy.PresentPages(root.resolve("present-" + f.name()), f.size());
+                    s.present.put(f.name(), bits);
+                    s.mounts.add(PageFs.mount(helper, mnt, f.name(), f.size(), image.dir().resolve(f.name()), (off, len) -> {
+                        // a miss: fetch the window around it in the same request (one round trip, more bytes), so that
+                        // the next faults nearby are answered by the helper from the file
+                        long from = Math.max(0, off - off % MISS_WINDOW);
+                        long to = Math.min(f.size(), Math.max(off + len, from + MISS_WINDOW));
+                        image.ensure(f.name(), from, to - from, FAULT_TIMEOUT);
+                        bits.mark(from, to - from);
+                    }, who, PageFs.READAHEAD, bits));
                     Files.createSymbolicLink(s.restoreDir.resolve(f.name()), mnt.resolve(f.name()));
                 } else {
                     Files.copy(image.dir().resolve(f.name()), s.restoreDir.resolve(f.name()), StandardCopyOption.COPY_ATTRIBUTES);
                 }
             }
             if (prefetch) {
-                prefetchWorkingSet(image, s.restoreDir.resolve(WorkingSet.FILE));
+                // what the recording restore read through spore-pagefs, else what it wrote (an older snapshot)
+                Path touched = s.restoreDir.resolve(dev.spore.agent.internal.lazy.TouchRecorder.FILE);
+                prefetchWorkingSet(image, Files.isRegularFile(touched) ? touched : s.restoreDir.resolve(WorkingSet.FILE), s.present);
             }
         } catch (IOException | RuntimeException e) {
             s.close();
@@ -112,7 +126,8 @@ public final class LazySession implements AutoCloseable {
     }
 
     /** The working set file lists {@code <pages image id> <first page> <pages>}: fetch those runs in one request. */
-    private static void prefetchWorkingSet(LazyImage image, Path workingSet) throws IOException {
+    private static void prefetchWorkingSet(LazyImage image, Path workingSet,
+                                           Map<String, dev.spore.agent.internal.lazy.PresentPages> present) throws IOException {
         if (!Files.isRegularFile(workingSet)) {
             return; // recorded without a working set: nothing to prefetch
         }
@@ -127,7 +142,10 @@ public final class LazySession implements AutoCloseable {
                 ranges.computeIfAbsent(file, k -> new ArrayList<>()).add(new long[] {Long.parseLong(t[1]) * 4096, Long.parseLong(t[2]) * 4096});
             }
         }
-        ranges.forEach((file, r) -> image.ensure(file, r, Duration.ofSeconds(60)));
+        ranges.forEach((file, r) -> {
+            image.ensure(file, r, Duration.ofSeconds(60));
+            r.forEach(x -> present.get(file).mark(x[0], x[1]));
+        });
     }
 
     /** FUSE reads so far over all mounts: {requests, bytes asked for}. */
@@ -188,7 +206,14 @@ public final class LazySession implements AutoCloseable {
         Thread t = new Thread(() -> {
             long t0 = System.nanoTime();
             try {
-                image.fillAll(FILL_BATCH_TIMEOUT);
+                for (var f : image.manifest().files()) {
+                    var bits = present.get(f.name());
+                    for (long off = 0; bits != null && off < f.size() && !closed; off += FILL_BATCH) {
+                        long len = Math.min(FILL_BATCH, f.size() - off);
+                        image.ensure(f.name(), off, len, FILL_BATCH_TIMEOUT);
+                        bits.mark(off, len); // from now on the helper reads these pages itself
+                    }
+                }
                 restoring.writeLock().lock();
                 try {
                     if (closed) {

@@ -133,8 +133,15 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 }
                 Manifest m = store.manifest(name);
                 jarBytes = jars.materialize(store, name, m.metadata(), incoming()); // jars first, as for an eager fetch
-                session = LazySession.open(store, name, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
-                        mode == dev.spore.agent.node.RestoreMode.PREFETCH);
+                try {
+                    session = LazySession.open(store, name, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
+                            mode == dev.spore.agent.node.RestoreMode.PREFETCH);
+                } catch (dev.spore.agent.AgentException e) {
+                    // no FUSE, no compiler, no mount: this node restores eagerly, as before lazy restore existed
+                    System.getLogger("spore.agent.lazy").log(System.Logger.Level.WARNING, "snapshot=" + name + ": lazy restore "
+                            + "unavailable on this node (" + e.getMessage() + "); fetching the whole image instead");
+                    return fetch(name);
+                }
                 sessions.put(name, session);
                 retired.add(session);
                 if (!session.beginRestore()) {
