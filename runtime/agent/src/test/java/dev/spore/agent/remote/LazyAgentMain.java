@@ -40,10 +40,11 @@ public final class LazyAgentMain {
             System.out.println("transport=" + i.fetchTransport());
             if (scenario.equals("restore")) {
                 long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-                while (!node.facts().cachedSnapshots().contains(name) && System.nanoTime() < deadline) {
+                Path copy = data.resolve("images").resolve(name).resolve(".spore-seal");
+                while (!Files.exists(copy) && System.nanoTime() < deadline) {
                     Thread.sleep(100);
                 }
-                System.out.println("filled=" + node.facts().cachedSnapshots().contains(name) + " fetched-total=" + i.fetchedBytes());
+                System.out.println("filled=" + Files.exists(copy) + " fetched-total=" + i.fetchedBytes());
                 System.out.println("first-still-alive=" + i.isAlive() + " reply-after-fill=" + invoke(i, "again"));
                 NodeInstance second = node.restore(request(name, "lazy-2"), mode);
                 System.out.println("second-fetched=" + second.fetchedBytes() + " second-reply=" + invoke(second, "second"));

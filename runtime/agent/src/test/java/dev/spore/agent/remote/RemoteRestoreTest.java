@@ -51,12 +51,16 @@ class RemoteRestoreTest {
         return cmd;
     }
 
-    /** {@code command} in its own mount namespace: tmpfs over node A's directory, over spore.root, over /tmp. */
-    private static List<String> isolated(Path nodeA, List<String> command) {
-        String script = "set -e; mount -t tmpfs spore-hide-a \"$1\"; mount -t tmpfs spore-root \"$2\"; "
-                + "mount -t tmpfs spore-tmp /tmp; shift 2; exec \"$@\"";
+    /**
+     * {@code command} in its own mount namespace: tmpfs over node A's directory, over spore.root, over /tmp; only the store
+     * token and the publisher's key directory are copied into the new /tmp (what a node is given).
+     */
+    private List<String> isolated(Path nodeA, List<String> command) {
+        String script = "set -e; S=$(mktemp -d /dev/shm/spore-node-b-XXXXXX); cp -a \"$3/store.token\" \"$3/keys\" \"$S/\"; "
+                + "mount -t tmpfs spore-hide-a \"$1\"; mount -t tmpfs spore-root \"$2\"; mount -t tmpfs spore-tmp /tmp; "
+                + "mkdir -p \"$3\"; cp -a \"$S/store.token\" \"$S/keys\" \"$3/\"; rm -rf \"$S\"; shift 3; exec \"$@\"";
         List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script,
-                "spore-node-b", nodeA.toString(), SporeRoot.root().toString()));
+                "spore-node-b", nodeA.toString(), SporeRoot.root().toString(), tmp.toString()));
         cmd.addAll(command);
         return cmd;
     }
@@ -66,10 +70,18 @@ class RemoteRestoreTest {
         Assumptions.assumeTrue(NetnsPair.supported(), "needs root and iproute2 (ip netns)");
         Path nodeA = tmp.resolve("node-a");
         Path storeData = tmp.resolve("store-data");
+        // node A signs with a key in the test's directory; node B is given that directory (and nothing else of A's)
+        String keys = System.setProperty("spore.store.keys", tmp.resolve("keys").toString());
         try (LocalNode a = LocalNode.create(new LocalNode.Config("a", home(), nodeA, "local:" + storeData, 1))) {
             a.prepare(new PrepareRequest("hello", 1, "hello.v1", "dev.spore.functions.hello.Hello",
                     List.of(home().resolve("functions/hello/target/hello.jar")),
                     List.of(home().resolve("functions/hello/warmup/world.txt")), 0, 64, Map.of(), null), e -> { });
+        } finally {
+            if (keys == null) {
+                System.clearProperty("spore.store.keys");
+            } else {
+                System.setProperty("spore.store.keys", keys);
+            }
         }
         try (NetnsPair net = new NetnsPair()) {
             Path storeLog = tmp.resolve("store.log");

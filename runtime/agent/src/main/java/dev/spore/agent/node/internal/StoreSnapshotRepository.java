@@ -249,7 +249,10 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
 
     @Override
     public List<String> cached() {
-        return List.copyOf(new TreeSet<>(fetched));
+        // a lazy session counts: its next restores share the mount and fetch only what they miss
+        TreeSet<String> all = new TreeSet<>(fetched);
+        all.addAll(sessions.keySet());
+        return List.copyOf(all);
     }
 
     @Override
