@@ -68,7 +68,8 @@ public final class LocalNode implements Node {
     private final Requirements.NodeView self;
     private final List<String> javaHomes;
     private final Map<String, LocalInstance> instances = new ConcurrentHashMap<>();
-    private final RestoreMode defaultMode = RestoreMode.nodeDefault();
+    /** Set once in {@link #create}; volatile for the threads that restore. */
+    private volatile RestoreMode defaultMode = RestoreMode.EAGER;
     private static final System.Logger LOG = System.getLogger("spore.node");
 
     private LocalNode(String name, Agent agent, SnapshotRepository snapshots, Path workDir, int maxRestores) {
@@ -108,7 +109,9 @@ public final class LocalNode implements Node {
             SnapshotRepository repo = uri.equals("dir")
                     ? new LocalSnapshotRepository(c.dataDir().resolve("snapshots"))
                     : new StoreSnapshotRepository(uri, c.dataDir().resolve("cache"), c.dataDir().resolve("images"), c.home());
-            return new LocalNode(c.name(), agent, repo, work, c.maxConcurrentRestores());
+            LocalNode node = new LocalNode(c.name(), agent, repo, work, c.maxConcurrentRestores());
+            node.defaultMode = RestoreMode.nodeDefault(uri);
+            return node;
         } catch (IOException | RuntimeException e) {
             agent.close();
             throw new NodeException(NodeException.Kind.UNAVAILABLE, "node=" + c.name() + ": cannot open snapshot store "

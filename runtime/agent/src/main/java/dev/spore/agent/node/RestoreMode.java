@@ -14,8 +14,9 @@ import java.util.Locale;
  *       as the snapshot's working set (what its first request writes).</li>
  * </ul>
  *
- * The node's default is {@code -Dspore.node.restore-mode=eager|lazy|prefetch} (env {@code SPORE_NODE_RESTORE_MODE});
- * a snapshot's metadata key {@code restore-mode} overrides it for that snapshot.
+ * The node's default is {@code -Dspore.node.restore-mode=eager|lazy|prefetch} (env {@code SPORE_NODE_RESTORE_MODE}),
+ * else {@link #nodeDefault(String) prefetch for a remote store, eager for one in this process}; a snapshot's metadata
+ * key {@code restore-mode} overrides it for that snapshot.
  */
 public enum RestoreMode {
     EAGER, LAZY, PREFETCH;
@@ -33,9 +34,15 @@ public enum RestoreMode {
         }
     }
 
-    /** The node's default: the system property, the environment, else {@link #PREFETCH}. */
-    public static RestoreMode nodeDefault() {
+    /**
+     * The node's default: the system property, the environment, else {@link #PREFETCH} for a store reached over the
+     * network ({@code tcp://}, {@code rdma://}, {@code host:port}) and {@link #EAGER} for a store in this process
+     * ({@code local:}, {@code dir}), where a whole fetch is a local copy and there is no network transfer to save
+     * (not measured; lazy restores of a {@code local:} store work when asked for).
+     */
+    public static RestoreMode nodeDefault(String storeUri) {
         String v = System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE"));
-        return parse(v, PREFETCH, "spore.node.restore-mode");
+        boolean inProcess = storeUri == null || storeUri.isBlank() || storeUri.startsWith("local:") || storeUri.equals("dir");
+        return parse(v, inProcess ? EAGER : PREFETCH, "spore.node.restore-mode");
     }
 }
