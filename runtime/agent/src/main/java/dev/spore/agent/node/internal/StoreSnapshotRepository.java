@@ -131,8 +131,6 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                         return fetch(name);
                     }
                 }
-                Manifest m = store.manifest(name);
-                jarBytes = jars.materialize(store, name, m.metadata(), incoming()); // jars first, as for an eager fetch
                 try {
                     session = LazySession.open(store, name, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
                             mode == dev.spore.agent.node.RestoreMode.PREFETCH);
@@ -141,6 +139,14 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                     System.getLogger("spore.agent.lazy").log(System.Logger.Level.WARNING, "snapshot=" + name + ": lazy restore "
                             + "unavailable on this node (" + e.getMessage() + "); fetching the whole image instead");
                     return fetch(name);
+                }
+                try {
+                    // the jars the verified manifest lists (one manifest fetch less than asking the store again: a 1 GiB
+                    // image's manifest is ~7 MB); a session whose jars cannot be had is dropped, never used
+                    jarBytes = jars.materialize(store, name, session.image().manifest().metadata(), incoming());
+                } catch (IOException | RuntimeException e) {
+                    session.close();
+                    throw e;
                 }
                 sessions.put(name, session);
                 retired.add(session);
