@@ -25,6 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code spore_invocations_total{function,version,outcome}}: ok, handler_error, bad_request, timeout, throttled, unavailable;</li>
  *   <li>{@code spore_starts_total{function,version,kind}}: warm (served by a running instance), restored, cold, fallback;</li>
  *   <li>{@code spore_restore_milliseconds{function,phase}}: histogram of restore time by phase: fetch, spawn, criu, hooks, total;</li>
+ *   <li>{@code spore_restore_fetched_bytes{function,transport}}: bytes a restore moved from the store by the time its
+ *       instance was ready (a lazy restore's page faults included; 0 on a node holding the image);</li>
  *   <li>{@code spore_instances{function,version,state}}: starting, idle, busy;</li>
  *   <li>{@code spore_queue_depth{function,version}} and {@code spore_snapshot_bytes{function,version}};</li>
  *   <li>{@code spore_deploy_stage_milliseconds{stage}}: how long each deploy stage took;</li>
@@ -89,6 +91,12 @@ public final class GatewayMetrics implements EngineListener {
             summary("spore.restore", fn.and("phase", "hooks")).record(p.hooks());
         }
         summary("spore.restore", fn.and("phase", "total")).record(totalMillis);
+    }
+
+    @Override
+    public void fetched(VersionRecord v, String transport, long bytes) {
+        DistributionSummary.builder("spore.restore.fetched").tags("function", v.function(), "transport",
+                transport == null || transport.isEmpty() ? "none" : transport).baseUnit("bytes").register(registry).record(bytes);
     }
 
     private DistributionSummary summary(String name, Tags tags) {

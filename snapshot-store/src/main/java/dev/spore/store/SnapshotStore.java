@@ -72,6 +72,17 @@ public interface SnapshotStore extends AutoCloseable {
                 + " has no node cache to pin; use StoreClient.open(uri)");
     }
 
+    /**
+     * Starts materializing the snapshot in {@code workDir} (created; must be on the file system of the copies it
+     * will be completed into) for a restore that cannot wait for all of it: see {@link LazyImage}. Pages images of
+     * at least {@code lazyThreshold} bytes are left to {@link LazyImage#ensure}; every other file is fetched and
+     * verified before this returns. The manifest is verified as by {@link #fetch}.
+     */
+    default LazyImage openLazy(String snapshotName, Path workDir, long lazyThreshold) {
+        throw new UnsupportedOperationException("snapshot=" + snapshotName + ": " + getClass().getName()
+                + " cannot restore lazily; use StoreClient.open(uri)");
+    }
+
     /** The manifest of one snapshot; throws {@link SnapshotNotFoundException}. */
     Manifest manifest(String snapshotName);
 

@@ -9,4 +9,12 @@ public interface EngineListener {
     EngineListener NONE = (v, profile, fetchMillis, totalMillis) -> { };
 
     void restored(VersionRecord version, RestoreProfile profile, double fetchMillis, double totalMillis);
+
+    /**
+     * Bytes a restore moved from the store by the time the instance was ready ({@code transport} tcp, rdma, local, or ""
+     * when none moved): the whole image for an eager first restore, the small files, prefetch and page faults for a lazy
+     * one, 0 on a node that had the image. Default: ignored.
+     */
+    default void fetched(VersionRecord version, String transport, long bytes) {
+    }
 }

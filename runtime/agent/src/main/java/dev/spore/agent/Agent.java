@@ -8,6 +8,8 @@ import dev.spore.agent.internal.Requirements;
 import dev.spore.agent.internal.HostFacts;
 import dev.spore.agent.internal.SporeRoot;
 import dev.spore.agent.internal.WorkingSet;
+import dev.spore.agent.internal.lazy.PageFs;
+import dev.spore.agent.internal.lazy.TouchRecorder;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 
@@ -93,7 +95,11 @@ public final class Agent implements AutoCloseable {
         return t;
     });
 
-    private Agent(Path workDir, Criu criu, List<Path> hostClassPath) {
+    /** The Spore checkout (lazy restore's FUSE helper is built from its source), or null. */
+    private final Path home;
+
+    private Agent(Path home, Path workDir, Criu criu, List<Path> hostClassPath) {
+        this.home = home;
         this.workDir = workDir;
         this.criu = criu;
         this.hostClassPath = hostClassPath;
@@ -116,7 +122,7 @@ public final class Agent implements AutoCloseable {
         SporeRoot.cwd(); // restores need it (CRIU restores the working directory by path)
         warnIfKdatNotOnTmpfs();
         Pipe.load();
-        return new Agent(workDir, criu, hostCp);
+        return new Agent(home, workDir, criu, hostCp);
     }
 
     /** The host jar and org.crac, prepended to every function's class path. */
@@ -313,8 +319,13 @@ public final class Agent implements AutoCloseable {
         // bounded on its own: a function whose restore hangs should not hold its deploy for the whole timeout
         Duration budget = timeout.compareTo(RECORDING_TIMEOUT) < 0 ? timeout : RECORDING_TIMEOUT;
         Instance recorder = null;
+        TouchRecorder touch = touchRecorder(snapshot);
         try {
-            recorder = restore(snapshot, RestoreSpec.builder().instanceId("record-" + snapshot.name() + "-" + newId()).timeout(budget).build());
+            Snapshot from = touch == null ? snapshot : Snapshot.open(touch.dir());
+            if (touch != null) {
+                pages = touch.pagesFile(pages.getFileName().toString()); // the recorder maps it from there
+            }
+            recorder = restore(from, RestoreSpec.builder().instanceId("record-" + snapshot.name() + "-" + newId()).timeout(budget).build());
             WorkingSet read = null;
             if (payload != null && recorder.awaitServing(budget)) {
                 long[] mapped = WorkingSet.mapped(recorder.pid());
@@ -329,6 +340,10 @@ public final class Agent implements AutoCloseable {
             recorded.put("working-set.runs", Integer.toString(set.runs()));
             if (read != null) {
                 recorded.put("working-set.read-pages", Long.toString(read.pages()));
+            }
+            if (touch != null) {
+                touch.write(snapshot.dir().resolve(TouchRecorder.FILE));
+                recorded.put("working-set.touch-pages", Long.toString(touch.pages()));
             }
             recorded.put("working-set-ms", String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e6));
             LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshot.name() + " working set: " + set.pages() + " pages in "
@@ -346,6 +361,27 @@ public final class Agent implements AutoCloseable {
                 recorder.stop();
                 instances.remove(recorder);
             }
+            if (touch != null) {
+                touch.close();
+            }
+        }
+    }
+
+    /**
+     * The recording restore reads the pages image through spore-pagefs, so that it also records every page a restore
+     * and the first request read ({@link TouchRecorder}): what a lazy restore prefetches. Null (and a normal recording)
+     * without the helper or with {@code -Dspore.working-set.touch=false}.
+     */
+    private TouchRecorder touchRecorder(Snapshot snapshot) {
+        if (home == null || "false".equals(System.getProperty("spore.working-set.touch"))) {
+            return null;
+        }
+        try {
+            return TouchRecorder.start(PageFs.helper(home), snapshot.dir());
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "snapshot=" + snapshot.name() + ": pages touched at restore not recorded ("
+                    + e.getMessage() + "); lazy restores prefetch only the working set");
+            return null;
         }
     }
 

@@ -92,6 +92,7 @@ public final class NodeStarts implements WorkerFactory {
                 metrics.placement(a.name(), what);
                 if (restore) {
                     listener.restored(v, ni.profile(), ni.fetchMillis(), (System.nanoTime() - t0) / 1e6);
+                    listener.fetched(v, ni.fetchTransport(), ni.fetchedBytes());
                 }
                 LOG.log(System.Logger.Level.DEBUG, "node=" + a.name() + " " + v.key() + " instance=" + id + " " + what + " placed");
                 return register.apply(a, ni);

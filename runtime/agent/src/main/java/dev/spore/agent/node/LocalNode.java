@@ -68,6 +68,9 @@ public final class LocalNode implements Node {
     private final Requirements.NodeView self;
     private final List<String> javaHomes;
     private final Map<String, LocalInstance> instances = new ConcurrentHashMap<>();
+    /** Set once in {@link #create}; volatile for the threads that restore. */
+    private volatile RestoreMode defaultMode = RestoreMode.EAGER;
+    private static final System.Logger LOG = System.getLogger("spore.node");
 
     private LocalNode(String name, Agent agent, SnapshotRepository snapshots, Path workDir, int maxRestores) {
         this.name = name;
@@ -105,8 +108,10 @@ public final class LocalNode implements Node {
         try {
             SnapshotRepository repo = uri.equals("dir")
                     ? new LocalSnapshotRepository(c.dataDir().resolve("snapshots"))
-                    : new StoreSnapshotRepository(uri, c.dataDir().resolve("cache"), c.dataDir().resolve("images"));
-            return new LocalNode(c.name(), agent, repo, work, c.maxConcurrentRestores());
+                    : new StoreSnapshotRepository(uri, c.dataDir().resolve("cache"), c.dataDir().resolve("images"), c.home());
+            LocalNode node = new LocalNode(c.name(), agent, repo, work, c.maxConcurrentRestores());
+            node.defaultMode = RestoreMode.nodeDefault(uri);
+            return node;
         } catch (IOException | RuntimeException e) {
             agent.close();
             throw new NodeException(NodeException.Kind.UNAVAILABLE, "node=" + c.name() + ": cannot open snapshot store "
@@ -200,6 +205,15 @@ public final class LocalNode implements Node {
 
     @Override
     public NodeInstance restore(StartRequest r) {
+        return restore(r, null);
+    }
+
+    /**
+     * {@link #restore(StartRequest)} with a restore mode for this call ({@code null}: the snapshot's {@code restore-mode}
+     * metadata, else the node's default, {@link RestoreMode#nodeDefault()}). The mode matters only when this node lacks
+     * the image.
+     */
+    public NodeInstance restore(StartRequest r, RestoreMode mode) {
         String snap = r.snapshot();
         String who = "node=" + name + " snapshot=" + snap;
         if (snap == null) {
@@ -225,11 +239,19 @@ public final class LocalNode implements Node {
             if (unmet != null) {
                 throw new NodeException(NodeException.Kind.REQUIREMENTS_NOT_MET, who + ": " + unmet.message());
             }
+            RestoreMode how = mode != null ? mode : RestoreMode.parse(meta.get("restore-mode"), defaultMode, who);
             SnapshotRepository.Fetched fetched;
             Snapshot s;
             try {
-                fetched = snapshots.fetch(snap);
-                s = Snapshot.open(fetched.dir());
+                fetched = snapshots.fetch(snap, how);
+                try {
+                    s = Snapshot.open(fetched.dir());
+                } catch (RuntimeException e) {
+                    if (fetched.lazy() != null) {
+                        fetched.lazy().restoreEnded(false);
+                    }
+                    throw e;
+                }
             } catch (SnapshotNotFoundException e) {
                 throw new NodeException(NodeException.Kind.SNAPSHOT_NOT_FOUND, who + ": not in " + snapshots.kind()
                         + ": deploy the version again", e);
@@ -244,8 +266,19 @@ public final class LocalNode implements Node {
                     b.instanceId(r.instanceId());
                 }
                 Instance i = agent.restore(s, b.build());
-                return track(new LocalInstance(i, name, snap, fetched.bytes(), fetched.millis(), () -> forget(i.id())));
+                SnapshotRepository.LazyRestore lazy = fetched.lazy();
+                if (lazy != null) {
+                    lazy.restoreEnded(true);
+                    LOG.log(System.Logger.Level.INFO, who + " instance=" + i.id() + " restored lazily (" + how.name().toLowerCase(java.util.Locale.ROOT)
+                            + "): fetched-before-restore=" + fetched.bytes() + " fetched-by-ready=" + lazy.bytesFetched()
+                            + " transport=" + lazy.transport() + " page-reads=" + lazy.faults()[0] + " page-read-bytes=" + lazy.faults()[1]
+                            + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
+                }
+                return track(new LocalInstance(i, name, snap, fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));
             } catch (AgentException e) {
+                if (fetched.lazy() != null) {
+                    fetched.lazy().restoreEnded(false);
+                }
                 snapshots.evict(snap);
                 throw new NodeException(NodeException.Kind.RESTORE_FAILED, "node=" + name + " " + e.getMessage(), e);
             }

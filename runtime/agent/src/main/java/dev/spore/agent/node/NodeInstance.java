@@ -23,8 +23,25 @@ public interface NodeInstance {
     /** Where the restore's time went; null for a cold start. */
     RestoreProfile profile();
 
-    /** Bytes the node fetched from the store for this start (0 when it had everything). */
+    /**
+     * Bytes the node fetched from the store for this start (0 when it had everything). For a lazy restore this grows
+     * while its pages arrive and its background fill completes the node's copy.
+     */
     long fetchedBytes();
+
+    /**
+     * Bytes the node had fetched from the store for this start when the instance's first invocation returned (small
+     * files, prefetch and page faults of a lazy restore; everything for an eager one; 0 when cached). Before the first
+     * invocation: {@link #fetchedBytes()} so far.
+     */
+    default long fetchedBeforeFirstResponse() {
+        return fetchedBytes();
+    }
+
+    /** The store transport those bytes came over ({@code local}, {@code tcp}, {@code rdma}), or "" when none moved. */
+    default String fetchTransport() {
+        return "";
+    }
 
     /** Milliseconds the node spent fetching for this start (0 when cached). */
     double fetchMillis();

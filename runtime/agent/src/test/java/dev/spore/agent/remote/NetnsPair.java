@@ -21,13 +21,18 @@ final class NetnsPair implements AutoCloseable {
     private final List<Process> processes = new ArrayList<>();
 
     NetnsPair() throws IOException, InterruptedException {
+        this(1);
+    }
+
+    /** In 10.213.{@code subnet}.0/24 (each test class its own: 1 remote restore, 7 lazy restore). */
+    NetnsPair(int subnet) throws IOException, InterruptedException {
         String tag = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x100000, 0xffffff));
         // 10.213.1.0/24, cut into /30s: concurrent runs pick different ones
         int base = 4 * ThreadLocalRandom.current().nextInt(0, 63);
         storeNs = "spore-store-" + tag;
         agentNs = "spore-agent-" + tag;
-        storeIp = "10.213.1." + (base + 1);
-        agentIp = "10.213.1." + (base + 2);
+        storeIp = "10.213." + subnet + "." + (base + 1);
+        agentIp = "10.213." + subnet + "." + (base + 2);
         String vs = "vs" + tag;
         String va = "va" + tag;
         try {
@@ -62,6 +67,11 @@ final class NetnsPair implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         processes.add(p);
         return p;
+    }
+
+    /** Processes started so far, in order. */
+    List<Process> processes() {
+        return processes;
     }
 
     /** The network namespace inode as seen from inside {@code ns}, to prove where a process ran. */

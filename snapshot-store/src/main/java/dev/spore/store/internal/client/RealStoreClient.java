@@ -450,6 +450,21 @@ public final class RealStoreClient implements SnapshotStore {
     }
 
     @Override
+    public dev.spore.store.LazyImage openLazy(String snapshotName, Path workDir, long lazyThreshold) {
+        Manifest.checkName(snapshotName);
+        try {
+            Manifest m = retryingOnce("snapshot=" + snapshotName + " lazy open", () -> verified(snapshotName, transport.manifest(snapshotName)));
+            CopySeal seal = trust.seal();
+            return new dev.spore.store.internal.lazy.RealLazyImage(transport, m, workDir, lazyThreshold, seal::seal,
+                    java.time.Duration.ofSeconds(60));
+        } catch (UntrustedSnapshotException e) {
+            refused.incrementAndGet();
+            LOG.log(System.Logger.Level.ERROR, e.getMessage());
+            throw e;
+        }
+    }
+
+    @Override
     public Manifest manifest(String snapshotName) {
         Manifest.checkName(snapshotName);
         return retryingOnce("snapshot=" + snapshotName, () -> transport.manifest(snapshotName));

@@ -23,8 +23,17 @@ public final class LocalInstance implements NodeInstance {
     private final long fetchedBytes;
     private final double fetchMillis;
     private final Runnable onStop;
+    private final SnapshotRepository.LazyRestore lazy;
+    private volatile long beforeFirstResponse = -1;
 
     public LocalInstance(Instance instance, String node, String snapshot, long fetchedBytes, double fetchMillis, Runnable onStop) {
+        this(instance, node, snapshot, fetchedBytes, fetchMillis, onStop, null);
+    }
+
+    /** {@code lazy}: the restore's pages still come from the store (null for an eager or cached restore). */
+    public LocalInstance(Instance instance, String node, String snapshot, long fetchedBytes, double fetchMillis, Runnable onStop,
+                         SnapshotRepository.LazyRestore lazy) {
+        this.lazy = lazy;
         this.instance = instance;
         this.node = node;
         this.snapshot = snapshot;
@@ -60,7 +69,18 @@ public final class LocalInstance implements NodeInstance {
 
     @Override
     public long fetchedBytes() {
-        return fetchedBytes;
+        return lazy == null ? fetchedBytes : lazy.bytesFetched();
+    }
+
+    @Override
+    public long fetchedBeforeFirstResponse() {
+        long b = beforeFirstResponse;
+        return b >= 0 ? b : fetchedBytes();
+    }
+
+    @Override
+    public String fetchTransport() {
+        return lazy != null ? lazy.transport() : "";
     }
 
     @Override
@@ -75,7 +95,14 @@ public final class LocalInstance implements NodeInstance {
                     + " has exited; the invocation was not sent: retry on another instance");
         }
         try {
-            return instance.invoke(body, headers, timeout);
+            Invocation result = instance.invoke(body, headers, timeout);
+            if (beforeFirstResponse < 0) {
+                beforeFirstResponse = fetchedBytes();
+                if (lazy != null) {
+                    lazy.firstResponse();
+                }
+            }
+            return result;
         } catch (dev.spore.agent.InvocationTimeoutException e) {
             throw e; // NodeInstance's contract: the caller maps a timeout (504, replace the instance) itself
         } catch (AgentException e) {

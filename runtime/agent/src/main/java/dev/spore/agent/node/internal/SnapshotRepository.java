@@ -29,6 +29,15 @@ public interface SnapshotRepository extends AutoCloseable {
     /** Makes the image and its class path available on this node and returns the image directory, ready for CRIU. */
     Fetched fetch(String name) throws Exception;
 
+    /**
+     * {@link #fetch(String)}, or, with {@link dev.spore.agent.node.RestoreMode#LAZY}/{@code PREFETCH} when this node
+     * lacks the image and the repository can, a directory whose pages image is served on demand ({@link Fetched#lazy()}
+     * is then not null and must be told when the restore ended). The default ignores the mode.
+     */
+    default Fetched fetch(String name, dev.spore.agent.node.RestoreMode mode) throws Exception {
+        return fetch(name);
+    }
+
     /** Forgets the node's copy of the image, so the next fetch gets (and verifies) it again. Never throws. */
     void evict(String name);
 
@@ -44,6 +53,31 @@ public interface SnapshotRepository extends AutoCloseable {
     @Override
     default void close() { }
 
-    /** A fetched snapshot: its image directory, what the fetch cost (0 when cached), and the bytes moved. */
-    record Fetched(Path dir, double millis, boolean cached, long bytes) { }
+    /**
+     * A fetched snapshot: its image directory, what the fetch cost (0 when cached), and the bytes moved before the
+     * restore (for a lazy one, more follow: see {@link LazyRestore#bytesFetched()}).
+     */
+    record Fetched(Path dir, double millis, boolean cached, long bytes, LazyRestore lazy) {
+        public Fetched(Path dir, double millis, boolean cached, long bytes) {
+            this(dir, millis, cached, bytes, null);
+        }
+    }
+
+    /** A restore whose pages come from the store while it runs. Thread-safe. */
+    interface LazyRestore {
+        /** Bytes fetched for this restore so far (before it: small files, prefetch; then its faults). */
+        long bytesFetched();
+
+        /** FUSE reads served so far for the session this restore uses: {reads, bytes asked for}. */
+        long[] faults();
+
+        /** The store transport the bytes come over. */
+        String transport();
+
+        /** CRIU and the hooks are done ({@code ok}) or failed (the session is then dropped). Call exactly once. */
+        void restoreEnded(boolean ok);
+
+        /** The instance answered its first request: the background fill may start now. */
+        void firstResponse();
+    }
 }

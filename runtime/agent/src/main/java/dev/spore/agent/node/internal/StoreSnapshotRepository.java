@@ -35,7 +35,19 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
     /** One lock per snapshot name: parallel restores of one version fetch it once, never into a half-written directory. */
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
+    /** Lazy restores in progress, by snapshot name (at most one per name: siblings share its mounts). */
+    private final Map<String, LazySession> sessions = new ConcurrentHashMap<>();
+    /** Sessions no longer used for new restores, still serving the instances they restored; closed with the repository. */
+    private final List<LazySession> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final Path home;
+
     public StoreSnapshotRepository(String uri, Path cacheDir, Path imagesDir) throws IOException {
+        this(uri, cacheDir, imagesDir, null);
+    }
+
+    /** {@code home}: the Spore checkout, for lazy restore's FUSE helper (null: lazy restores fall back to eager). */
+    public StoreSnapshotRepository(String uri, Path cacheDir, Path imagesDir, Path home) throws IOException {
+        this.home = home;
         this.uri = uri;
         this.imagesDir = Files.createDirectories(imagesDir);
         this.store = StoreClient.builder(uri).cacheDir(cacheDir).build();
@@ -99,7 +111,122 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
     }
 
     @Override
+    public Fetched fetch(String name, dev.spore.agent.node.RestoreMode mode) throws IOException {
+        if (mode == dev.spore.agent.node.RestoreMode.EAGER || home == null) {
+            return fetch(name);
+        }
+        LazySession session;
+        long baseline;
+        long jarBytes = 0;
+        long t0 = System.nanoTime();
+        synchronized (lock(name)) {
+            if (fetched.contains(name)) {
+                return fetch(name); // this node has the image: the ordinary mapped restore
+            }
+            session = sessions.get(name);
+            if (session == null || !session.beginRestore()) {
+                if (session != null) {
+                    sessions.remove(name, session);
+                    if (session.completed()) {
+                        return fetch(name);
+                    }
+                }
+                try {
+                    session = LazySession.open(store, name, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
+                            mode == dev.spore.agent.node.RestoreMode.PREFETCH);
+                } catch (dev.spore.agent.AgentException e) {
+                    // no FUSE, no compiler, no mount: this node restores eagerly, as before lazy restore existed
+                    System.getLogger("spore.agent.lazy").log(System.Logger.Level.WARNING, "snapshot=" + name + ": lazy restore "
+                            + "unavailable on this node (" + e.getMessage() + "); fetching the whole image instead");
+                    return fetch(name);
+                }
+                try {
+                    // the jars the verified manifest lists (one manifest fetch less than asking the store again: a 1 GiB
+                    // image's manifest is ~7 MB); a session whose jars cannot be had is dropped, never used
+                    jarBytes = jars.materialize(store, name, session.image().manifest().metadata(), incoming());
+                } catch (IOException | RuntimeException e) {
+                    session.close();
+                    throw e;
+                }
+                sessions.put(name, session);
+                retired.add(session);
+                if (!session.beginRestore()) {
+                    throw new IOException("snapshot=" + name + ": lazy session closed while opening; retry the restore");
+                }
+                baseline = 0;
+            } else {
+                baseline = session.image().bytesFetched(); // a sibling: count only what its own faults bring
+            }
+        }
+        LazySession s = session;
+        long jars0 = jarBytes;
+        LazyRestore lazy = new LazyRestore() {
+            private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+
+            @Override
+            public long bytesFetched() {
+                return jars0 + s.image().bytesFetched() - baseline;
+            }
+
+            @Override
+            public String transport() {
+                return s.image().transport();
+            }
+
+            @Override
+            public long[] faults() {
+                return s.served();
+            }
+
+            @Override
+            public void restoreEnded(boolean ok) {
+                if (!ended.compareAndSet(false, true)) {
+                    return;
+                }
+                s.endRestore();
+                if (!ok) {
+                    dropSession(name, s);
+                    return;
+                }
+                FILL_TIMER.schedule(this::firstResponse, LazySession.FILL_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
+
+            @Override
+            public void firstResponse() {
+                s.startFill(imagesDir.resolve(name), copy -> {
+                    synchronized (lock(name)) {
+                        sessions.remove(name, s);
+                        if (copy != null) {
+                            fetched.add(name);
+                        }
+                    }
+                });
+            }
+        };
+        return new Fetched(s.restoreDir(), (System.nanoTime() - t0) / 1e6, false, lazy.bytesFetched(), lazy);
+    }
+
+    private static final java.util.concurrent.ScheduledExecutorService FILL_TIMER =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "spore-lazy-fill-timer");
+                t.setDaemon(true);
+                return t;
+            });
+
+    private void dropSession(String name, LazySession s) {
+        synchronized (lock(name)) {
+            sessions.remove(name, s);
+        }
+        retired.remove(s);
+        s.close();
+    }
+
+    @Override
     public void evict(String name) {
+        LazySession s = sessions.get(name);
+        if (s != null) {
+            dropSession(name, s);
+        }
         synchronized (lock(name)) {
             if (!fetched.remove(name)) {
                 return; // another failed restore evicted it already, or a fresh fetch is in place
@@ -128,7 +255,10 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
 
     @Override
     public List<String> cached() {
-        return List.copyOf(new TreeSet<>(fetched));
+        // a lazy session counts: its next restores share the mount and fetch only what they miss
+        TreeSet<String> all = new TreeSet<>(fetched);
+        all.addAll(sessions.keySet());
+        return List.copyOf(all);
     }
 
     @Override
@@ -138,6 +268,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
 
     @Override
     public void close() {
+        retired.forEach(LazySession::close);
+        retired.clear();
         store.close();
     }
 }

@@ -1,0 +1,295 @@
+/*
+ * spore-pagefs: a one-file, read-only FUSE file system that serves a snapshot's pages image on demand.
+ *
+ * Usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING [BITMAP]
+ *
+ * MOUNTPOINT gets one regular file, FILENAME, of SIZE bytes (mode 0444). Its bytes live in BACKING, a sparse
+ * file the agent fills from the snapshot store. Before it answers a read, this helper asks the agent, on
+ * stdout, to make the range present (16 bytes: u64 offset, u32 length, u32 zero, little endian) and waits for
+ * one byte on stdin: 0 = the range is in BACKING, verified (SHA-256 per chunk, in the agent); anything else,
+ * or the agent gone = the read fails with EIO. A process that faults on such a page gets SIGBUS and dies: a
+ * page that cannot be fetched kills the instance instead of blocking it. The kernel's page cache keeps what
+ * was read (FOPEN_KEEP_CACHE), so instances restored from the same mount share those pages.
+ *
+ * BITMAP (optional) is a file the agent maps too: one bit per 4 KiB page of FILENAME, set by the agent once the page
+ * is in BACKING, verified. A read whose pages are all set is answered from BACKING without asking the agent: the
+ * prefetched working set and the filled image cost a pread, not a round trip through the agent.
+ *
+ * Why raw /dev/fuse and not libfuse: the protocol needed for one read-only file is eight opcodes, and the
+ * node then needs no FUSE library (Debian's libfuse3 is not installed on these hosts). Single-threaded on
+ * purpose: the agent serves faults in order and a page fault is one request at a time per faulting thread.
+ *
+ * Exits 0 when the file system is unmounted (umount, or the agent's `umount -l`), 2 on a usage error, 1 on a
+ * failure to mount (message on stderr).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define FILE_INO 2
+#define MAX_READ (1024 * 1024)
+#define BUF_SIZE (MAX_READ + 4096)
+
+static const char *file_name;
+static uint64_t file_size;
+static int backing = -1;
+static int fuse_fd = -1;
+static int agent_gone;
+static const volatile unsigned char *bitmap;
+static uint64_t bitmap_bytes;
+
+static int all_present(uint64_t off, uint64_t len) {
+    if (!bitmap) {
+        return 0;
+    }
+    for (uint64_t p = off / 4096; p <= (off + len - 1) / 4096; p++) {
+        if (p / 8 >= bitmap_bytes || !(bitmap[p / 8] & (1u << (p % 8)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void reply(uint64_t unique, int error, const void *data, size_t len) {
+    struct fuse_out_header h = {.len = sizeof h + (error ? 0 : len), .error = error, .unique = unique};
+    struct iovec iov[2] = {{&h, sizeof h}, {(void *) data, error ? 0 : len}};
+    if (writev(fuse_fd, iov, error || len == 0 ? 1 : 2) < 0 && errno != ENOENT) {
+        perror("spore-pagefs: reply");
+    }
+}
+
+static void fill_attr(struct fuse_attr *a, uint64_t ino) {
+    memset(a, 0, sizeof *a);
+    a->ino = ino;
+    a->nlink = ino == FUSE_ROOT_ID ? 2 : 1;
+    a->mode = ino == FUSE_ROOT_ID ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+    a->size = ino == FUSE_ROOT_ID ? 0 : file_size;
+    a->blocks = (a->size + 511) / 512;
+    a->blksize = 4096;
+}
+
+/* Asks the agent for [off, off+len); returns 0 when the bytes are in the backing file. */
+static int ask_agent(uint64_t off, uint32_t len) {
+    if (agent_gone) {
+        return -1;
+    }
+    unsigned char req[16];
+    memcpy(req, &off, 8);
+    memcpy(req + 8, &len, 4);
+    memset(req + 12, 0, 4);
+    if (write(STDOUT_FILENO, req, sizeof req) != (ssize_t) sizeof req) {
+        agent_gone = 1;
+        return -1;
+    }
+    unsigned char status;
+    ssize_t n;
+    do {
+        n = read(STDIN_FILENO, &status, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+        agent_gone = 1;
+        return -1;
+    }
+    return status == 0 ? 0 : -1;
+}
+
+static void do_read(uint64_t unique, const struct fuse_read_in *in, char *out) {
+    if (in->offset >= file_size) {
+        reply(unique, 0, NULL, 0);
+        return;
+    }
+    uint64_t len = in->size;
+    if (len > MAX_READ) {
+        len = MAX_READ;
+    }
+    if (in->offset + len > file_size) {
+        len = file_size - in->offset;
+    }
+    if (!all_present(in->offset, len) && ask_agent(in->offset, (uint32_t) len) != 0) {
+        reply(unique, -EIO, NULL, 0);
+        return;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(backing, out + done, len - done, in->offset + done);
+        if (n <= 0) {
+            reply(unique, -EIO, NULL, 0);
+            return;
+        }
+        done += n;
+    }
+    reply(unique, 0, out, len);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING [BITMAP]\n");
+        return 2;
+    }
+    const char *mnt = argv[1];
+    file_name = argv[2];
+    file_size = strtoull(argv[3], NULL, 10);
+    backing = open(argv[4], O_RDONLY | O_CLOEXEC);
+    if (backing < 0) {
+        fprintf(stderr, "spore-pagefs: cannot open backing file %s: %s\n", argv[4], strerror(errno));
+        return 1;
+    }
+    if (argc == 6) {
+        int bfd = open(argv[5], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (bfd < 0 || fstat(bfd, &st) != 0 || st.st_size == 0) {
+            fprintf(stderr, "spore-pagefs: cannot open bitmap %s: %s\n", argv[5], strerror(errno));
+            return 1;
+        }
+        bitmap_bytes = st.st_size;
+        void *m = mmap(NULL, bitmap_bytes, PROT_READ, MAP_SHARED, bfd, 0);
+        if (m == MAP_FAILED) {
+            fprintf(stderr, "spore-pagefs: cannot map bitmap %s: %s\n", argv[5], strerror(errno));
+            return 1;
+        }
+        bitmap = m;
+        close(bfd);
+    }
+    fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fuse_fd < 0) {
+        fprintf(stderr, "spore-pagefs: cannot open /dev/fuse: %s (load the fuse module, or run the agent privileged)\n",
+                strerror(errno));
+        return 1;
+    }
+    char opts[256];
+    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,max_read=%d", fuse_fd, MAX_READ);
+    if (mount("spore-pagefs", mnt, "fuse.spore-pagefs", MS_NOSUID | MS_NODEV | MS_RDONLY, opts) != 0) {
+        fprintf(stderr, "spore-pagefs: cannot mount on %s: %s\n", mnt, strerror(errno));
+        return 1;
+    }
+    /* tell the agent the mount is in place: it must not start CRIU before */
+    unsigned char ready[16] = {0};
+    memset(ready, 0xff, sizeof ready);
+    if (write(STDOUT_FILENO, ready, sizeof ready) != (ssize_t) sizeof ready) {
+        agent_gone = 1;
+    }
+    char *buf = malloc(BUF_SIZE);
+    char *out = malloc(MAX_READ);
+    if (!buf || !out) {
+        return 1;
+    }
+    for (;;) {
+        ssize_t n = read(fuse_fd, buf, BUF_SIZE);
+        if (n < 0) {
+            if (errno == EINTR || errno == ENOENT || errno == EAGAIN) {
+                continue;
+            }
+            if (errno == ENODEV) {
+                return 0; /* unmounted */
+            }
+            perror("spore-pagefs: read /dev/fuse");
+            return 1;
+        }
+        if ((size_t) n < sizeof(struct fuse_in_header)) {
+            continue;
+        }
+        struct fuse_in_header *h = (struct fuse_in_header *) buf;
+        void *arg = buf + sizeof *h;
+        switch (h->opcode) {
+        case FUSE_INIT: {
+            struct fuse_init_in *in = arg;
+            struct fuse_init_out o;
+            memset(&o, 0, sizeof o);
+            o.major = FUSE_KERNEL_VERSION;
+            o.minor = in->minor < FUSE_KERNEL_MINOR_VERSION ? in->minor : FUSE_KERNEL_MINOR_VERSION;
+            /* the kernel reads this much around each fault (mmap read-around) and ahead of sequential reads: more
+               bytes per round trip, but bytes the instance may never touch; SPORE_PAGEFS_READAHEAD overrides */
+            o.max_readahead = in->max_readahead;
+            const char *ra = getenv("SPORE_PAGEFS_READAHEAD");
+            if (ra && *ra) {
+                uint32_t want = (uint32_t) strtoul(ra, NULL, 10);
+                o.max_readahead = want < in->max_readahead ? want : in->max_readahead;
+            }
+            o.flags = FUSE_MAX_PAGES & in->flags ? FUSE_MAX_PAGES : 0;
+            o.flags |= in->flags & FUSE_ASYNC_READ;
+            o.max_write = 4096;
+            o.max_pages = MAX_READ / 4096;
+            o.time_gran = 1;
+            reply(h->unique, 0, &o, sizeof o);
+            break;
+        }
+        case FUSE_LOOKUP: {
+            const char *name = arg;
+            if (h->nodeid != FUSE_ROOT_ID || strcmp(name, file_name) != 0) {
+                reply(h->unique, -ENOENT, NULL, 0);
+                break;
+            }
+            struct fuse_entry_out e;
+            memset(&e, 0, sizeof e);
+            e.nodeid = FILE_INO;
+            e.generation = 1;
+            e.entry_valid = 86400;
+            e.attr_valid = 86400;
+            fill_attr(&e.attr, FILE_INO);
+            reply(h->unique, 0, &e, sizeof e);
+            break;
+        }
+        case FUSE_GETATTR: {
+            struct fuse_attr_out a;
+            memset(&a, 0, sizeof a);
+            a.attr_valid = 86400;
+            fill_attr(&a.attr, h->nodeid == FUSE_ROOT_ID ? FUSE_ROOT_ID : FILE_INO);
+            reply(h->unique, 0, &a, sizeof a);
+            break;
+        }
+        case FUSE_OPEN:
+        case FUSE_OPENDIR: {
+            struct fuse_open_out o;
+            memset(&o, 0, sizeof o);
+            o.open_flags = h->opcode == FUSE_OPEN ? FOPEN_KEEP_CACHE : 0;
+            reply(h->unique, 0, &o, sizeof o);
+            break;
+        }
+        case FUSE_READ:
+            if (h->nodeid == FILE_INO) {
+                do_read(h->unique, arg, out);
+            } else {
+                reply(h->unique, -EISDIR, NULL, 0);
+            }
+            break;
+        case FUSE_READDIR:
+            reply(h->unique, 0, NULL, 0); /* empty listing: callers open the file by name */
+            break;
+        case FUSE_STATFS: {
+            struct fuse_statfs_out s;
+            memset(&s, 0, sizeof s);
+            s.st.bsize = 4096;
+            s.st.namelen = 255;
+            s.st.frsize = 4096;
+            reply(h->unique, 0, &s, sizeof s);
+            break;
+        }
+        case FUSE_RELEASE:
+        case FUSE_RELEASEDIR:
+        case FUSE_FLUSH:
+        case FUSE_ACCESS:
+            reply(h->unique, 0, NULL, 0);
+            break;
+        case FUSE_FORGET:
+        case FUSE_BATCH_FORGET:
+            break; /* no reply */
+        case FUSE_DESTROY:
+            reply(h->unique, 0, NULL, 0);
+            return 0;
+        case FUSE_INTERRUPT:
+            break; /* reads are answered anyway */
+        default:
+            reply(h->unique, -ENOSYS, NULL, 0);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package dev.spore.agent.internal.lazy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Records which pages of a snapshot's pages image a restore and its first request read at all (the lazy restore's
+ * prefetch set), by restoring the recorder through {@code spore-pagefs} backed by the local file, with no read-ahead:
+ * every page the kernel asks for is one the restore touched (CRIU's copies, the copy set, the read set, the
+ * instance's own faults). The working set ({@code working-set}) lists only what the instance writes; this set is
+ * what a node without the image must have before the first response.
+ *
+ * <p>Written as {@value #FILE}, one run per line: {@code <pages image id> <first page> <number of pages>}, the format
+ * of the working set. Thread-safe; close it after the recorder instance has stopped.
+ */
+public final class TouchRecorder implements AutoCloseable {
+
+    /** The recorded set's file name inside a snapshot directory. */
+    public static final String FILE = "working-set-touch";
+
+    private final Path shadow;
+    private final List<PageFs> mounts = new ArrayList<>();
+    private final List<String> files = new ArrayList<>();
+    private final List<BitSet> touched = new ArrayList<>();
+
+    private TouchRecorder(Path shadow) {
+        this.shadow = shadow;
+    }
+
+    /**
+     * A directory beside {@code imageDir} that restores like it (small files copied), whose pages images are served
+     * through spore-pagefs from the originals, pages recorded as they are read.
+     */
+    public static TouchRecorder start(Path helper, Path imageDir) throws IOException {
+        Path shadow = imageDir.resolveSibling(".touch-" + imageDir.getFileName());
+        deleteTree(shadow);
+        Files.createDirectories(shadow);
+        TouchRecorder r = new TouchRecorder(shadow);
+        try (Stream<Path> list = Files.list(imageDir)) {
+            for (Path f : (Iterable<Path>) list::iterator) {
+                String name = f.getFileName().toString();
+                if (!Files.isRegularFile(f)) {
+                    continue;
+                }
+                if (name.matches("pages-\\d+\\.img")) {
+                    BitSet pages = new BitSet();
+                    Path mnt = shadow.resolve(".mnt-" + name);
+                    r.mounts.add(PageFs.mount(helper, mnt, name, Files.size(f), f, (off, len) -> {
+                        synchronized (pages) {
+                            pages.set((int) (off / 4096), (int) ((off + len + 4095) / 4096));
+                        }
+                    }, "record " + name, 0, null));
+                    r.files.add(name);
+                    r.touched.add(pages);
+                    Files.createSymbolicLink(shadow.resolve(name), mnt.resolve(name));
+                } else {
+                    Files.copy(f, shadow.resolve(name), StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            r.close();
+            throw e;
+        }
+        return r;
+    }
+
+    /** The directory to restore the recorder from. */
+    public Path dir() {
+        return shadow;
+    }
+
+    /** Where the recorder maps {@code pages-N.img} from (its mappings name this path). */
+    public Path pagesFile(String name) {
+        return shadow.resolve(name);
+    }
+
+    /** Pages recorded so far, over all pages images. */
+    public long pages() {
+        long n = 0;
+        for (BitSet b : touched) {
+            synchronized (b) {
+                n += b.cardinality();
+            }
+        }
+        return n;
+    }
+
+    /** Writes the runs to {@code target}. */
+    public void write(Path target) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < files.size(); i++) {
+            String id = files.get(i).substring("pages-".length(), files.get(i).length() - ".img".length());
+            BitSet b = touched.get(i);
+            synchronized (b) {
+                for (int p = b.nextSetBit(0); p >= 0; ) {
+                    int end = b.nextClearBit(p);
+                    sb.append(id).append(' ').append(p).append(' ').append(end - p).append('\n');
+                    p = b.nextSetBit(end);
+                }
+            }
+        }
+        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+        Files.writeString(tmp, sb);
+        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Unmounts and deletes the shadow directory. */
+    @Override
+    public void close() {
+        mounts.forEach(PageFs::kill);
+        try {
+            deleteTree(shadow);
+        } catch (IOException ignored) {
+            // a leftover .touch-* directory is replaced by the next recording
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path x : (Iterable<Path>) s.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(x);
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+package dev.spore.agent.node.internal;
+
+import dev.spore.agent.AgentException;
+import dev.spore.agent.internal.WorkingSet;
+import dev.spore.agent.internal.lazy.PageFs;
+import dev.spore.store.LazyImage;
+import dev.spore.store.SnapshotStore;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+
+/**
+ * A snapshot a node restores before it has the image: a {@link LazyImage} being filled from the store, one
+ * {@link PageFs} mount per pages image serving it on demand, and a restore directory CRIU reads (the small files
+ * copied, each pages image a symbolic link into its mount). Every lazy restore of that snapshot on this node uses
+ * the same mount while the session lasts, so siblings share the pages in the page cache.
+ *
+ * <p>Lifecycle: {@link #open} (small files fetched; working set fetched first with prefetch) → restores ({@link
+ * #beginRestore}/{@link #endRestore}) → {@link #startFill} (background: the rest of the image, then the node copy is
+ * completed, sealed and handed to {@code onComplete}, and the mounts are detached: instances keep their mappings,
+ * later restores take the ordinary mapped path) → {@link #close}. A fill that fails (store gone) leaves the session
+ * incomplete: the node evicts it and the next restore starts again.
+ *
+ * <p>Thread-safe.
+ */
+public final class LazySession implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger("spore.agent.lazy");
+    /** Smaller pages images are fetched whole: a mount costs more than it saves below this. */
+    static final long THRESHOLD = Long.getLong("spore.lazy.threshold-bytes", 4L << 20);
+    /** How long one page fault may wait for the store before it fails (and the instance gets SIGBUS). */
+    static final Duration FAULT_TIMEOUT = Duration.ofMillis(Long.getLong("spore.lazy.fault-timeout-ms", 5000));
+    /** What a page-fault miss fetches around the faulting read, aligned (see docs/images.md for the measurements). */
+    static final long MISS_WINDOW = Math.max(4096, Long.getLong("spore.lazy.miss-window-bytes", 64 << 10));
+    /** The fill starts at the first response, or this long after the restore, whichever comes first. */
+    static final long FILL_DELAY_MS = Long.getLong("spore.lazy.fill-delay-ms", 1000);
+    private static final long FILL_BATCH = 4L << 20;
+    private static final Duration FILL_BATCH_TIMEOUT = Duration.ofSeconds(30);
+
+    private final String name;
+    private final Path root;
+    private final LazyImage image;
+    private final Path restoreDir;
+    private final List<PageFs> mounts = new ArrayList<>();
+    private final Map<String, dev.spore.agent.internal.lazy.PresentPages> present = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile long prefetched;
+    private volatile double openMillis;
+    /** Restores hold the read lock while CRIU runs; completion takes the write lock before it unmounts. */
+    private final ReadWriteLock restoring = new ReentrantReadWriteLock();
+    private final AtomicBoolean fillStarted = new AtomicBoolean();
+    private volatile boolean completed;
+    private volatile boolean closed;
+
+    private LazySession(String name, Path root, LazyImage image, Path restoreDir) {
+        this.name = name;
+        this.root = root;
+        this.image = image;
+        this.restoreDir = restoreDir;
+    }
+
+    /**
+     * Opens a session for {@code name} under {@code imagesDir/.lazy-*}; with {@code prefetch}, the working set's pages
+     * are fetched before this returns.
+     */
+    static LazySession open(SnapshotStore store, String name, Path imagesDir, Path helper, boolean prefetch) throws IOException {
+        long t0 = System.nanoTime();
+        Path root = imagesDir.resolve(".lazy-" + name + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+        Files.createDirectories(root);
+        LazyImage image;
+        try {
+            image = store.openLazy(name, root.resolve("image"), THRESHOLD);
+        } catch (RuntimeException e) {
+            deleteQuietly(root);
+            throw e;
+        }
+        LazySession s = new LazySession(name, root, image, root.resolve("restore"));
+        try {
+            Files.createDirectories(s.restoreDir);
+            for (var f : image.manifest().files()) {
+                if (image.lazyFiles().contains(f.name())) {
+                    Path mnt = root.resolve("mnt-" + f.name());
+                    String who = "snapshot=" + name + " file=" + f.name();
+                    var bits = new dev.spore.agent.internal.lazy.PresentPages(root.resolve("present-" + f.name()), f.size());
+                    s.present.put(f.name(), bits);
+                    s.mounts.add(PageFs.mount(helper, mnt, f.name(), f.size(), image.dir().resolve(f.name()), (off, len) -> {
+                        // a miss: fetch the window around it in the same request (one round trip, more bytes), so that
+                        // the next faults nearby are answered by the helper from the file
+                        long from = Math.max(0, off - off % MISS_WINDOW);
+                        long to = Math.min(f.size(), Math.max(off + len, from + MISS_WINDOW));
+                        image.ensure(f.name(), from, to - from, FAULT_TIMEOUT);
+                        bits.mark(from, to - from);
+                    }, who, PageFs.READAHEAD, bits));
+                    Files.createSymbolicLink(s.restoreDir.resolve(f.name()), mnt.resolve(f.name()));
+                } else {
+                    Files.copy(image.dir().resolve(f.name()), s.restoreDir.resolve(f.name()), StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+            if (prefetch) {
+                // what the recording restore read through spore-pagefs, else what it wrote (an older snapshot)
+                Path touched = s.restoreDir.resolve(dev.spore.agent.internal.lazy.TouchRecorder.FILE);
+                prefetchWorkingSet(image, Files.isRegularFile(touched) ? touched : s.restoreDir.resolve(WorkingSet.FILE), s.present);
+            }
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        s.prefetched = image.bytesFetched();
+        s.openMillis = (System.nanoTime() - t0) / 1e6;
+        LazySession ready = s;
+        LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " lazy image open in " + String.format(java.util.Locale.ROOT, "%.1f",
+                ready.openMillis) + " ms: " + image.bytesFetched() + " of " + image.manifest().totalBytes() + " bytes fetched over "
+                + image.transport() + (prefetch ? " (small files + working set)" : " (small files)") + ", lazy " + image.lazyFiles());
+        return ready;
+    }
+
+    /** The working set file lists {@code <pages image id> <first page> <pages>}: fetch those runs in one request. */
+    private static void prefetchWorkingSet(LazyImage image, Path workingSet,
+                                           Map<String, dev.spore.agent.internal.lazy.PresentPages> present) throws IOException {
+        if (!Files.isRegularFile(workingSet)) {
+            return; // recorded without a working set: nothing to prefetch
+        }
+        Map<String, List<long[]>> ranges = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(workingSet)) {
+            String[] t = line.trim().split("\\s+");
+            if (t.length != 3) {
+                continue;
+            }
+            String file = "pages-" + t[0] + ".img";
+            if (image.lazyFiles().contains(file)) {
+                ranges.computeIfAbsent(file, k -> new ArrayList<>()).add(new long[] {Long.parseLong(t[1]) * 4096, Long.parseLong(t[2]) * 4096});
+            }
+        }
+        ranges.forEach((file, r) -> {
+            image.ensure(file, r, Duration.ofSeconds(60));
+            r.forEach(x -> present.get(file).mark(x[0], x[1]));
+        });
+    }
+
+    /** FUSE reads so far over all mounts: {requests, bytes asked for}. */
+    public long[] served() {
+        long[] t = new long[2];
+        for (PageFs m : mounts) {
+            long[] s = m.served();
+            t[0] += s[0];
+            t[1] += s[1];
+        }
+        return t;
+    }
+
+    /** The directory CRIU restores from. */
+    public Path restoreDir() {
+        return restoreDir;
+    }
+
+    /** Bytes fetched by {@link #open} (small files and, with prefetch, the working set). */
+    public long openedBytes() {
+        return prefetched;
+    }
+
+    public double openMillis() {
+        return openMillis;
+    }
+
+    public LazyImage image() {
+        return image;
+    }
+
+    public boolean completed() {
+        return completed;
+    }
+
+    /** Call before CRIU starts; false when the session is finished (completed or closed): use the node copy. */
+    boolean beginRestore() {
+        restoring.readLock().lock();
+        if (completed || closed) {
+            restoring.readLock().unlock();
+            return false;
+        }
+        return true;
+    }
+
+    void endRestore() {
+        restoring.readLock().unlock();
+    }
+
+    /**
+     * Starts the background fill once (later calls do nothing). When the image is complete it becomes the node's copy
+     * at {@code target}; {@code onComplete} receives it, or null if the fill failed.
+     */
+    void startFill(Path target, Consumer<Path> onComplete) {
+        if (!fillStarted.compareAndSet(false, true)) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            long t0 = System.nanoTime();
+            try {
+                for (var f : image.manifest().files()) {
+                    var bits = present.get(f.name());
+                    for (long off = 0; bits != null && off < f.size() && !closed; off += FILL_BATCH) {
+                        long len = Math.min(FILL_BATCH, f.size() - off);
+                        image.ensure(f.name(), off, len, FILL_BATCH_TIMEOUT);
+                        bits.mark(off, len); // from now on the helper reads these pages itself
+                    }
+                }
+                restoring.writeLock().lock();
+                try {
+                    if (closed) {
+                        return;
+                    }
+                    Path copy = image.completeInto(target);
+                    completed = true;
+                    mounts.forEach(PageFs::detach); // running instances keep their mappings; the helper serves them
+                    deleteQuietly(restoreDir);
+                    LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " lazy image filled in " + String.format(java.util.Locale.ROOT,
+                            "%.0f", (System.nanoTime() - t0) / 1e6) + " ms (" + image.bytesFetched() + " bytes over " + image.transport()
+                            + "); later restores map the node's copy " + copy);
+                    onComplete.accept(copy);
+                } finally {
+                    restoring.writeLock().unlock();
+                }
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": background fill of the lazy image stopped: " + e.getMessage()
+                        + "; instances fault in what they need while the store answers, the next restore fetches again");
+                onComplete.accept(null);
+            }
+        }, "spore-lazy-fill " + name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Ends the session: unmounts (instances that still map an incomplete image die at their next miss) and deletes its files. */
+    @Override
+    public void close() {
+        closed = true;
+        if (!completed) {
+            mounts.forEach(PageFs::kill);
+        }
+        image.close();
+        deleteQuietly(root);
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                LocalSnapshotRepository.deleteTree(p);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "cannot delete " + p + ": " + e.getMessage());
+        }
+    }
+
+    static AgentException wrap(String who, Exception e) {
+        return new AgentException(who + ": " + e.getMessage(), e);
+    }
+}
