@@ -60,6 +60,10 @@ final class DeployCommand extends SporeCli.Sub {
             + "Every value is treated as a secret: the gateway stores it 0600 and never returns it")
     Map<String, String> config = new LinkedHashMap<>();
 
+    @Option(names = "--env", description = "an environment variable KEY=VALUE of every instance (repeatable): what "
+            + "System.getenv returns, restored instances included (given at restore, never in the snapshot). Not secret: use --config for secrets")
+    Map<String, String> env = new LinkedHashMap<>();
+
     @Option(names = "--alias", description = "point this alias at the new version when it is ready")
     String alias;
 
@@ -98,6 +102,9 @@ final class DeployCommand extends SporeCli.Sub {
         }
         if (!config.isEmpty()) {
             req.put("config", config);
+        }
+        if (!env.isEmpty()) {
+            req.put("env", env);
         }
         int[] status = {0};
         client().stream("/functions/" + name + "/versions", req, line -> {

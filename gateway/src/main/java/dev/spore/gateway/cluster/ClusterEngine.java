@@ -73,6 +73,7 @@ public final class ClusterEngine implements Engine {
     public Prepared prepare(VersionRecord v, List<Path> warmupFiles, Consumer<Stage> progress) throws PrepareException {
         String fn = v.function();
         int n = v.version();
+        // no env for the template: the version's env is given to each instance at its start, so it is never in an image
         PrepareRequest req = new PrepareRequest(fn, n, fn + ".v" + n, v.handler(), List.of(Path.of(v.jar())), warmupFiles,
                 v.settings().warmupCount(), v.settings().memoryMb(), Map.of(), null);
         Set<String> tried = new HashSet<>();
