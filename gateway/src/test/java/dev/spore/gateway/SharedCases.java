@@ -61,9 +61,10 @@ final class SharedCases {
 
     /**
      * Compiles every .java of case folder {@code name} ({@code javac --release R -cp <crac>}) and packs the classes
-     * into {@code out/<name>.jar}, as the case's README builds it.
+     * into {@code out/<name>.jar}, as the case's README builds it. With {@code jdk} null the compiler of this JVM
+     * runs in-process; else {@code jdk/bin/javac} (a release newer than this JVM's).
      */
-    static Path jar(Path cases, String name, int release, Path crac, Path out) throws IOException {
+    static Path jar(Path cases, String name, int release, Path crac, Path out, Path jdk) throws IOException, InterruptedException {
         Path src = cases.resolve(name);
         List<String> sources;
         try (Stream<Path> files = Files.list(src)) {
@@ -73,17 +74,27 @@ final class SharedCases {
             throw new AssertionError("case=" + name + ": no .java in " + src);
         }
         Path classes = Files.createDirectories(out.resolve(name + "-classes"));
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        if (javac == null) {
-            throw new AssertionError("java.home=" + System.getProperty("java.home") + " has no compiler: run the tests on a JDK");
-        }
-        ByteArrayOutputStream diagnostics = new ByteArrayOutputStream();
         List<String> args = new java.util.ArrayList<>(List.of("--release", Integer.toString(release), "-cp", crac.toString(),
                 "-d", classes.toString()));
         args.addAll(sources);
-        int rc = javac.run(null, diagnostics, diagnostics, args.toArray(String[]::new));
+        int rc;
+        String diagnostics;
+        if (jdk == null) {
+            JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+            if (javac == null) {
+                throw new AssertionError("java.home=" + System.getProperty("java.home") + " has no compiler: run the tests on a JDK");
+            }
+            ByteArrayOutputStream d = new ByteArrayOutputStream();
+            rc = javac.run(null, d, d, args.toArray(String[]::new));
+            diagnostics = d.toString(StandardCharsets.UTF_8);
+        } else {
+            args.add(0, jdk.resolve("bin/javac").toString());
+            Process p = new ProcessBuilder(args).redirectErrorStream(true).start();
+            diagnostics = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            rc = p.waitFor();
+        }
         if (rc != 0) {
-            throw new AssertionError("case=" + name + ": javac failed (" + rc + "): " + diagnostics.toString(StandardCharsets.UTF_8));
+            throw new AssertionError("case=" + name + ": javac failed (" + rc + "): " + diagnostics);
         }
         Path jar = out.resolve(name + ".jar");
         try (OutputStream o = Files.newOutputStream(jar); JarOutputStream j = new JarOutputStream(o);

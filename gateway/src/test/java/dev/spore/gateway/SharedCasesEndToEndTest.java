@@ -34,19 +34,20 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Issue 13's "done when": every applicable case of {@code <repo>/../shared/cases} through the gateway, with real
  * CRIU and real restored JVMs. Each case's own handler source is compiled as its README says, deployed with
  * {@link Gateway#deploy} and invoked with {@link Gateway#invoke}; each test asserts the README's right value.
- * The agent-level versions are in {@code RestoreFidelityTest}. Case 04 (virtual threads, JDK 21+) stays there: the
- * gateway cannot deploy a version on another JDK than the node's default (no java home in a deploy).
+ * The agent-level versions are in {@code RestoreFidelityTest}. Case 04 (virtual threads, JDK 21+) is deployed with
+ * {@code javaHome} {@value #JDK25} (CI has it).
  * Deploys run in two queues from {@link #start()} so that the tests mostly wait for CRIU, not for each other;
  * case 06 is deployed first and invoked last, so its snapshot waits past the handler's 20 s token TTL.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SharedCasesEndToEndTest {
 
-    static final List<String> FUNCTIONS = List.of("c01", "c01leak", "c02", "c02leak", "c03", "c06", "c08", "c08cold", "c09",
+    static final List<String> FUNCTIONS = List.of("c01", "c01leak", "c02", "c02leak", "c03", "c04", "c04cold", "c06", "c08", "c08cold", "c09",
             "c09ok", "c12", "c13");
     /** Case 06: how long its snapshot waits before the first restore, more than the handler's 20 s TTL. */
     static final long C06_WAIT_MS = 25_000;
     static final String C02_LOG = "/tmp/spore-case02.log";
+    static final String JDK25 = "/usr/lib/jvm/temurin-25-jdk-amd64";
 
     static Path data;
     static Gateway gateway;
@@ -66,8 +67,10 @@ class SharedCasesEndToEndTest {
         for (String c : List.of("01-tcp-pool-reopened-before-dump", "02-log-file-reopened-before-dump", "03-prng-default-generators",
                 "06-nanotime-across-snapshot", "08-env-at-restore", "09-after-restore-hook-throws", "12-deleted-mapped-file",
                 "13-proc-self-file-kept-open")) {
-            jar.put(c.substring(0, 2), SharedCases.jar(cases, c, 17, crac, jars));
+            jar.put(c.substring(0, 2), SharedCases.jar(cases, c, 17, crac, jars, null));
         }
+        assertThat(Path.of(JDK25, "bin/java")).as("CI has JDK 25 at %s (case 04)", JDK25).isExecutable();
+        jar.put("04", SharedCases.jar(cases, "04-virtual-thread-threadlocalrandom", 21, crac, jars, Path.of(JDK25)));
         deleteCase02Logs();
         echo = new SharedCases.EchoServer(7071);
         gateway = Gateway.onThisNode(home, data, null, new SimpleMeterRegistry());
@@ -88,6 +91,9 @@ class SharedCasesEndToEndTest {
                 List.of("c06", "c01", "c01leak", "c02", "c02leak", "c13"));
         queue(List.of(
                 () -> deploy("c03", req("cases.c03.DefaultGenerators", jar.get("03"), "warm", null, 10, null, null)),
+                () -> deploy("c04", onJdk25(req("cases.c04.VirtualThreadRandom", jar.get("04"), "warm", null, 4, null, null))),
+                () -> deploy("c04cold", withoutCheckpoint(onJdk25(req("cases.c04.VirtualThreadRandom", jar.get("04"), "warm", null, null,
+                        null, null)))),
                 () -> deploy("c09", req("cases.c09.FailingRestoreHook", jar.get("09"), "x", null, null, Map.of("FAIL_RESTORE", "1"), null)),
                 () -> deploy("c09ok", req("cases.c09.FailingRestoreHook", jar.get("09"), "x", null, null, null, null)),
                 () -> deploy("c08", req("cases.c08.EnvAtRestore", jar.get("08"), "x", null, null, Map.of("CASE08", "cfg1"),
@@ -95,7 +101,7 @@ class SharedCasesEndToEndTest {
                 () -> deploy("c08cold", withoutCheckpoint(req("cases.c08.EnvAtRestore", jar.get("08"), "x", null, null,
                         Map.of("CASE08", "cfg1"), Map.of("SPORE_CASE08", "two")))),
                 () -> deploy("c12", req("cases.c12.DeletedMapping", jar.get("12"), "x", 0, null, null, null))),
-                List.of("c03", "c09", "c09ok", "c08", "c08cold", "c12"));
+                List.of("c03", "c04", "c04cold", "c09", "c09ok", "c08", "c08cold", "c12"));
     }
 
     interface Deploy {
@@ -128,12 +134,17 @@ class SharedCasesEndToEndTest {
     static DeployRequest req(String handler, Path jar, String warmup, Integer keepAlive, Integer maxInstances,
                              Map<String, String> config, Map<String, String> env) {
         return new DeployRequest(handler, jar.toString(), null, 128, null, 1, maxInstances, null, keepAlive, List.of(warmup), 20,
-                config, null, null, null, env);
+                config, null, null, null, env, null);
+    }
+
+    private static DeployRequest onJdk25(DeployRequest r) {
+        return new DeployRequest(r.handler(), r.jarPath(), null, r.memoryMb(), r.timeoutMs(), r.concurrency(), r.maxInstances(),
+                r.queue(), r.keepAliveSeconds(), r.warmup(), r.warmupCount(), r.config(), null, null, null, r.env(), JDK25);
     }
 
     private static DeployRequest withoutCheckpoint(DeployRequest r) {
         return new DeployRequest(r.handler(), r.jarPath(), null, r.memoryMb(), r.timeoutMs(), r.concurrency(), r.maxInstances(),
-                r.queue(), r.keepAliveSeconds(), r.warmup(), r.warmupCount(), r.config(), null, false, null, r.env());
+                r.queue(), r.keepAliveSeconds(), r.warmup(), r.warmupCount(), r.config(), null, false, null, r.env(), r.javaHome());
     }
 
     static VersionRecord ready(String fn) throws Exception {
@@ -167,6 +178,7 @@ class SharedCasesEndToEndTest {
 
     static String body(InvokeResult r) {
         assertThat(r.reply().failedReply()).as("fn=%s instance=%s: %s", r.function(), r.instance(), r.reply().error()).isFalse();
+        System.out.println("fn=" + r.function() + " instance=" + r.instance() + " start=" + r.start().label() + ": " + r.reply().bodyText());
         return r.reply().bodyText();
     }
 
@@ -280,9 +292,41 @@ class SharedCasesEndToEndTest {
         }
     }
 
-    /** Case 08: System.getenv in a restored instance is the restore's, as a cold start of the version sees it. */
+    /** Case 04 on JDK 25: ThreadLocalRandom on a virtual thread alive at the checkpoint differs in every sibling. */
     @Test
     @Order(4)
+    void case04VirtualThreadThreadLocalRandomDiffersInEveryRestoredSibling() throws Exception {
+        VersionRecord v = ready("c04");
+        assertThat(v.settings().javaHome()).isEqualTo(JDK25);
+        List<CompletableFuture<InvokeResult>> calls = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            calls.add(invokeAsync("c04", "hold"));
+        }
+        List<Map<String, String>> firsts = new ArrayList<>();
+        for (CompletableFuture<InvokeResult> c : calls) {
+            InvokeResult r = c.get(120, TimeUnit.SECONDS);
+            assertThat(r.start()).isIn(StartKind.RESTORED, StartKind.WARM);
+            if (r.start() == StartKind.RESTORED) {
+                firsts.add(fields(body(r)));
+            }
+        }
+        System.out.println("case 04: " + firsts.size() + " restored siblings answered their first call: " + firsts);
+        assertThat(firsts).as("restored siblings").hasSizeGreaterThanOrEqualTo(2);
+        for (String key : List.of("instance", "virtual", "platform", "caller")) {
+            Set<String> values = new HashSet<>();
+            firsts.forEach(f -> values.add(f.get(key)));
+            assertThat(values).as("%s in %d siblings: %s", key, firsts.size(), firsts).hasSize(firsts.size());
+        }
+        // a cold start of a version on JDK 25 runs JDK 25 too (the classes need 21+: JDK 17 cannot load them)
+        ready("c04cold");
+        InvokeResult cold = invoke("c04cold", "x");
+        assertThat(cold.start()).isEqualTo(StartKind.COLD);
+        assertThat(fields(body(cold))).containsKeys("virtual", "platform", "caller");
+    }
+
+    /** Case 08: System.getenv in a restored instance is the restore's, as a cold start of the version sees it. */
+    @Test
+    @Order(5)
     void case08EnvironmentIsTheRestoresAsInAColdStart() throws Exception {
         assertThat(System.getenv("SPORE_CASE08")).as("the gateway's own environment (gateway/pom.xml, surefire), which "
                 + "templates inherit").isEqualTo("one");
@@ -299,7 +343,7 @@ class SharedCasesEndToEndTest {
 
     /** Case 09: a throwing afterRestore hook: the call is served cold (fallback) with the pool open, counted. */
     @Test
-    @Order(5)
+    @Order(6)
     void case09ThrowingRestoreHookFallsBackToAColdStartAndIsCounted() throws Exception {
         ready("c09");
         double before = gateway.metrics().count("spore.restore.failures", "function", "c09");
@@ -316,7 +360,7 @@ class SharedCasesEndToEndTest {
 
     /** Case 12: a 4 MiB mapping of a deleted file travels in the image; two restores read the same bytes. */
     @Test
-    @Order(6)
+    @Order(7)
     void case12DeletedMappedFileIsRestoredWithItsContent() throws Exception {
         VersionRecord v = ready("c12");
         Set<String> seen = new HashSet<>();
@@ -334,7 +378,7 @@ class SharedCasesEndToEndTest {
 
     /** Case 13: /proc/self/stat held open: the deploy fails naming it, the version is never ready. */
     @Test
-    @Order(7)
+    @Order(8)
     void case13ProcFileKeptOpenFailsTheDeployByName() throws Exception {
         VersionRecord v = failed("c13");
         assertThat(v.reason()).contains("/proc/").contains("stat");
@@ -345,7 +389,7 @@ class SharedCasesEndToEndTest {
 
     /** Case 06: deployed first, invoked last: nanoTime counts the wait, the 20 s nanoTime TTL expired. */
     @Test
-    @Order(8)
+    @Order(9)
     void case06NanoTimeCountsTheTimeTheSnapshotWaited() throws Exception {
         ready("c06");
         long waitedMs = (System.nanoTime() - c06ReadyAt) / 1_000_000;

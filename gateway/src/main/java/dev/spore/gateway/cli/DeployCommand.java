@@ -64,6 +64,10 @@ final class DeployCommand extends SporeCli.Sub {
             + "System.getenv returns, restored instances included (given at restore, never in the snapshot). Not secret: use --config for secrets")
     Map<String, String> env = new LinkedHashMap<>();
 
+    @Option(names = "--java-home", description = "the JDK the version runs, a JDK installed on the nodes "
+            + "(under /usr/lib/jvm), e.g. /usr/lib/jvm/temurin-25-jdk-amd64 (default: the node's own)")
+    String javaHome;
+
     @Option(names = "--alias", description = "point this alias at the new version when it is ready")
     String alias;
 
@@ -90,6 +94,7 @@ final class DeployCommand extends SporeCli.Sub {
         putIf(req, "keepAliveSeconds", keepAlive);
         putIf(req, "warmupCount", warmupCount);
         putIf(req, "alias", alias);
+        putIf(req, "javaHome", javaHome);
         if (noCheckpoint) {
             req.put("checkpoint", false);
         }

@@ -17,12 +17,12 @@ import java.util.regex.Pattern;
  * {@code config} holds secrets: it is never serialised (version.json and the API show {@code configKeys}
  * only); {@link FunctionRegistry} keeps the values in a 0600 {@code config.json} beside version.json.
  * {@code env} is the version's environment variables (not secret: stored and shown with the version), given to
- * every instance at its start, never to the template.
+ * every instance at its start, never to the template. {@code javaHome} is the version's JDK (null: the node's default).
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record VersionSettings(int memoryMb, int timeoutMs, int concurrency, int maxInstances, int queue,
                               int keepAliveSeconds, int warmupCount, @JsonIgnore Map<String, String> config,
-                              Map<String, String> env) {
+                              Map<String, String> env, String javaHome) {
 
     public static final Pattern CONFIG_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,127}");
     public static final Pattern ENV_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,127}");
@@ -41,7 +41,7 @@ public record VersionSettings(int memoryMb, int timeoutMs, int concurrency, int 
     }
 
     public VersionSettings withConfig(Map<String, String> c) {
-        return new VersionSettings(memoryMb, timeoutMs, concurrency, maxInstances, queue, keepAliveSeconds, warmupCount, c, env);
+        return new VersionSettings(memoryMb, timeoutMs, concurrency, maxInstances, queue, keepAliveSeconds, warmupCount, c, env, javaHome);
     }
 
     public static final int DEFAULT_MEMORY_MB = 256;
@@ -61,7 +61,26 @@ public record VersionSettings(int memoryMb, int timeoutMs, int concurrency, int 
                 check("keepAliveSeconds", r.keepAliveSeconds(), DEFAULT_KEEP_ALIVE_S, 0, 86_400),
                 check("warmupCount", r.warmupCount(), 0, 0, 100_000),
                 checkConfig(r.config()),
-                checkEnv(r.env()));
+                checkEnv(r.env()),
+                checkJavaHome(r.javaHome()));
+    }
+
+    /** An absolute, normalised path (whether it is one of a node's JDKs is the node's to say). */
+    static String checkJavaHome(String javaHome) {
+        if (javaHome == null || javaHome.isBlank()) {
+            return null;
+        }
+        java.nio.file.Path p;
+        try {
+            p = java.nio.file.Path.of(javaHome);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new IllegalArgumentException("javaHome '" + javaHome + "' is not a path: give a JDK's directory, e.g. /usr/lib/jvm/temurin-25-jdk-amd64", e);
+        }
+        if (!p.isAbsolute() || !p.normalize().equals(p) || javaHome.length() > 4096) {
+            throw new IllegalArgumentException("javaHome '" + javaHome + "' must be an absolute path without . or .. (up to 4096 "
+                    + "characters): give a JDK's directory, e.g. /usr/lib/jvm/temurin-25-jdk-amd64");
+        }
+        return p.toString();
     }
 
     /** Keys {@link #ENV_KEY}, values without NUL; the sizes as {@link #checkConfig}. */

@@ -78,7 +78,7 @@ public final class NodeStarts implements WorkerFactory {
         // the version's env goes to every instance, restored or cold, so both see the same System.getenv()
         StartRequest req = new StartRequest(id, restore ? v.snapshot() : null, v.function(), v.version(), v.handler(),
                 List.of(Path.of(v.jar())), v.settings().memoryMb(), v.settings().concurrency(), v.settings().config(),
-                v.settings().env(), timeout);
+                v.settings().env(), timeout, v.settings().javaHome());
         Set<String> tried = new HashSet<>();
         StringBuilder skipped = new StringBuilder();
         while (true) {
