@@ -69,7 +69,7 @@ class GatewayEndToEndTest {
     static DeployRequest request(String handler, Path jarPath, Integer timeoutMs, Integer maxInstances, Integer keepAlive,
                                  List<String> warmup, Map<String, String> config) {
         return new DeployRequest(handler, jarPath.toString(), null, 128, timeoutMs, null, maxInstances, null, keepAlive,
-                warmup, warmup == null ? null : 20, config, null, null, null);
+                warmup, warmup == null ? null : 20, config, null, null, null, null, null);
     }
 
     static InvokeResult invoke(String fn, String payload) throws Exception {

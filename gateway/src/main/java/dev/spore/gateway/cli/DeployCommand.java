@@ -60,6 +60,14 @@ final class DeployCommand extends SporeCli.Sub {
             + "Every value is treated as a secret: the gateway stores it 0600 and never returns it")
     Map<String, String> config = new LinkedHashMap<>();
 
+    @Option(names = "--env", description = "an environment variable KEY=VALUE of every instance (repeatable): what "
+            + "System.getenv returns, restored instances included (given at restore, never in the snapshot). Not secret: use --config for secrets")
+    Map<String, String> env = new LinkedHashMap<>();
+
+    @Option(names = "--java-home", description = "the JDK the version runs, a JDK installed on the nodes "
+            + "(under /usr/lib/jvm), e.g. /usr/lib/jvm/temurin-25-jdk-amd64 (default: the node's own)")
+    String javaHome;
+
     @Option(names = "--alias", description = "point this alias at the new version when it is ready")
     String alias;
 
@@ -86,6 +94,7 @@ final class DeployCommand extends SporeCli.Sub {
         putIf(req, "keepAliveSeconds", keepAlive);
         putIf(req, "warmupCount", warmupCount);
         putIf(req, "alias", alias);
+        putIf(req, "javaHome", javaHome);
         if (noCheckpoint) {
             req.put("checkpoint", false);
         }
@@ -98,6 +107,9 @@ final class DeployCommand extends SporeCli.Sub {
         }
         if (!config.isEmpty()) {
             req.put("config", config);
+        }
+        if (!env.isEmpty()) {
+            req.put("env", env);
         }
         int[] status = {0};
         client().stream("/functions/" + name + "/versions", req, line -> {

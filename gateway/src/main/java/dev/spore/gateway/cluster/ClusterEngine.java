@@ -73,8 +73,9 @@ public final class ClusterEngine implements Engine {
     public Prepared prepare(VersionRecord v, List<Path> warmupFiles, Consumer<Stage> progress) throws PrepareException {
         String fn = v.function();
         int n = v.version();
+        // no env for the template: the version's env is given to each instance at its start, so it is never in an image
         PrepareRequest req = new PrepareRequest(fn, n, fn + ".v" + n, v.handler(), List.of(Path.of(v.jar())), warmupFiles,
-                v.settings().warmupCount(), v.settings().memoryMb(), Map.of(), null);
+                v.settings().warmupCount(), v.settings().memoryMb(), Map.of(), v.settings().javaHome());
         Set<String> tried = new HashSet<>();
         while (true) {
             Admission a;
@@ -99,8 +100,8 @@ public final class ClusterEngine implements Engine {
                             + "), trying the next node: " + e.getMessage());
                     continue;
                 }
-                throw new PrepareException(e.stage() != null ? e.stage() : VersionRecord.STARTING,
-                        "node=" + a.name() + " " + e.getMessage(), e);
+                String msg = e.getMessage().startsWith("node=") ? e.getMessage() : "node=" + a.name() + " " + e.getMessage();
+                throw new PrepareException(e.stage() != null ? e.stage() : VersionRecord.STARTING, msg, e);
             }
         }
     }

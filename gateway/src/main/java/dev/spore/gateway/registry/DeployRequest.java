@@ -21,9 +21,16 @@ import java.util.Map;
  * @param alias       an alias to point at the new version once it is ready (besides {@code latest})
  * @param checkpoint  false: no snapshot; every instance starts cold (for functions that cannot be checkpointed,
  *                    and for comparing cold with restored starts)
+ * @param env         the version's environment variables: what {@code System.getenv} returns in every instance
+ *                    (restored ones get them at restore, over the node's own environment, as a cold start would),
+ *                    never given to the template, so never in an image. Not secret (shown with the version): put
+ *                    secrets in {@code config}. Keys {@code [A-Za-z_][A-Za-z0-9_]{0,127}}, same size limits as config
+ * @param javaHome    the JDK the version runs (an absolute path, one of the nodes' JDKs, e.g.
+ *                    {@code /usr/lib/jvm/temurin-25-jdk-amd64}): its template and cold starts run it, restores run the
+ *                    image's; null for the node's default
  */
 public record DeployRequest(String handler, String jarPath, String jarBase64, Integer memoryMb, Integer timeoutMs,
                             Integer concurrency, Integer maxInstances, Integer queue, Integer keepAliveSeconds,
                             List<String> warmup, Integer warmupCount, Map<String, String> config, String alias, Boolean checkpoint,
-                            String upload) {
+                            String upload, Map<String, String> env, String javaHome) {
 }

@@ -99,7 +99,7 @@ class ClusterEngineTest {
         Path jar = FixtureJars.functionJar(Files.createDirectories(Path.of("target/test-jars")));
         List<Stage> stages = new CopyOnWriteArrayList<>();
         VersionRecord v = gateway.deploy(fn, new DeployRequest(HANDLER, jar.toAbsolutePath().toString(), null, null, 5000, null,
-                4, null, null, null, null, Map.of(), null, null, null), stages::add);
+                4, null, null, null, null, Map.of(), null, null, null, null, null), stages::add);
         assertThat(stages).anySatisfy(s -> assertThat(s.detail()).startsWith("node="));
         return v;
     }

@@ -19,7 +19,7 @@ class SecretConfigTest {
     Path data;
 
     static DeployRequest withConfig(Map<String, String> config) {
-        return new DeployRequest("a.B", "/x.jar", null, null, null, null, null, null, null, null, null, config, null, null, null);
+        return new DeployRequest("a.B", "/x.jar", null, null, null, null, null, null, null, null, null, config, null, null, null, null, null);
     }
 
     @Test

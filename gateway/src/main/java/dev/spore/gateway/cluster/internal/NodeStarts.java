@@ -75,8 +75,10 @@ public final class NodeStarts implements WorkerFactory {
     private Worker start(String id, boolean restore) {
         String what = restore ? "restore" : "cold";
         Duration timeout = nodes.settings().startTimeout();
+        // the version's env goes to every instance, restored or cold, so both see the same System.getenv()
         StartRequest req = new StartRequest(id, restore ? v.snapshot() : null, v.function(), v.version(), v.handler(),
-                List.of(Path.of(v.jar())), v.settings().memoryMb(), v.settings().concurrency(), v.settings().config(), Map.of(), timeout);
+                List.of(Path.of(v.jar())), v.settings().memoryMb(), v.settings().concurrency(), v.settings().config(),
+                v.settings().env(), timeout, v.settings().javaHome());
         Set<String> tried = new HashSet<>();
         StringBuilder skipped = new StringBuilder();
         while (true) {

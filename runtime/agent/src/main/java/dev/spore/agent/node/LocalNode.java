@@ -152,7 +152,7 @@ public final class LocalNode implements Node {
             }
             LaunchSpec.Builder b = f.toLaunchSpec().instanceId(id).jvmOption("-Xmx" + r.memoryMb() + "m");
             if (r.javaHome() != null) {
-                b.javaHome(Path.of(r.javaHome()));
+                b.javaHome(knownJdk(r.javaHome()));
             }
             template = agent.launch(b.build());
         } catch (AgentException e) {
@@ -300,6 +300,9 @@ public final class LocalNode implements Node {
             if (r.instanceId() != null) {
                 b.instanceId(r.instanceId());
             }
+            if (r.javaHome() != null) {
+                b.javaHome(knownJdk(r.javaHome()));
+            }
             // per-instance configuration goes only to live instances, never to a template that is imaged
             r.config().forEach(b::config);
             b.env(r.env());
@@ -321,6 +324,23 @@ public final class LocalNode implements Node {
                     + (alive ? " within " + timeout.toSeconds() + " s" : " (it exited)") + " | stderr: " + i.stderrTail(6));
         }
         return track(new LocalInstance(i, name, null, 0, 0, () -> forget(i.id())));
+    }
+
+    /**
+     * {@code javaHome} if it is one of this node's JDKs ({@link NodeFacts#javaHomes}): a caller names a JDK, it never
+     * makes the node run an arbitrary {@code bin/java}.
+     */
+    private Path knownJdk(String javaHome) {
+        Path p = Path.of(javaHome);
+        try {
+            if (javaHomes.contains(p.toRealPath().toString())) {
+                return p;
+            }
+        } catch (IOException e) {
+            // not there: refused below
+        }
+        throw new AgentException("node=" + name + " javaHome=" + javaHome + " is not one of this node's JDKs " + javaHomes
+                + ": deploy with one of them (or install that JDK under /usr/lib/jvm)");
     }
 
     private LocalInstance track(LocalInstance i) {

@@ -274,7 +274,8 @@ public final class RemoteNode implements Node {
                 .setFunction(r.function() == null ? "" : r.function()).setVersion(r.version())
                 .setHandler(r.handler() == null ? "" : r.handler()).addAllClassPath(classPath).setMemoryMb(r.memoryMb())
                 .setConcurrency(r.concurrency()).putAllConfig(r.config()).putAllEnv(r.env())
-                .setTimeoutMs(r.timeout() == null ? 0 : r.timeout().toMillis()).build();
+                .setTimeoutMs(r.timeout() == null ? 0 : r.timeout().toMillis())
+                .setJavaHome(r.javaHome() == null ? "" : r.javaHome()).build();
     }
 
     private List<FileMeta> describe(String where, List<Path> files) {

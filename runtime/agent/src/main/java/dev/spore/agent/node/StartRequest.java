@@ -21,14 +21,23 @@ import java.util.Map;
  * @param config      per-instance configuration, given at restore (never part of an image)
  * @param env         per-instance environment variables, given at restore
  * @param timeout     how long the start may take before it is abandoned (and the instance killed)
+ * @param javaHome    the JDK a cold start runs (the version's, as its prepare ran), or null for the node's default;
+ *                    a restore runs the JDK its image was made with
  */
 public record StartRequest(String instanceId, String snapshot, String function, int version, String handler,
                            List<Path> classPath, int memoryMb, int concurrency, Map<String, String> config,
-                           Map<String, String> env, Duration timeout) {
+                           Map<String, String> env, Duration timeout, String javaHome) {
 
     public StartRequest {
         classPath = classPath == null ? List.of() : List.copyOf(classPath);
         config = config == null ? Map.of() : Map.copyOf(config);
         env = env == null ? Map.of() : Map.copyOf(env);
+    }
+
+    /** A start on the node's default JDK. */
+    public StartRequest(String instanceId, String snapshot, String function, int version, String handler,
+                        List<Path> classPath, int memoryMb, int concurrency, Map<String, String> config,
+                        Map<String, String> env, Duration timeout) {
+        this(instanceId, snapshot, function, version, handler, classPath, memoryMb, concurrency, config, env, timeout, null);
     }
 }

@@ -96,6 +96,13 @@ class LocalNodeTest {
             assertThat(node.logs("never-ran", "stdout", 5)).isNull();
             assertThatThrownBy(() -> node.restore(new StartRequest("x", "nope.v9", "nope", 9, null, null, 64, 1, Map.of(), Map.of(), WAIT)))
                     .isInstanceOfSatisfying(NodeException.class, e -> assertThat(e.kind()).isEqualTo(NodeException.Kind.SNAPSHOT_NOT_FOUND));
+
+            // a caller names one of the node's JDKs; anything else is refused before a process starts
+            assertThatThrownBy(() -> node.cold(new StartRequest("cold-x", null, "hello", 1, "dev.spore.functions.hello.Hello",
+                    List.of(hello()), 64, 1, Map.of(), Map.of(), WAIT, tmp.toString())))
+                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(e.kind()).isEqualTo(NodeException.Kind.START_FAILED))
+                    .hasMessageContaining("javaHome=" + tmp + " is not one of this node's JDKs");
+            assertThat(node.instanceDir("cold-x")).isNull();
         }
 
         // the same store, seen from a node whose operator hides a CPU feature the image's JIT code uses

@@ -158,7 +158,8 @@ public final class NodeService extends NodeServiceGrpc.NodeServiceImplBase {
         }
         return new StartRequest(m.getInstanceId(), m.getSnapshot().isEmpty() ? null : m.getSnapshot(), m.getFunction(),
                 m.getVersion(), m.getHandler(), classPath, m.getMemoryMb(), m.getConcurrency(), m.getConfigMap(),
-                m.getEnvMap(), m.getTimeoutMs() == 0 ? null : Duration.ofMillis(m.getTimeoutMs()));
+                m.getEnvMap(), m.getTimeoutMs() == 0 ? null : Duration.ofMillis(m.getTimeoutMs()),
+                m.getJavaHome().isEmpty() ? null : m.getJavaHome());
     }
 
     private InstanceMsg started(NodeInstance i) {
