@@ -244,7 +244,7 @@ public final class LocalNode implements Node {
                     b.instanceId(r.instanceId());
                 }
                 Instance i = agent.restore(s, b.build());
-                return track(new LocalInstance(i, name, snap, fetched.bytes(), fetched.millis(), () -> forget(i.id())));
+                return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id())));
             } catch (AgentException e) {
                 snapshots.evict(snap);
                 throw new NodeException(NodeException.Kind.RESTORE_FAILED, "node=" + name + " " + e.getMessage(), e);
@@ -287,7 +287,11 @@ public final class LocalNode implements Node {
             throw new NodeException(NodeException.Kind.START_FAILED, who + ": cold start did not reach its serve loop"
                     + (alive ? " within " + timeout.toSeconds() + " s" : " (it exited)") + " | stderr: " + i.stderrTail(6));
         }
-        return track(new LocalInstance(i, name, null, 0, 0, () -> forget(i.id())));
+        return track(new LocalInstance(i, name, null, label(r), 0, 0, () -> forget(i.id())));
+    }
+
+    private static String label(StartRequest r) {
+        return r.function() == null ? null : "fn=" + r.function() + " v=" + r.version();
     }
 
     private LocalInstance track(LocalInstance i) {
