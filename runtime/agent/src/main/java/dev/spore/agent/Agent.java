@@ -286,6 +286,7 @@ public final class Agent implements AutoCloseable {
             meta.put("source-instance", instance.id());
             meta.put(MOUNT_NS, Boolean.toString(instance.mountNs())); // restores must recreate it (CRIU options)
             meta.put("isolation.uid", instance.uid() == null ? "0" : Integer.toString(instance.uid()));
+            meta.put("isolation.net-ns", Boolean.toString(isolation.netns())); // CRIU restores it from the image as dumped
             if (instance.heapMb() > 0) {
                 meta.put("heap-mb", Integer.toString(instance.heapMb())); // restores size their cgroup's memory.max from it
             }

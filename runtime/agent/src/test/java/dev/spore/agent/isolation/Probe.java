@@ -10,7 +10,7 @@ import java.util.stream.Stream;
 /**
  * A function that reports what it can see of the node, for the isolation tests: {@code uid} (real uid from
  * /proc/self/status), {@code env:NAME}, {@code procs} (pids visible in /proc), {@code peek:PID} (can it list
- * /proc/PID/fd), {@code cgroup} (/proc/self/cgroup), {@code sleep:MS}, {@code oom:MB} (touches MB of native memory,
+ * /proc/PID/fd), {@code cgroup} (/proc/self/cgroup), {@code net} (its network interfaces), {@code sleep:MS}, {@code oom:MB} (touches MB of native memory,
  * outside the heap, so only the cgroup's limit stops it).
  */
 public final class Probe implements Function<String, String> {
@@ -40,6 +40,10 @@ public final class Probe implements Function<String, String> {
                 } catch (IOException e) {
                     return "denied";
                 }
+            }
+            if (in.equals("net")) { // interfaces of the network namespace this JVM is in
+                return String.join(",", Files.readAllLines(Path.of("/proc/self/net/dev")).stream().skip(2)
+                        .map(l -> l.split(":")[0].strip()).sorted().toList());
             }
             if (in.equals("cgroup")) {
                 return Files.readString(Path.of("/proc/self/cgroup")).strip();

@@ -49,6 +49,7 @@ public final class Cgroups {
     private final int poolSize = Integer.getInteger("spore.cgroup.pool", 4);
     private final Object refill = new Object();
     private boolean refilling;
+    private volatile boolean closed;
 
     private Cgroups(Layout layout, Map<String, Path> bases, String why) {
         this.layout = layout;
@@ -169,8 +170,11 @@ public final class Cgroups {
         }
         Thread t = new Thread(() -> {
             try {
-                while (pool.size() < poolSize) {
+                while (pool.size() < poolSize && !closed) {
                     pool.addLast(make());
+                }
+                if (closed) {
+                    close(); // made while the agent closed: remove them too
                 }
             } catch (IOException | RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "cannot pre-create instance cgroups: " + e.getMessage());
@@ -203,6 +207,7 @@ public final class Cgroups {
 
     /** Removes the pooled cgroups (agent close). */
     public void close() {
+        closed = true;
         InstanceCgroup g;
         while ((g = pool.pollFirst()) != null) {
             g.release();
