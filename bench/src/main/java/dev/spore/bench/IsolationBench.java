@@ -30,7 +30,7 @@ public final class IsolationBench {
     private static final String[][] SETTINGS = {
             {"off", "spore.isolation=false"},
             {"cgroup+uid+env", "spore.instance.mount-proc=false"},
-            {"full (+mount ns, /proc)", ""},
+            {"full (+mount ns, /proc)", "spore.instance.mount-proc=true"},
     };
 
     public static void main(String[] args) throws Exception {

@@ -226,13 +226,18 @@ public final class Agent implements AutoCloseable {
         // the JVM is init of its own PID namespace (with its own /proc, and network when configured), a session
         // leader, and drops root (setpriv) before it execs: CRIU dumps those credentials, so restores run as that uid too
         List<String> exec = new ArrayList<>(isolation.unshare());
+        if (isolation.mountProc()) {
+            // still root, inside the new mount namespace: open the working directory and stdin again there (CRIU cannot
+            // dump a file opened through the parent namespace's mounts: `Can't lookup mount=24 for fd=0 path=/dev/null`),
+            // and drop the node's nsfs mounts (`ip netns` handles), which CRIU cannot dump (`doesn't have a proper root mount`)
+            exec.addAll(List.of("/bin/sh", "-c", "cd '" + SporeRoot.cwd() + "' && exec 0</dev/null && for m in $(awk "
+                    + "'{for(i=7;i<=NF;i++) if($i==\"-\"){if($(i+1)==\"nsfs\") print $5; break}}' /proc/self/mountinfo);"
+                    + " do umount -l \"$m\"; done; exec \"$@\"", "spore-ns"));
+        }
         exec.add("setsid");
         Integer uid = isolation.uidFor(spec.checkpointable);
         exec.addAll(isolation.dropPrivileges(uid));
-        // inside a new mount namespace, the working directory and stdin are opened again there: CRIU cannot dump a file
-        // opened through the parent namespace's mounts (`Can't lookup mount=N for fd=0 path=/dev/null`)
-        String inNs = isolation.mountProc() ? "cd '" + SporeRoot.cwd() + "' && exec 0</dev/null && " : "";
-        exec.addAll(List.of("/bin/sh", "-c", inNs + "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
+        exec.addAll(List.of("/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
         String home = realPath(spec.javaHome);
         // the JDK's facts are a checkpoint's requirements: probe them (once per JDK) while the function warms up

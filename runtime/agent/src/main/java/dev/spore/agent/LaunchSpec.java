@@ -96,7 +96,8 @@ public final class LaunchSpec {
         }
 
         /**
-         * Environment variables added to the JVM's process environment (a cold start's). Do not give a checkpoint's
+         * The JVM's own environment variables (a cold start's), on top of the allow-list ({@code PATH, LANG, LC_ALL,
+         * TZ}, {@code HOME}, {@code JAVA_HOME}; docs/isolation.md): nothing else of the agent's environment reaches it. Do not give a checkpoint's
          * template what must not be in its image: give it at restore ({@link RestoreSpec.Builder#env}).
          */
         public Builder env(Map<String, String> values) {

@@ -260,8 +260,9 @@ public final class Criu {
      * for 17 minutes). Such a task still runs CRIU's executable and has init as its parent, which no live
      * restore's task has (their parent is their CRIU). Called after every failed restore.
      *
-     * <p>Turned down: a cgroup per instance catches these from birth but joining one cost ~7 ms per restore
-     * (measured); running CRIU as init of its own PID namespace fails to set up the time namespace.
+     * <p>With instance cgroups on, such a task is born in the instance's cgroup (CRIU runs there) and
+     * {@code cgroup.kill} at stop catches it; this sweep remains for agents without cgroups. Running CRIU as init of
+     * its own PID namespace fails to set up the time namespace.
      */
     public void killOrphans() {
         Path exe = Path.of(command.get(0));

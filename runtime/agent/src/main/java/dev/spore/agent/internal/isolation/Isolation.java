@@ -16,8 +16,8 @@ import java.util.TreeMap;
  *   <tr><td>{@code spore.instance.cgroups}</td><td>a cgroup per instance with memory/cpu/pids limits (default on)</td></tr>
  *   <tr><td>{@code spore.instance.uid} / {@code .gid}</td><td>the uid/gid function JVMs run as (default 65534, nobody);
  *       {@code root} keeps root</td></tr>
- *   <tr><td>{@code spore.instance.mount-proc}</td><td>a mount namespace with its own {@code /proc}; default: on only where
- *       restored instances run as root (the uid layer is unavailable), because it costs each restore tens of ms</td></tr>
+ *   <tr><td>{@code spore.instance.mount-proc}</td><td>a mount namespace with its own {@code /proc} (default off: it costs
+ *       each restore tens of ms and ties an image to the node's mount table)</td></tr>
  *   <tr><td>{@code spore.instance.netns}</td><td>a network namespace with only loopback (default off)</td></tr>
  *   <tr><td>{@code spore.instance.cpus}</td><td>{@code cpu.max} in CPUs, e.g. {@code 1.5} (default: no quota)</td></tr>
  *   <tr><td>{@code spore.instance.pids-max}</td><td>{@code pids.max} (default 1024)</td></tr>
@@ -50,12 +50,10 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
                 allow.add(n.strip());
             }
         }
-        // the own /proc costs a restore tens of ms (CRIU rebuilds the mount namespace: docs/isolation.md), so by default it
-        // is on only where the uid layer cannot keep restored instances away from /proc/<agent>/fd: where they run as root
-        String mp = System.getProperty("spore.instance.mount-proc");
-        boolean restoredAsRoot = u == null || !canDumpOtherUids();
+        // opt-in: the own /proc costs each restore tens of ms (CRIU rebuilds the mount namespace) and ties the image to
+        // the dumping node's mount table (docs/isolation.md); the uid layer already keeps /proc/<agent>/fd out of reach
         return new Isolation(on && !"false".equals(System.getProperty("spore.instance.cgroups")), u, g,
-                on && (mp == null || mp.isBlank() ? restoredAsRoot : "true".equals(mp)),
+                on && "true".equals(System.getProperty("spore.instance.mount-proc")),
                 on && "true".equals(System.getProperty("spore.instance.netns")),
                 cpuMillis, Integer.getInteger("spore.instance.pids-max", 1024),
                 Integer.getInteger("spore.instance.memory-overhead-mb", 192), List.copyOf(allow));
