@@ -66,6 +66,7 @@ public final class Cgroups {
                 if (controllers.contains("memory") && controllers.contains("cpu") && controllers.contains("pids")) {
                     Path root = Path.of(System.getProperty("spore.cgroup.root", fs.resolve("spore").toString()));
                     Files.createDirectories(root);
+                    leaveForLeaf(root.getParent());
                     enable(root.getParent());
                     enable(root);
                     return new Cgroups(Layout.UNIFIED, Map.of("memory", root, "cpu", root, "pids", root, "kill", root), null);
@@ -91,6 +92,32 @@ public final class Cgroups {
         } catch (IOException | RuntimeException e) {
             return new Cgroups(Layout.NONE, Map.of(), "cannot set up Spore's cgroups under " + fs + ": " + e.getMessage()
                     + " (the agent must run as root with cgroupfs writable)");
+        }
+    }
+
+    /**
+     * cgroup v2's no-internal-process rule: a non-root cgroup with processes cannot hand controllers to children. In a
+     * pod (cgroup namespace) {@code /sys/fs/cgroup} is the pod's own cgroup and holds the agent, so its processes move to
+     * a leaf {@code spore-agent} first, as systemd does with init.scope. The real root is exempt (no cgroup.type).
+     * Not exercised on the hybrid host this was built on.
+     */
+    private static void leaveForLeaf(Path parent) throws IOException {
+        if (!Files.exists(parent.resolve("cgroup.type"))) {
+            return;
+        }
+        List<String> pids = Files.readAllLines(parent.resolve("cgroup.procs"));
+        if (pids.stream().allMatch(String::isBlank)) {
+            return;
+        }
+        Path leaf = Files.createDirectories(parent.resolve("spore-agent"));
+        for (String pid : pids) {
+            if (!pid.isBlank()) {
+                try {
+                    Files.writeString(leaf.resolve("cgroup.procs"), pid.trim());
+                } catch (IOException e) {
+                    // exited meanwhile, or a kernel thread
+                }
+            }
         }
     }
 
