@@ -30,6 +30,7 @@ public final class IsolationBench {
     private static final String[][] SETTINGS = {
             {"off", "spore.isolation=false"},
             {"cgroup+uid+env", "spore.instance.mount-proc=false"},
+            {"uid+env (no cgroup)", "spore.instance.cgroups=false"},
             {"full (+mount ns, /proc)", "spore.instance.mount-proc=true"},
     };
 
@@ -51,6 +52,8 @@ public final class IsolationBench {
         List<Snapshot> snapshots = new ArrayList<>();
         Map<String, Stats> live = new LinkedHashMap<>();
         Map<String, Stats> first = new LinkedHashMap<>();
+        Map<String, Stats> spawn = new LinkedHashMap<>();
+        Map<String, Stats> criu = new LinkedHashMap<>();
         try {
             for (String[] s : SETTINGS) {
                 List<String> set = new ArrayList<>();
@@ -70,6 +73,8 @@ public final class IsolationBench {
                         Duration.ofSeconds(120)));
                 live.put(s[0], new Stats(s[0] + " restore"));
                 first.put(s[0], new Stats(s[0] + " first reply"));
+                spawn.put(s[0], new Stats(s[0] + " spawn"));
+                criu.put(s[0], new Stats(s[0] + " criu"));
             }
             byte[] body = "bench".getBytes(StandardCharsets.UTF_8);
             for (int r = -warmup; r < reps; r++) {
@@ -86,18 +91,22 @@ public final class IsolationBench {
                     if (r >= 0) {
                         live.get(SETTINGS[k][0]).add(restored);
                         first.get(SETTINGS[k][0]).add(replied);
+                        spawn.get(SETTINGS[k][0]).add(i.profile().spawn());
+                        criu.get(SETTINGS[k][0]).add(i.profile().criu());
                     }
                 }
             }
         } finally {
             agents.forEach(Agent::close);
         }
-        System.out.printf(Locale.ROOT, "%-26s %10s %10s %10s %14s%n", "isolation", "p50 ms", "p90 ms", "mean ms", "first reply p50");
+        System.out.printf(Locale.ROOT, "%-26s %10s %10s %10s %14s %10s %10s%n", "isolation", "p50 ms", "p90 ms", "mean ms",
+                "first reply p50", "spawn p50", "criu p50");
         double base = live.get(SETTINGS[0][0]).percentile(50);
         for (String[] s : SETTINGS) {
             Stats l = live.get(s[0]);
-            System.out.printf(Locale.ROOT, "%-26s %10.2f %10.2f %10.2f %14.2f   (p50 %+.2f ms vs off, n=%d)%n", s[0], l.percentile(50),
-                    l.percentile(90), l.mean(), first.get(s[0]).percentile(50), l.percentile(50) - base, l.count());
+            System.out.printf(Locale.ROOT, "%-26s %10.2f %10.2f %10.2f %14.2f %10.2f %10.2f  (p50 %+.2f ms vs off, n=%d)%n", s[0],
+                    l.percentile(50), l.percentile(90), l.mean(), first.get(s[0]).percentile(50), spawn.get(s[0]).percentile(50),
+                    criu.get(s[0]).percentile(50), l.percentile(50) - base, l.count());
         }
     }
 }

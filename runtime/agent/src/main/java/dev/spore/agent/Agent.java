@@ -11,6 +11,7 @@ import dev.spore.agent.internal.WorkingSet;
 import dev.spore.agent.internal.isolation.Cgroups;
 import dev.spore.agent.internal.isolation.InstanceCgroup;
 import dev.spore.agent.internal.isolation.Isolation;
+import dev.spore.agent.internal.isolation.Launchers;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 
@@ -95,6 +96,8 @@ public final class Agent implements AutoCloseable {
     private final Isolation isolation;
     /** Null when instances run without cgroups ({@code -Dspore.instance.cgroups=false}). */
     private final Cgroups cgroups;
+    /** Restore launchers waiting inside their cgroups; null without cgroups. */
+    private final Launchers launchers;
     private final Set<Instance> instances = ConcurrentHashMap.newKeySet();
     private final ExecutorService restorers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "spore-restore");
@@ -108,6 +111,8 @@ public final class Agent implements AutoCloseable {
         this.hostClassPath = hostClassPath;
         this.isolation = isolation;
         this.cgroups = cgroups;
+        this.launchers = cgroups == null ? null : new Launchers(cgroups, isolation.environment(SporeRoot.cwd(), null, Map.of()),
+                SporeRoot.cwd(), Integer.getInteger("spore.cgroup.pool", 4));
         // the same path on every node, so that another node can restore the image (see SporeRoot)
         this.pinned = new PinnedClassPath(SporeRoot.classPath());
     }
@@ -244,7 +249,7 @@ public final class Agent implements AutoCloseable {
         restorers.submit(() -> HostFacts.get().jdk(home));
         int heapMb = heapMb(spec.jvmOptions);
         Map<String, String> env = isolation.environment(SporeRoot.cwd(), home, spec.env);
-        Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false, env, cgroup(id, heapMb));
+        Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false, env, cgroup(id, heapMb), null);
         instance.launchedWith(home, cp, heapMb);
         instance.isolated(isolation.mountProc(), uid);
         instance.probePayload(spec.probePayload);
@@ -407,8 +412,9 @@ public final class Agent implements AutoCloseable {
         // CRIU (and so every task it restores) starts inside the instance's cgroup: no migration of a live JVM
         int heapMb = parseInt(snapshot.get("heap-mb"));
         Map<String, String> env = isolation.environment(SporeRoot.cwd(), snapshot.get("req.jdk.home"), spec.env);
+        Launchers.Ready launcher = launchers == null ? null : launchers.take(id, isolation.limits(heapMb));
         Instance instance = start(id, Instance.Kind.RESTORED, dir, exec, spec.output, true,
-                isolation.environment(SporeRoot.cwd(), null, Map.of()), cgroup(id, heapMb));
+                isolation.environment(SporeRoot.cwd(), null, Map.of()), null, launcher);
         long marker = instance.awaitLauncher(LAUNCH_TIMEOUT);
         Map<String, String> identity = new LinkedHashMap<>();
         identity.put("instance", id);
@@ -550,7 +556,10 @@ public final class Agent implements AutoCloseable {
     }
 
     private Instance start(String id, Instance.Kind kind, Path dir, List<String> exec, OutputListener listener, boolean restore,
-                           Map<String, String> env, InstanceCgroup cgroup) {
+                           Map<String, String> env, InstanceCgroup cgroup, Launchers.Ready pooled) {
+        if (pooled != null) {
+            cgroup = pooled.cgroup();
+        }
         Pipe out = null;
         Pipe err = null;
         Pipe ctlIn = null;
@@ -568,24 +577,30 @@ public final class Agent implements AutoCloseable {
             // the launcher joins the instance's cgroup(s) before it execs unshare or CRIU: everything after is born inside,
             // which costs a few writes instead of migrating a running JVM (~7 ms, measured)
             StringBuilder join = new StringBuilder();
-            if (cgroup != null) {
+            if (cgroup != null && pooled == null) {
                 for (Path procs : cgroup.procsFiles()) {
                     join.append(" && echo $$ >").append(procs);
                 }
             }
             String script = "exec 0</dev/null " + redirects + join + " && printf R >&4 && exec \"$@\"";
-            List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", script, "spore-launch"));
-            cmd.addAll(exec);
-            ProcessBuilder builder = new ProcessBuilder(cmd);
-            builder.environment().clear(); // nothing of the agent's environment beyond the allow-list (Isolation)
-            builder.environment().putAll(env);
             // a launched JVM runs in <spore.root>/cwd: CRIU restores the working directory by path, and that one
             // exists on every node (the instance directory does not). CRIU itself may run anywhere.
-            Process process = builder
-                    .directory(restore ? dir.toFile() : SporeRoot.cwd().toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .start();
+            Path workingDir = restore ? dir : SporeRoot.cwd();
+            Process process;
+            if (pooled != null) {
+                Launchers.run(pooled, workingDir, script, exec); // already in its cgroup: no migration on this path
+                process = pooled.process();
+            } else {
+                List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", script, "spore-launch"));
+                cmd.addAll(exec);
+                ProcessBuilder builder = new ProcessBuilder(cmd);
+                builder.environment().clear(); // nothing of the agent's environment beyond the allow-list (Isolation)
+                builder.environment().putAll(env);
+                process = builder.directory(workingDir.toFile())
+                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .start();
+            }
             Instance instance = new Instance(id, kind, dir, process, ctlOut.agentInput(), ctlIn.agentOutput(),
                     out.agentInput(), err.agentInput(), listener, cgroup);
             cgroup = null; // the instance releases it now
@@ -599,6 +614,9 @@ public final class Agent implements AutoCloseable {
             }
             return instance;
         } catch (IOException e) {
+            if (pooled != null) {
+                pooled.process().destroyForcibly();
+            }
             throw new AgentException("instance=" + id + ": cannot start " + exec.get(0) + ": " + e.getMessage(), e);
         } finally {
             if (cgroup != null) {
@@ -712,6 +730,9 @@ public final class Agent implements AutoCloseable {
         }
         instances.clear();
         restorers.shutdownNow();
+        if (launchers != null) {
+            launchers.close();
+        }
         if (cgroups != null) {
             cgroups.close();
         }

@@ -215,7 +215,7 @@ public final class Cgroups {
         t.start();
     }
 
-    private InstanceCgroup make() throws IOException {
+    InstanceCgroup make() throws IOException {
         byte[] b = new byte[6];
         ThreadLocalRandom.current().nextBytes(b);
         String name = "g-" + HexFormat.of().formatHex(b);
