@@ -28,9 +28,10 @@ import java.util.concurrent.ThreadLocalRandom;
  *   escape a limit the agent itself runs under.</li>
  * </ul>
  *
- * <p>Why a pool: creating a memory cgroup costs ~0.5-1 ms of kernel work (measured with mkdir/rmdir), most of a
- * restore's budget for isolation. A background thread keeps {@code -Dspore.cgroup.pool} (default 4) empty cgroups
- * made; a restore takes one, writes its limits (a few small writes) and has its launcher join it before exec.
+ * <p>Why a pool: a cgroup is up to four {@code mkdir}s of kernel work (~0.6 ms for a mkdir/rmdir pair of a memory
+ * cgroup, measured from a shell) that need not be on a start's path. A background thread keeps {@code
+ * -Dspore.cgroup.pool} (default 4) empty cgroups made for cold launches, which join theirs before exec; restores get
+ * theirs with an already-joined launcher from {@link Launchers}.
  *
  * <p>Thread-safe.
  */
