@@ -2,6 +2,7 @@ package dev.spore.agent;
 
 import dev.spore.agent.internal.Invoker;
 import dev.spore.agent.internal.StreamPump;
+import dev.spore.agent.internal.isolation.InstanceCgroup;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.MessageReader;
 
@@ -52,10 +53,16 @@ public final class Instance implements AutoCloseable {
     /** For a launched JVM: its JDK ({@code java.home}, real path) and its pinned class path; else null. */
     private volatile String javaHome;
     private volatile List<Path> classPath;
+    private volatile int heapMb;
+    private volatile boolean mountNs;
+    private volatile Integer uid;
+    /** The instance's cgroup (memory/cpu/pids limits, kill), or null when the agent runs instances without. */
+    private final InstanceCgroup cgroup;
 
     Instance(String id, Kind kind, Path dir, Process process, InputStream controlIn, OutputStream control,
-             InputStream out, InputStream err, OutputListener listener) {
+             InputStream out, InputStream err, OutputListener listener, InstanceCgroup cgroup) {
         this.id = id;
+        this.cgroup = cgroup;
         this.kind = kind;
         this.dir = dir;
         this.process = process;
@@ -66,6 +73,10 @@ public final class Instance implements AutoCloseable {
         Thread reader = new Thread(() -> readControl(controlIn), "spore-control-" + id);
         reader.setDaemon(true);
         reader.start();
+        if (cgroup != null) {
+            // whatever ends the instance (stop, exit, OOM, a kill from outside), nothing of it may stay behind
+            process.onExit().thenRun(cgroup::release);
+        }
     }
 
     /**
@@ -94,9 +105,31 @@ public final class Instance implements AutoCloseable {
             controlError = e.getMessage();
         } finally {
             marker.countDown();
-            invoker.closed(controlError == null ? "control channel closed" : "control channel failed: " + controlError);
+            String oom = oomReason();
+            invoker.closed(oom != null ? oom : controlError == null ? "control channel closed" : "control channel failed: " + controlError);
             inbox.add(EOF);
         }
+    }
+
+    /**
+     * Why the instance died when it was the kernel's OOM killer (its cgroup counted an {@code oom_kill}), else null.
+     * Read when the control channel ends: the counter is raised before the task gets its SIGKILL.
+     */
+    public String oomReason() {
+        if (cgroup == null || cgroup.oomKills() == 0) {
+            return null;
+        }
+        return "killed by the kernel's OOM killer at memory.max=" + (cgroup.memoryMax() >> 20) + " MiB: raise --memory";
+    }
+
+    /** How many of the instance's tasks the kernel's OOM killer killed (0 without a cgroup). */
+    public long oomKills() {
+        return cgroup == null ? 0 : cgroup.oomKills();
+    }
+
+    /** The instance's cgroup, or null when the agent runs instances without. */
+    public InstanceCgroup cgroup() {
+        return cgroup;
     }
 
     /** Waits for the launcher's marker; returns its {@link System#nanoTime()} or throws with the launcher's error. */
@@ -215,9 +248,30 @@ public final class Instance implements AutoCloseable {
         return invoker.inFlight();
     }
 
-    void launchedWith(String home, List<Path> cp) {
+    void launchedWith(String home, List<Path> cp, int heapMb) {
         this.javaHome = home;
         this.classPath = List.copyOf(cp);
+        this.heapMb = heapMb;
+    }
+
+    void isolated(boolean ownMountNs, Integer runAs) {
+        this.mountNs = ownMountNs;
+        this.uid = runAs;
+    }
+
+    /** For a launched JVM: whether it has its own mount namespace and /proc. */
+    boolean mountNs() {
+        return mountNs;
+    }
+
+    /** For a launched JVM: the uid it runs as, null for root. */
+    Integer uid() {
+        return uid;
+    }
+
+    /** The launched JVM's -Xmx in MiB (0 when not given or restored). */
+    int heapMb() {
+        return heapMb;
     }
 
     String javaHome() {
@@ -321,6 +375,9 @@ public final class Instance implements AutoCloseable {
         // it is restoring: kill every descendant (CRIU's own PID namespace catches the ones that escape)
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
+        if (cgroup != null) {
+            cgroup.release(); // cgroup.kill: also what left the process tree (daemonized helpers, CRIU's orphans)
+        }
         try {
             process.waitFor(10, TimeUnit.SECONDS);
             stdout.join(2000);

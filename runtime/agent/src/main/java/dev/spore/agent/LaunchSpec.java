@@ -21,8 +21,10 @@ public final class LaunchSpec {
     final int concurrency;
     final OutputListener output;
     final Path probePayload;
+    final boolean checkpointable;
 
     private LaunchSpec(Builder b) {
+        this.checkpointable = b.checkpointable;
         this.mainClass = b.mainClass;
         this.classPath = List.copyOf(b.classPath);
         this.args = List.copyOf(b.args);
@@ -67,6 +69,7 @@ public final class LaunchSpec {
         private int concurrency = 1;
         private OutputListener output = OutputListener.NONE;
         private Path probePayload;
+        private boolean checkpointable = true;
 
         private Builder(String mainClass) {
             this.mainClass = Objects.requireNonNull(mainClass, "mainClass");
@@ -93,7 +96,8 @@ public final class LaunchSpec {
         }
 
         /**
-         * Environment variables added to the JVM's process environment (a cold start's). Do not give a checkpoint's
+         * The JVM's own environment variables (a cold start's), on top of the allow-list ({@code PATH, LANG, LC_ALL,
+         * TZ}, {@code HOME}, {@code JAVA_HOME}; docs/isolation.md): nothing else of the agent's environment reaches it. Do not give a checkpoint's
          * template what must not be in its image: give it at restore ({@link RestoreSpec.Builder#env}).
          */
         public Builder env(Map<String, String> values) {
@@ -139,6 +143,15 @@ public final class LaunchSpec {
          */
         public Builder probePayload(Path payload) {
             this.probePayload = payload;
+            return this;
+        }
+
+        /**
+         * False for a JVM that will never be checkpointed (a cold start): it then runs as the unprivileged uid even on a
+         * node whose CRIU could not dump such a JVM (see docs/isolation.md). Default true.
+         */
+        public Builder checkpointable(boolean value) {
+            this.checkpointable = value;
             return this;
         }
 

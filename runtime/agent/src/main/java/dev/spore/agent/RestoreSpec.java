@@ -60,8 +60,9 @@ public final class RestoreSpec {
 
         /**
          * Environment variables of this instance (the version's {@code --env} and per-instance ones), given at
-         * restore and never part of the image: {@code System.getenv} in the instance returns the agent's
-         * environment (what a cold start would inherit) overlaid with these.
+         * restore and never part of the image: {@code System.getenv} in the instance returns exactly what a cold start
+         * gets, the allow-list ({@code PATH, LANG, LC_ALL, TZ}, {@code HOME}, {@code JAVA_HOME}; docs/isolation.md)
+         * plus these; nothing else of the agent's environment.
          */
         public Builder env(Map<String, String> values) {
             env.putAll(values);

@@ -214,8 +214,32 @@ public final class AgentCli {
             } catch (java.io.IOException e) {
                 System.out.println("kdat cache  /run: " + e.getMessage());
             }
+            isolation(agent);
             agent.close();
             return 0;
+        }
+
+        /** The isolation layers in use (docs/isolation.md): cgroups and their delegation, uid, namespaces, environment. */
+        private static void isolation(Agent agent) {
+            var iso = agent.isolation();
+            var cg = agent.cgroups();
+            if (cg == null) {
+                System.out.println("cgroups     off (-Dspore.instance.cgroups=false): instances have no memory, cpu or pids limit");
+            } else {
+                System.out.println("cgroups     " + cg.layout() + ": " + cg.bases() + "; memory.max = heap*1.25 + " + iso.overheadMb()
+                        + " MiB, cpu.max " + (iso.cpuMillis() > 0 ? iso.cpuMillis() / 1000.0 + " CPUs" : "max") + ", pids.max "
+                        + iso.pidsMax() + ", cgroup.kill on stop"
+                        + (cg.layout() == dev.spore.agent.internal.isolation.Cgroups.Layout.HYBRID
+                        ? " (hybrid host: v1 memory/cpu/pids + v2 for cgroup.kill; on a cgroup v2-only host they are one directory)" : ""));
+            }
+            Integer templates = iso.uidFor(true);
+            System.out.println("uid         " + (iso.uid() == null ? "root (-Dspore.instance.uid=root)"
+                    : "cold starts " + iso.uid() + ":" + iso.gid() + " (setpriv, no capabilities, no_new_privs); templates and restores "
+                    + (templates == null ? "root: this agent lacks CAP_SYS_RESOURCE, which CRIU needs to dump a task of another uid"
+                    : templates + ":" + iso.gid())));
+            System.out.println("namespaces  pid" + (iso.mountProc() ? " + mount with own /proc" : " (no own /proc: -Dspore.instance.mount-proc=true)")
+                    + (iso.netns() ? " + network (loopback only)" : " (host network: -Dspore.instance.netns=true isolates it)"));
+            System.out.println("environment allow-list " + iso.envAllow() + " + HOME, JAVA_HOME + the function's own (-Dspore.instance.env-allow=A,B)");
         }
     }
 

@@ -174,7 +174,7 @@ public final class Criu {
     }
 
     /** {@code criu dump} of the tree rooted at {@code pid}; external pipes stay outside the image. */
-    public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, Path log) {
+    public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, boolean mountNs, Path log) {
         List<String> cmd = new ArrayList<>(command);
         cmd.addAll(List.of("dump", "-t", Long.toString(pid), "-D", imageDir.toString(), "-o", log.toString()));
         if (noBreakpoints) {
@@ -188,6 +188,9 @@ public final class Criu {
         if (leaveRunning) {
             cmd.add("--leave-running");
         }
+        // an instance's cgroup is the node's business, not the image's: restores land in the cgroup CRIU itself was
+        // started in (the new instance's), on any node (runc does the same to restore into another cgroup)
+        cmd.add("--manage-cgroups=ignore");
         // a deleted file still mapped (an unpacked native library) travels in the image up to this size; the host
         // refuses larger ones by name before the dump (docs/checkpoint-hooks.md)
         cmd.add("--ghost-limit");
@@ -200,8 +203,13 @@ public final class Criu {
      * ({@code copied}) and those to map in ({@code read}) when it has them (else null), {@code --no-breakpoints},
      * then {@link #logLevel()}.
      */
-    public List<String> restoreOptions(Path copied, Path read) {
+    public List<String> restoreOptions(Path copied, Path read, boolean mountNs) {
         List<String> args = new ArrayList<>(mapsPages ? List.of("--mmap-pages") : List.of());
+        if (mountNs) {
+            // a new mount namespace per restore: the node's mounts bound in again by path, a fresh /proc of the new PID
+            // namespace; --root / because the instance sees the node's root (read-only file access is the uid's business)
+            args.addAll(List.of("--root", "/", "--ext-mount-map", "auto"));
+        }
         if (mapsPages && copied != null) {
             args.add("--mmap-pages-copy");
             args.add(copied.toString());
@@ -213,6 +221,7 @@ public final class Criu {
         if (noBreakpoints) {
             args.add("--no-breakpoints");
         }
+        args.add("--manage-cgroups=ignore");
         args.addAll(logLevel());
         return args;
     }
@@ -251,8 +260,9 @@ public final class Criu {
      * for 17 minutes). Such a task still runs CRIU's executable and has init as its parent, which no live
      * restore's task has (their parent is their CRIU). Called after every failed restore.
      *
-     * <p>Turned down: a cgroup per instance catches these from birth but joining one cost ~7 ms per restore
-     * (measured); running CRIU as init of its own PID namespace fails to set up the time namespace.
+     * <p>With instance cgroups on, such a task is born in the instance's cgroup (CRIU runs there) and
+     * {@code cgroup.kill} at stop catches it; this sweep remains for agents without cgroups. Running CRIU as init of
+     * its own PID namespace fails to set up the time namespace.
      */
     public void killOrphans() {
         Path exe = Path.of(command.get(0));

@@ -36,12 +36,12 @@ public final class RestoreFidelity {
     }
 
     /**
-     * RESUME headers that replace the instance's environment with what a cold start would see: this agent's
-     * environment (inherited by cold launches) overlaid with {@code env}. Sorted, so logs compare.
+     * RESUME headers that replace the instance's whole environment with {@code env}: what a cold start gets
+     * ({@code Isolation.environment}: the allow-list and the function's own variables, never the agent's). Sorted, so
+     * logs compare.
      */
     public static void putEnvironment(Map<String, String> headers, Map<String, String> env) {
-        Map<String, String> all = new TreeMap<>(System.getenv());
-        all.putAll(env);
+        Map<String, String> all = new TreeMap<>(env);
         headers.put("env", "replace");
         all.forEach((k, v) -> headers.put("env." + k, v));
     }

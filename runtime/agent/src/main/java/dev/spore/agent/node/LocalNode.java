@@ -274,7 +274,7 @@ public final class LocalNode implements Node {
                             + " transport=" + lazy.transport() + " page-reads=" + lazy.faults()[0] + " page-read-bytes=" + lazy.faults()[1]
                             + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
                 }
-                return track(new LocalInstance(i, name, snap, fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));
+                return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));
             } catch (AgentException e) {
                 if (fetched.lazy() != null) {
                     fetched.lazy().restoreEnded(false);
@@ -323,7 +323,11 @@ public final class LocalNode implements Node {
             throw new NodeException(NodeException.Kind.START_FAILED, who + ": cold start did not reach its serve loop"
                     + (alive ? " within " + timeout.toSeconds() + " s" : " (it exited)") + " | stderr: " + i.stderrTail(6));
         }
-        return track(new LocalInstance(i, name, null, 0, 0, () -> forget(i.id())));
+        return track(new LocalInstance(i, name, null, label(r), 0, 0, () -> forget(i.id()), null));
+    }
+
+    private static String label(StartRequest r) {
+        return r.function() == null ? null : "fn=" + r.function() + " v=" + r.version();
     }
 
     /**

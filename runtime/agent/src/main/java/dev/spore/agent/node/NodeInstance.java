@@ -58,6 +58,15 @@ public interface NodeInstance {
 
     boolean isAlive();
 
+    /**
+     * How many of the instance's tasks the kernel's OOM killer killed (its cgroup's {@code oom_kill}): the gateway adds
+     * it to {@code spore_instance_oom_total}. 0 for an instance without a cgroup, and for remote handles that do not
+     * know (the invocation's error then names the OOM).
+     */
+    default long oomKills() {
+        return 0;
+    }
+
     /** Stops the instance; idempotent, never throws. */
     void stop();
 }

@@ -5,6 +5,7 @@ import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 import dev.spore.host.control.MessageReader;
 
+import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -18,8 +19,12 @@ import java.util.Set;
 
 /**
  * The host's end of the agent's control pipes. The agent names the descriptors with
- * {@code -Dspore.control=IN:OUT} (normally {@code 3:4}); Java cannot adopt a bare descriptor number, so they
- * are reopened through {@code /proc/self/fd}, which for a pipe yields the same pipe.
+ * {@code -Dspore.control=IN:OUT} (normally {@code 3:4}). Java has no public way to adopt a bare descriptor
+ * number: the host sets it into a {@link FileDescriptor} (the agent opens {@code java.io} to it). Reopening the pipe
+ * through {@code /proc/self/fd} instead works only while the JVM runs as the pipe's owner (root): an instance that
+ * runs as an unprivileged uid gets EACCES there, and making the pipes its own would let any process of that uid
+ * that can see the instance's {@code /proc} open them. The reopen stays as the fallback for JVMs started without
+ * {@code --add-opens java.base/java.io}.
  */
 final class ControlChannel implements Channel {
 
@@ -45,8 +50,11 @@ final class ControlChannel implements Channel {
         if (parts.length != 2) {
             throw new IOException("-D" + PROPERTY + "=" + spec + " is malformed: expected IN:OUT descriptor numbers, e.g. 3:4");
         }
-        InputStream in = new FileInputStream("/proc/self/fd/" + parts[0].trim());
-        OutputStream out = new FileOutputStream("/proc/self/fd/" + parts[1].trim()); // a frame is one write(): no buffer
+        FileDescriptor inFd = adopt(Integer.parseInt(parts[0].trim()));
+        FileDescriptor outFd = adopt(Integer.parseInt(parts[1].trim()));
+        InputStream in = inFd != null ? new FileInputStream(inFd) : new FileInputStream("/proc/self/fd/" + parts[0].trim());
+        // a frame is one write(): no buffer
+        OutputStream out = outFd != null ? new FileOutputStream(outFd) : new FileOutputStream("/proc/self/fd/" + parts[1].trim());
         Set<String> targets = new HashSet<>();
         for (String fd : new String[] {"0", "1", "2", parts[0].trim(), parts[1].trim()}) {
             try {
@@ -56,6 +64,19 @@ final class ControlChannel implements Channel {
             }
         }
         return new ControlChannel(in, out, targets);
+    }
+
+    /** A FileDescriptor for the inherited descriptor {@code fd}, or null when java.io is not open to the host. */
+    private static FileDescriptor adopt(int fd) {
+        try {
+            java.lang.reflect.Field field = FileDescriptor.class.getDeclaredField("fd");
+            field.setAccessible(true);
+            FileDescriptor d = new FileDescriptor();
+            field.setInt(d, fd);
+            return d;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
     }
 
     /**

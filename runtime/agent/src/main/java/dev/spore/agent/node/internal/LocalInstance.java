@@ -25,14 +25,19 @@ public final class LocalInstance implements NodeInstance {
     private final Runnable onStop;
     private final SnapshotRepository.LazyRestore lazy;
     private volatile long beforeFirstResponse = -1;
+    private final String function;
 
     public LocalInstance(Instance instance, String node, String snapshot, long fetchedBytes, double fetchMillis, Runnable onStop) {
-        this(instance, node, snapshot, fetchedBytes, fetchMillis, onStop, null);
+        this(instance, node, snapshot, null, fetchedBytes, fetchMillis, onStop, null);
     }
 
-    /** {@code lazy}: the restore's pages still come from the store (null for an eager or cached restore). */
-    public LocalInstance(Instance instance, String node, String snapshot, long fetchedBytes, double fetchMillis, Runnable onStop,
-                         SnapshotRepository.LazyRestore lazy) {
+    /**
+     * @param function {@code fn=NAME v=N} for error messages, or null
+     * @param lazy     the restore's pages still come from the store (null for an eager or cached restore)
+     */
+    public LocalInstance(Instance instance, String node, String snapshot, String function, long fetchedBytes, double fetchMillis,
+                         Runnable onStop, SnapshotRepository.LazyRestore lazy) {
+        this.function = function;
         this.lazy = lazy;
         this.instance = instance;
         this.node = node;
@@ -106,9 +111,20 @@ public final class LocalInstance implements NodeInstance {
         } catch (dev.spore.agent.InvocationTimeoutException e) {
             throw e; // NodeInstance's contract: the caller maps a timeout (504, replace the instance) itself
         } catch (AgentException e) {
-            throw new NodeException(NodeException.Kind.INSTANCE_LOST, "node=" + node + " instance=" + id() + ": " + e.getMessage()
+            String who = "node=" + node + (function == null ? "" : " " + function) + " instance=" + id();
+            String oom = instance.oomReason();
+            if (oom != null) {
+                throw new NodeException(NodeException.Kind.INSTANCE_LOST, who + ": " + oom + " (the invocation was lost with it;"
+                        + " the next one runs on a new instance)", e);
+            }
+            throw new NodeException(NodeException.Kind.INSTANCE_LOST, who + ": " + e.getMessage()
                     + " (the handler may have run: not retried)", e);
         }
+    }
+
+    @Override
+    public long oomKills() {
+        return instance.oomKills();
     }
 
     @Override

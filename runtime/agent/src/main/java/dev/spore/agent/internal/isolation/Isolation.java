@@ -1,0 +1,163 @@
+package dev.spore.agent.internal.isolation;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What separates one function JVM from the node and from the other instances (docs/isolation.md), read once from
+ * system properties:
+ *
+ * <table>
+ *   <caption>settings</caption>
+ *   <tr><td>{@code spore.isolation}</td><td>{@code false} turns every layer off at once (for benchmarks); default on</td></tr>
+ *   <tr><td>{@code spore.instance.cgroups}</td><td>a cgroup per instance with memory/cpu/pids limits (default on)</td></tr>
+ *   <tr><td>{@code spore.instance.uid} / {@code .gid}</td><td>the uid/gid function JVMs run as (default 65534, nobody);
+ *       {@code root} keeps root</td></tr>
+ *   <tr><td>{@code spore.instance.mount-proc}</td><td>a mount namespace with its own {@code /proc} (default off: it costs
+ *       each restore tens of ms and ties an image to the node's mount table)</td></tr>
+ *   <tr><td>{@code spore.instance.netns}</td><td>a network namespace with only loopback (default off)</td></tr>
+ *   <tr><td>{@code spore.instance.cpus}</td><td>{@code cpu.max} in CPUs, e.g. {@code 1.5} (default: no quota)</td></tr>
+ *   <tr><td>{@code spore.instance.pids-max}</td><td>{@code pids.max} (default 1024)</td></tr>
+ *   <tr><td>{@code spore.instance.memory-overhead-mb}</td><td>fixed part of the JVM overhead rule (default 192)</td></tr>
+ *   <tr><td>{@code spore.instance.env-allow}</td><td>more names of the agent's environment passed to functions
+ *       (comma-separated; default none beyond PATH, LANG, LC_ALL, TZ)</td></tr>
+ * </table>
+ *
+ * <p>Immutable and thread-safe.
+ */
+public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mountProc, boolean netns, int cpuMillis,
+                        int pidsMax, int overheadMb, List<String> envAllow) {
+
+    /** A heap size the limit is computed from when a JVM's {@code -Xmx} is unknown (MiB). */
+    public static final int DEFAULT_HEAP_MB = 512;
+    /** The environment names every function gets from the agent when set there. */
+    public static final List<String> BASE_ALLOW = List.of("PATH", "LANG", "LC_ALL", "TZ");
+    static final String SAFE_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+    public static Isolation fromSystemProperties() {
+        boolean on = !"false".equals(System.getProperty("spore.isolation"));
+        String uid = System.getProperty("spore.instance.uid", "65534");
+        Integer u = !on || uid.equals("root") || uid.equals("0") ? null : Integer.valueOf(uid);
+        Integer g = u == null ? null : Integer.getInteger("spore.instance.gid", u);
+        String cpus = System.getProperty("spore.instance.cpus");
+        int cpuMillis = cpus == null || cpus.isBlank() ? 0 : (int) Math.round(Double.parseDouble(cpus) * 1000);
+        List<String> allow = new ArrayList<>(BASE_ALLOW);
+        for (String n : System.getProperty("spore.instance.env-allow", "").split(",")) {
+            if (!n.isBlank()) {
+                allow.add(n.strip());
+            }
+        }
+        // opt-in: the own /proc costs each restore tens of ms (CRIU rebuilds the mount namespace) and ties the image to
+        // the dumping node's mount table (docs/isolation.md); the uid layer already keeps /proc/<agent>/fd out of reach
+        return new Isolation(on && !"false".equals(System.getProperty("spore.instance.cgroups")), u, g,
+                on && "true".equals(System.getProperty("spore.instance.mount-proc")),
+                on && "true".equals(System.getProperty("spore.instance.netns")),
+                cpuMillis, Integer.getInteger("spore.instance.pids-max", 1024),
+                Integer.getInteger("spore.instance.memory-overhead-mb", 192), List.copyOf(allow));
+    }
+
+    /**
+     * The overhead rule: {@code memory.max = heap + heap/4 + overheadMb} (192 MiB by default). The quarter covers the
+     * GC's own structures and the heap's growth past -Xmx-sized metadata; the fixed part is the JVM's native memory
+     * outside the heap (metaspace, code cache, CDS, thread stacks), the function's direct buffers, and CRIU itself,
+     * which restores inside the instance's cgroup. A trivial JVM's native part is ~40-60 MiB, Quarkus' ~90 MiB.
+     *
+     * @param heapMb the JVM's {@code -Xmx} in MiB, or 0 when unknown ({@link #DEFAULT_HEAP_MB})
+     */
+    public long memoryMaxBytes(int heapMb) {
+        long heap = heapMb > 0 ? heapMb : DEFAULT_HEAP_MB;
+        return (heap + heap / 4 + overheadMb) << 20;
+    }
+
+    public Cgroups.Limits limits(int heapMb) {
+        return new Cgroups.Limits(memoryMaxBytes(heapMb), cpuMillis, pidsMax);
+    }
+
+    /**
+     * {@code unshare} and its options for a cold launch: a PID namespace whose init the JVM is; with
+     * {@link #mountProc()} a mount namespace with a {@code /proc} of that PID namespace only; with {@link #netns()} a
+     * network namespace.
+     */
+    public List<String> unshare() {
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--pid", "--fork"));
+        if (mountProc) {
+            cmd.add("--mount");
+            cmd.add("--mount-proc");
+        }
+        if (netns) {
+            cmd.add("--net");
+        }
+        return cmd;
+    }
+
+    /**
+     * The uid a JVM runs as: {@link #uid()}, except for a JVM that will be checkpointed on a node whose CRIU cannot dump
+     * it. CRIU reads a task's rlimits with {@code prlimit()}, which for a task of another uid needs CAP_SYS_RESOURCE;
+     * an agent without it (some sandboxes drop it from root) cannot checkpoint unprivileged JVMs, so templates keep root
+     * there (logged once, shown by doctor) while cold starts still drop it. Null = root.
+     */
+    public Integer uidFor(boolean checkpointable) {
+        return checkpointable && !canDumpOtherUids() ? null : uid;
+    }
+
+    /** Whether this process has CAP_SYS_RESOURCE (bit 24 of CapEff), which CRIU needs to dump a task of another uid. */
+    public static boolean canDumpOtherUids() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapEff:")) {
+                    return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << 24)) != 0;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+        return false;
+    }
+
+    /**
+     * The command that drops to {@code uid} before the JVM execs (util-linux {@code setpriv}): no supplementary
+     * groups, no capabilities left in any set, no_new_privs; empty for root (null).
+     */
+    public List<String> dropPrivileges(Integer uid) {
+        if (uid == null) {
+            return List.of();
+        }
+        return List.of("setpriv", "--reuid=" + uid, "--regid=" + (gid == null ? uid : gid), "--clear-groups", "--no-new-privs",
+                "--inh-caps=-all", "--bounding-set=-all");
+    }
+
+    /**
+     * A function's whole environment: the allow-listed names the agent has, {@code HOME} (the instances' working
+     * directory) and {@code JAVA_HOME}, then the function's own {@code env}. Nothing else of the agent's (or the
+     * gateway's) environment reaches a function. Sorted.
+     */
+    public Map<String, String> environment(Path cwd, String javaHome, Map<String, String> own) {
+        Map<String, String> env = new TreeMap<>();
+        Map<String, String> agent = System.getenv();
+        for (String name : envAllow) {
+            String v = agent.get(name);
+            if (v != null) {
+                env.put(name, v);
+            }
+        }
+        env.putIfAbsent("PATH", SAFE_PATH);
+        env.put("HOME", cwd.toString());
+        if (javaHome != null) {
+            env.put("JAVA_HOME", javaHome);
+        }
+        env.putAll(own);
+        return env;
+    }
+
+    /** One line for logs and doctor. */
+    public String describe() {
+        String templates = uid != null && !canDumpOtherUids() ? " (templates: root, no CAP_SYS_RESOURCE for CRIU)" : "";
+        return "cgroups=" + (cgroups ? "on" : "off") + " uid=" + (uid == null ? "root" : uid + ":" + gid) + templates
+                + " mount-proc=" + (mountProc ? "on" : "off") + " netns=" + (netns ? "on" : "off")
+                + " cpus=" + (cpuMillis > 0 ? cpuMillis / 1000.0 : "max") + " pids-max=" + pidsMax
+                + " memory.max=heap*1.25+" + overheadMb + "MiB env=allow-list" + envAllow;
+    }
+}
