@@ -56,6 +56,31 @@ public final class Cgroups {
         this.layout = layout;
         this.bases = bases;
         this.why = why;
+        sweep();
+    }
+
+    /**
+     * Removes the empty cgroups ({@code g-<pid>-<hex>}) that agents no longer alive left behind: their pools, when an
+     * agent was killed or exited without {@code close()}. A cgroup that still has tasks is left alone.
+     */
+    private void sweep() {
+        for (Path base : new java.util.LinkedHashSet<>(bases.values())) {
+            try (java.util.stream.Stream<Path> dirs = Files.list(base)) {
+                for (Path d : (Iterable<Path>) dirs::iterator) {
+                    String[] f = d.getFileName().toString().split("-");
+                    if (f.length == 3 && f[0].equals("g") && f[1].chars().allMatch(Character::isDigit)
+                            && ProcessHandle.of(Long.parseLong(f[1])).isEmpty()) {
+                        try {
+                            Files.delete(d); // fails (EBUSY) while tasks are in it
+                        } catch (IOException busy) {
+                            // in use, or gone
+                        }
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // nothing to sweep
+            }
+        }
     }
 
     /** Detects the layout and creates Spore's subtree; never throws (a host without cgroups gets {@link Layout#NONE}). */
@@ -219,7 +244,8 @@ public final class Cgroups {
     InstanceCgroup make() throws IOException {
         byte[] b = new byte[6];
         ThreadLocalRandom.current().nextBytes(b);
-        String name = "g-" + HexFormat.of().formatHex(b);
+        // the agent's pid in the name: a later agent removes the empty ones of agents that died (sweep())
+        String name = "g-" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(b);
         List<Path> dirs = new ArrayList<>();
         Map<String, Path> byRole = new LinkedHashMap<>();
         for (Map.Entry<String, Path> e : bases.entrySet()) {
