@@ -61,7 +61,9 @@ final class NetnsPair implements AutoCloseable {
 
     /** Starts {@code command} inside namespace {@code ns}; the process is killed by {@link #close()}. */
     Process start(String ns, List<String> command, java.nio.file.Path log) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+        // nsenter, not `ip netns exec`: that one also mounts a fresh /sys, which hides the host's cgroup file systems
+        // (every instance needs a cgroup), as a node of scripts/cluster.sh does
+        List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + ns, "--"));
         cmd.addAll(command);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
