@@ -224,7 +224,7 @@ public final class Agent implements AutoCloseable {
         jvm.add("-Dspore.concurrency=" + spec.concurrency);
         if (!spec.config.isEmpty()) {
             // never on the command line (ps shows it to everyone): a 0600 file the host reads and deletes at start-up
-            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config));
+            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config, isolation.uidFor(spec.checkpointable), isolation.gid()));
         }
         jvm.addAll(spec.jvmOptions);
         List<Path> cp = new ArrayList<>(hostClassPath);
@@ -268,10 +268,20 @@ public final class Agent implements AutoCloseable {
         return instance;
     }
 
-    private static Path writeConfig(String id, Path dir, Map<String, String> config) {
+    /**
+     * Writes a cold start's configuration where only the instance can read it: a 0600 file in a 0700 directory, both
+     * owned by the uid the JVM runs as ({@code uid}, null: root), so the host can read it and delete it at start-up.
+     * The directory is under {@code <spore.root>/config} (0711: traversable, not listable), which every uid can reach,
+     * unlike the agent's own work directory.
+     */
+    private static Path writeConfig(String id, Path dir, Map<String, String> config, Integer uid, Integer gid) {
         try {
-            Files.createDirectories(dir);
-            Path f = dir.resolve("config.properties");
+            Path parent = Files.createDirectories(SporeRoot.root().resolve("config"));
+            Files.setPosixFilePermissions(parent, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+            Path cdir = parent.resolve(id);
+            Files.createDirectories(cdir);
+            Files.setPosixFilePermissions(cdir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+            Path f = cdir.resolve("config.properties");
             Files.deleteIfExists(f);
             Files.createFile(f, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                     java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
@@ -280,8 +290,14 @@ public final class Agent implements AutoCloseable {
             try (var out = Files.newOutputStream(f)) {
                 p.store(out, null);
             }
+            if (uid != null) {
+                for (Path owned : List.of(cdir, f)) {
+                    Files.setAttribute(owned, "unix:uid", uid);
+                    Files.setAttribute(owned, "unix:gid", gid == null ? uid : gid);
+                }
+            }
             return f;
-        } catch (IOException e) {
+        } catch (IOException | UnsupportedOperationException e) {
             throw new AgentException("instance=" + id + ": cannot write its configuration to " + dir + ": " + e.getMessage());
         }
     }

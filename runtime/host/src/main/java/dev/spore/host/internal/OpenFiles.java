@@ -61,6 +61,8 @@ final class OpenFiles {
                     if (kind != null && !apply(policies.actionFor("socket", sockets.path(kind)), number, target, reopen, found)) {
                         found.add(new CheckpointOpenSocketException(number, target + " (" + kind + ")"));
                     }
+                } else if (transientRead(fd, target)) {
+                    continue;
                 } else if (!apply(policies.actionFor("file", target), number, target, reopen, found)) {
                     found.add(new CheckpointOpenFileException(number, target));
                 }
@@ -70,6 +72,33 @@ final class OpenFiles {
         }
         found.addAll(DeletedMappings.check(ghostLimit()));
         return found;
+    }
+
+    /**
+     * True for a cgroup or /proc pseudo-file that the JVM itself had open for an instant: in a memory cgroup, HotSpot's
+     * container support reads {@code memory.usage_in_bytes} and the like with open/read/close from its own threads
+     * (e.g. when it sizes its compiler threads), and a scan can see that descriptor. It is transient when the
+     * descriptor no longer points there within 50 ms; a file held open (a sampler's {@code /proc/self/stat}) is not.
+     */
+    private static boolean transientRead(Path fd, String target) {
+        if (!target.startsWith("/sys/fs/cgroup/") && !target.startsWith("/proc/")) {
+            return false;
+        }
+        long deadline = System.nanoTime() + 50_000_000L;
+        while (System.nanoTime() < deadline) {
+            try {
+                if (!Files.readSymbolicLink(fd).toString().equals(target)) {
+                    return true;
+                }
+                Thread.sleep(2);
+            } catch (IOException e) {
+                return true; // closed meanwhile
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
     }
 
     /** Carries out a policy's action; false when the descriptor is to be refused. */
