@@ -146,6 +146,7 @@ public final class NodeRegistry implements AutoCloseable {
             }
             refused.keySet().removeIf(k -> k.startsWith(name + "\0"));
             Node node = connector.connect(facts);
+            reach(name, facts, node);
             long movedGen = -1;
             synchronized (this) {
                 Member m = members.computeIfAbsent(name, n -> new Member(n, false));
@@ -320,6 +321,28 @@ public final class NodeRegistry implements AutoCloseable {
     /** Connections to every node that is not DOWN (READY or CORDONED), in registration order. */
     public synchronized List<Node> reachable() {
         return members.values().stream().filter(m -> !m.down).map(m -> m.node).toList();
+    }
+
+    /**
+     * A heartbeat proves the node reaches the gateway; a node is READY only once the gateway has reached it too (one
+     * {@code facts()} call, retried once). Seen: the first calls on a new connection to a restarted daemon failed
+     * with gRPC's "Network closed for unknown reason", and the restores placed there went elsewhere.
+     *
+     * @throws NodeException UNAVAILABLE: the heartbeat is answered with an error; the node's next one tries again
+     */
+    private void reach(String name, NodeFacts facts, Node node) {
+        NodeException last = null;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            try {
+                node.facts();
+                return;
+            } catch (NodeException e) {
+                last = e;
+            }
+        }
+        closeQuietly(name, node);
+        throw new NodeException(NodeException.Kind.UNAVAILABLE, "node=" + name + " heartbeats, but the gateway cannot reach it at "
+                + facts.address() + " (" + last.getMessage() + "): check its --advertise address, TLS files and firewall", last);
     }
 
     /** Remembers that {@code node} cannot meet {@code snapshot}'s requirements (why: its message): not placed there again. */
