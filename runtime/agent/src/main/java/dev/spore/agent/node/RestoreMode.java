@@ -35,14 +35,16 @@ public enum RestoreMode {
     }
 
     /**
-     * The node's default: the system property, the environment, else {@link #PREFETCH} for a store reached over the
-     * network ({@code tcp://}, {@code rdma://}, {@code host:port}) and {@link #EAGER} for a store in this process
-     * ({@code local:}, {@code dir}), where a whole fetch is a local copy and there is no network transfer to save
-     * (not measured; lazy restores of a {@code local:} store work when asked for).
+     * The node's default: the system property, the environment, else {@link #EAGER}, chosen by measurement
+     * (bench/results/lazy-2026-11-30.md): over a TCP store, eager restores of images up to ~100 MiB (hello,
+     * quarkus-hello) reached their first response as fast as or faster than lazy or prefetch (166 vs 204 ms, 300 vs
+     * 394 ms); prefetch wins from a few hundred MiB (a 1 GiB-heap function: 391 ms against 3-10 s), so such functions
+     * set {@code restore-mode=prefetch} in their snapshot's metadata or the node sets this property. Also: evicting a
+     * snapshot while its lazy background fill runs made the next lazy restore on that node hang until its deadline
+     * (bench/run-cluster.sh, 2026-11-30; not fixed yet), which eager never does.
      */
     public static RestoreMode nodeDefault(String storeUri) {
         String v = System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE"));
-        boolean inProcess = storeUri == null || storeUri.isBlank() || storeUri.startsWith("local:") || storeUri.equals("dir");
-        return parse(v, inProcess ? EAGER : PREFETCH, "spore.node.restore-mode");
+        return parse(v, EAGER, "spore.node.restore-mode");
     }
 }
