@@ -61,13 +61,18 @@ class StoreFaultTest {
                     }
                 }));
             }
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
             while (ok.get() < 4) {
+                assertThat(System.nanoTime()).as("fetches before the restart; failures: " + failures).isLessThan(deadline);
                 Thread.sleep(5);
             }
             server.close();
             server = start(port); // same port, same data directory
             int before = ok.get();
+            deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
             while (ok.get() < before + 4) {
+                assertThat(System.nanoTime()).as("fetches after the restart (the client must reconnect); failures: " + failures)
+                        .isLessThan(deadline);
                 Thread.sleep(5);
             }
             stop.set(true);
