@@ -137,7 +137,7 @@ public final class LazyBench {
                         modes.get(RestoreMode.PREFETCH).ms.percentile(50) / c50));
             }
         } finally {
-            deleteTree(work);
+            dev.spore.store.FileTrees.deleteTreeQuietly(work);
         }
         json.put("results", results);
         md.append("\nPer repetition, where the time went (restore profile ms: criu / hooks; fetch before CRIU) is in the JSON.\n");
@@ -203,14 +203,6 @@ public final class LazyBench {
             m.put("bytes_before_first_response", bytes);
             m.put("runs", details);
             return m;
-        }
-    }
-
-    private static void deleteTree(Path p) {
-        try (var s = Files.walk(p)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
-        } catch (Exception ignored) {
-            // a temp directory
         }
     }
 }

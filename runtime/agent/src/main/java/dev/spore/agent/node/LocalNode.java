@@ -189,7 +189,7 @@ public final class LocalNode implements Node {
             throw prepareFailed(PrepareEvent.PUBLISHING, snapshotName, "publish to " + snapshots.kind() + " failed: " + e.getMessage(), e);
         } finally {
             try {
-                LocalSnapshotRepository.deleteTree(imageDir);
+                dev.spore.store.FileTrees.deleteTree(imageDir);
             } catch (IOException ignored) {
                 // a leftover image directory is overwritten by the next deploy of this version number
             }

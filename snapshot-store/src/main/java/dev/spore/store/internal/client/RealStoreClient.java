@@ -268,7 +268,7 @@ public final class RealStoreClient implements SnapshotStore {
                             java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                 }
             } finally {
-                NodeCache.deleteTree(tmp);
+                dev.spore.store.FileTrees.deleteTree(tmp);
             }
         }
         seal.seal(targetDir, m);

@@ -5,7 +5,6 @@ import dev.spore.store.LazyImage;
 import dev.spore.store.Manifest;
 import dev.spore.store.StoreException;
 import dev.spore.store.StoreUnavailableException;
-import dev.spore.store.internal.cache.NodeCache;
 import dev.spore.store.internal.chunking.Digests;
 import dev.spore.store.internal.client.Transport;
 
@@ -333,7 +332,7 @@ public final class RealLazyImage implements LazyImage {
                         (f.mode() & 0100) != 0 ? "r-x------" : "r--------"));
             }
             if (Files.exists(target)) {
-                NodeCache.deleteTree(target);
+                dev.spore.store.FileTrees.deleteTree(target);
             }
             Files.move(dir, target, StandardCopyOption.ATOMIC_MOVE);
             completed = true;
@@ -360,7 +359,7 @@ public final class RealLazyImage implements LazyImage {
         }
         if (!completed) {
             try {
-                NodeCache.deleteTree(dir);
+                dev.spore.store.FileTrees.deleteTree(dir);
             } catch (IOException | RuntimeException ignored) {
                 // a leftover directory is replaced by the next lazy open of this name
             }

@@ -254,7 +254,7 @@ public final class LazySession implements AutoCloseable {
     private static void deleteQuietly(Path p) {
         try {
             if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                LocalSnapshotRepository.deleteTree(p);
+                dev.spore.store.FileTrees.deleteTree(p);
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "cannot delete " + p + ": " + e.getMessage());

@@ -232,7 +232,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 return; // another failed restore evicted it already, or a fresh fetch is in place
             }
             try {
-                LocalSnapshotRepository.deleteTree(imagesDir.resolve(name));
+                dev.spore.store.FileTrees.deleteTree(imagesDir.resolve(name));
             } catch (IOException ignored) {
                 // the next fetch overwrites the files by name
             }
