@@ -272,6 +272,7 @@ public final class LocalNode implements Node {
                     LOG.log(System.Logger.Level.INFO, who + " instance=" + i.id() + " restored lazily (" + how.name().toLowerCase(java.util.Locale.ROOT)
                             + "): fetched-before-restore=" + fetched.bytes() + " fetched-by-ready=" + lazy.bytesFetched()
                             + " transport=" + lazy.transport() + " page-reads=" + lazy.faults()[0] + " page-read-bytes=" + lazy.faults()[1]
+                            + " pushed-bytes=" + lazy.faults()[2]
                             + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
                 }
                 return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));
