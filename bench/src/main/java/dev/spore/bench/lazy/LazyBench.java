@@ -149,7 +149,14 @@ public final class LazyBench {
             deleteTree(work);
         }
         json.put("results", results);
-        md.append("\nPer repetition, where the time went (restore profile ms: criu / hooks; fetch before CRIU) is in the JSON.\n");
+        String loadEnd = Files.readString(Path.of("/proc/loadavg")).strip();
+        json.put("load_avg_at_end", loadEnd);
+        Map<String, Object> m = Machine.describe(System.getProperty("java.runtime.version"));
+        md.append("\nPer repetition, where the time went (restore profile ms: criu / hooks; fetch before CRIU; FUSE reads the agent "
+                + "served, bytes pushed into the page cache, prefetch set and its stream time) is in the JSON.\n\n");
+        md.append(String.format(Locale.ROOT, "Machine: %s, %s CPUs, kernel %s, JDK %s. Load average at start %s, at end %s "
+                + "(the machine is shared with other work: compare ratios from one run).%n", m.get("cpu_model"), m.get("cpus"),
+                m.get("kernel"), m.get("bench_jdk"), ((Map<?, ?>) json.get("machine")).get("load_avg_at_start"), loadEnd));
         System.out.println(md);
         Report.write(home, "lazy", json, md.toString());
     }
