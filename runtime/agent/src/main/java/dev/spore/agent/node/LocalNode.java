@@ -70,6 +70,8 @@ public final class LocalNode implements Node {
     private final Map<String, LocalInstance> instances = new ConcurrentHashMap<>();
     /** Set once in {@link #create}; volatile for the threads that restore. */
     private volatile RestoreMode defaultMode = RestoreMode.EAGER;
+    /** The node's setting is {@code auto}: a snapshot without {@code restore-mode} gets {@link RestoreMode#forSnapshot}. */
+    private volatile boolean autoMode;
     private static final System.Logger LOG = System.getLogger("spore.node");
 
     private LocalNode(String name, Agent agent, SnapshotRepository snapshots, Path workDir, int maxRestores) {
@@ -111,6 +113,7 @@ public final class LocalNode implements Node {
                     : new StoreSnapshotRepository(uri, c.dataDir().resolve("cache"), c.dataDir().resolve("images"), c.home());
             LocalNode node = new LocalNode(c.name(), agent, repo, work, c.maxConcurrentRestores());
             node.defaultMode = RestoreMode.nodeDefault(uri);
+            node.autoMode = RestoreMode.nodeDefaultIsAuto();
             return node;
         } catch (IOException | RuntimeException e) {
             agent.close();
@@ -239,7 +242,7 @@ public final class LocalNode implements Node {
             if (unmet != null) {
                 throw new NodeException(NodeException.Kind.REQUIREMENTS_NOT_MET, who + ": " + unmet.message());
             }
-            RestoreMode how = mode != null ? mode : RestoreMode.parse(meta.get("restore-mode"), defaultMode, who);
+            RestoreMode how = mode != null ? mode : RestoreMode.resolve(meta.get("restore-mode"), autoMode ? null : defaultMode, meta, who);
             SnapshotRepository.Fetched fetched;
             Snapshot s;
             try {
@@ -272,6 +275,7 @@ public final class LocalNode implements Node {
                     LOG.log(System.Logger.Level.INFO, who + " instance=" + i.id() + " restored lazily (" + how.name().toLowerCase(java.util.Locale.ROOT)
                             + "): fetched-before-restore=" + fetched.bytes() + " fetched-by-ready=" + lazy.bytesFetched()
                             + " transport=" + lazy.transport() + " page-reads=" + lazy.faults()[0] + " page-read-bytes=" + lazy.faults()[1]
+                            + " pushed-bytes=" + lazy.faults()[2]
                             + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
                 }
                 return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));

@@ -451,9 +451,19 @@ public final class RealStoreClient implements SnapshotStore {
 
     @Override
     public dev.spore.store.LazyImage openLazy(String snapshotName, Path workDir, long lazyThreshold) {
+        return openLazy(snapshotName, null, workDir, lazyThreshold);
+    }
+
+    @Override
+    public dev.spore.store.LazyImage openLazy(Manifest read, Path workDir, long lazyThreshold) {
+        return openLazy(read.name(), read, workDir, lazyThreshold);
+    }
+
+    private dev.spore.store.LazyImage openLazy(String snapshotName, Manifest read, Path workDir, long lazyThreshold) {
         Manifest.checkName(snapshotName);
         try {
-            Manifest m = retryingOnce("snapshot=" + snapshotName + " lazy open", () -> verified(snapshotName, transport.manifest(snapshotName)));
+            Manifest m = read != null ? verified(snapshotName, read)
+                    : retryingOnce("snapshot=" + snapshotName + " lazy open", () -> verified(snapshotName, transport.manifest(snapshotName)));
             CopySeal seal = trust.seal();
             return new dev.spore.store.internal.lazy.RealLazyImage(transport, m, workDir, lazyThreshold, seal::seal,
                     java.time.Duration.ofSeconds(60));
