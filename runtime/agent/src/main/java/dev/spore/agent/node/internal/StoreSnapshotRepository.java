@@ -228,6 +228,11 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                             fetched.add(name);
                         }
                     }
+                    if (copy == null) {
+                        // the fill failed (store gone): the next restore opens a new session; this one closes, with its
+                        // helpers, once the instances that fault through it have ended
+                        s.retire();
+                    }
                 });
             }
         };

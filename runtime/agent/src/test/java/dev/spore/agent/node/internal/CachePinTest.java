@@ -87,6 +87,10 @@ class CachePinTest {
             NodeInstance i3 = restore(b, 3);
             assertThat(cached(cache)).as("every image is pinned by a live instance: none evicted").containsExactly(name(1), name(2), name(3));
             assertThat(size(cache)).as("over the cap while all are in use").isGreaterThan(cap);
+            // the node's own copy of v2 evicted under its live instance: it maps inodes that outlive the unlink
+            b.evict(name(2));
+            assertThat(tmp.resolve("node-b/images").resolve(name(2))).doesNotExist();
+            assertThat(invoke(i2, "sum")).isEqualTo(expectedSum(MB[2]));
 
             // i1 ends: its image is the only unpinned one and goes; i2 and i3 answer all along, heaps intact
             AtomicBoolean run = new AtomicBoolean(true);
