@@ -2,7 +2,8 @@
 # On-demand restore (issue 11): hello, quarkus-hello and big-heap (1 GiB live heap): publish time; restore -> first
 # response on a node that never held the image (eager vs lazy vs prefetch) and on one that holds it (cached); bytes
 # moved before the first response. Store on loopback TCP, nodes in this process. Writes bench/results/lazy-<date>.{json,md}.
-# Usage: bash bench/run-lazy.sh [--reps N] [--big-reps N] [--functions hello,quarkus-hello,big-heap]
+# Usage: bash bench/run-lazy.sh [--reps N] [--big-reps N] [--functions hello,quarkus-hello,big-heap] [--modes eager,lazy,prefetch]
+# Agent settings to compare variants go in JAVA_TOOL_OPTIONS (e.g. -Dspore.lazy.push=false).
 # Needs root, /dev/fuse, a C compiler (spore-pagefs is built on first use) and the project built.
 set -euo pipefail
 HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)

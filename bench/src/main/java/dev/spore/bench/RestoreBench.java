@@ -147,7 +147,7 @@ public final class RestoreBench {
         json.put("memory_kb", memory);
         json.put("speedup_p50", Stats.round(coldJava.percentile(50) / restored.percentile(50)));
         Report.write(home, "restore", json, md.toString());
-        deleteTree(work);
+        dev.spore.store.FileTrees.deleteTree(work);
     }
 
     private static double coldJava(Path javaHome, String classPath, String[] demoArgs) throws IOException, InterruptedException {
@@ -185,12 +185,6 @@ public final class RestoreBench {
                 throw new IllegalStateException("no output within 30 s");
             }
             return (at.get() - t0) / 1e6;
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
 }

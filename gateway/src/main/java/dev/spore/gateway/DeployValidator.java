@@ -44,7 +44,13 @@ final class DeployValidator {
         }
     }
 
-    Valid validate(String fn, DeployRequest req) {
+    /**
+     * Checks a deploy request before anything is recorded; {@code javaHomes} are the JDKs some node runs (empty:
+     * unknown, the node checks).
+     *
+     * @throws GatewayException 400 naming the field, its value and what is allowed
+     */
+    Valid validate(String fn, DeployRequest req, java.util.SortedSet<String> javaHomes) {
         FunctionRegistry.checkName(fn);
         if (req == null) {
             throw GatewayException.badRequest("fn=" + fn + ": the deploy request has no body: send JSON with handler and jarPath or jarBase64");
@@ -60,6 +66,11 @@ final class DeployValidator {
             settings = VersionSettings.from(req);
         } catch (IllegalArgumentException e) {
             throw GatewayException.badRequest("fn=" + fn + ": " + e.getMessage());
+        }
+        String home = req.javaHome();
+        if (home != null && !home.isBlank() && !javaHomes.isEmpty() && !javaHomes.contains(home.strip())) {
+            throw GatewayException.badRequest("fn=" + fn + ": javaHome " + home.strip() + " is not a JDK any node runs " + javaHomes
+                    + ": deploy with one of them, or install that JDK on the nodes (under /usr/lib/jvm)");
         }
         boolean streamed = req.upload() != null && !req.upload().isBlank();
         boolean uploaded = streamed || req.jarBase64() != null && !req.jarBase64().isBlank();
@@ -107,7 +118,8 @@ final class DeployValidator {
     private Path upload(String fn, String base64) {
         byte[] bytes;
         try {
-            bytes = Base64.getMimeDecoder().decode(base64);
+            // strict (the MIME decoder skips anything that is not base64 and turns garbage into an empty "jar")
+            bytes = Base64.getDecoder().decode(base64.replaceAll("\\s+", ""));
         } catch (IllegalArgumentException e) {
             throw GatewayException.badRequest("fn=" + fn + ": jarBase64 is not valid base64: " + e.getMessage());
         }

@@ -131,7 +131,7 @@ public final class Gateway implements AutoCloseable {
      * version. A failed prepare leaves the version recorded as failed with its reason and throws 422.
      */
     public VersionRecord deploy(String fn, DeployRequest req, Consumer<Stage> progress) {
-        DeployValidator.Valid ok = validator.validate(fn, req);
+        DeployValidator.Valid ok = validator.validate(fn, req, engine.javaHomes());
         VersionRecord v;
         try {
             v = registry.create(fn, ok.handler(), ok.jar(), ok.uploaded(), ok.settings(), ok.warmups());

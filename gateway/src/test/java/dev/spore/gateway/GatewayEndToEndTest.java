@@ -63,7 +63,7 @@ class GatewayEndToEndTest {
         for (String fn : List.of("echo", "par", "fb", "slow", "badjar", "nohandler", "nomethod", "greet")) {
             assertThat(Processes.awaitNone(fn)).as("JVMs of fn=%s left running", fn).isEmpty();
         }
-        deleteTree(data);
+        dev.spore.store.FileTrees.deleteTree(data);
     }
 
     static DeployRequest request(String handler, Path jarPath, Integer timeoutMs, Integer maxInstances, Integer keepAlive,
@@ -214,17 +214,5 @@ class GatewayEndToEndTest {
         byte[] all = Files.readAllBytes(pages);
         Files.delete(pages);
         Files.write(pages, java.util.Arrays.copyOf(all, all.length / 2));
-    }
-
-    /** Deletes {@code dir} and everything under it; no error if it does not exist. */
-    static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
-        if (!java.nio.file.Files.exists(dir)) {
-            return;
-        }
-        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(dir)) {
-            for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                java.nio.file.Files.deleteIfExists(p);
-            }
-        }
     }
 }

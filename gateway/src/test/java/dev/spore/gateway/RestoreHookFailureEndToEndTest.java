@@ -88,7 +88,7 @@ class RestoreHookFailureEndToEndTest {
             gateway.close();
             jul.removeHandler(capture);
             assertThat(Processes.awaitNone("hookfail")).as("JVMs of fn=hookfail left running").isEmpty();
-            GatewayEndToEndTest.deleteTree(data);
+            dev.spore.store.FileTrees.deleteTree(data);
         }
     }
 

@@ -206,7 +206,7 @@ class SharedCasesEndToEndTest {
             }
         } finally {
             if (data != null) {
-                GatewayEndToEndTest.deleteTree(data);
+                dev.spore.store.FileTrees.deleteTree(data);
             }
             deleteCase02Logs();
         }

@@ -40,6 +40,14 @@ public interface LazyImage extends AutoCloseable {
     /** {@link #ensure(String, long, long, Duration)} for many {@code {offset, length}} ranges at once: one pipelined fetch. */
     void ensure(String file, java.util.List<long[]> ranges, Duration timeout);
 
+    /**
+     * Starts fetching, in one pipelined request, every chunk under {@code ranges} that is neither here nor in flight,
+     * and returns at once. A later {@link #ensure} of those bytes waits for this fetch instead of starting another (a
+     * page fault on a prefetched page that has not arrived yet waits for it, it never fetches it twice). A fetch that
+     * fails leaves its chunks to be fetched again by the next {@link #ensure}.
+     */
+    void prefetch(String file, java.util.List<long[]> ranges);
+
     /** Fetches every chunk not yet here, in file order, in batches (each batch within {@code batchTimeout}). */
     void fillAll(Duration batchTimeout);
 

@@ -83,6 +83,16 @@ public interface SnapshotStore extends AutoCloseable {
                 + " cannot restore lazily; use StoreClient.open(uri)");
     }
 
+    /**
+     * {@link #openLazy(String, Path, long)} with a manifest the caller already read for this name (from {@link
+     * #manifest}, e.g. for a requirements check): it is verified here exactly as a fetched one would be (signature,
+     * name, rollback), and one manifest transfer is saved (a 1 GiB image's manifest is ~7 MB). A manifest that fails
+     * verification is refused as by the other overload.
+     */
+    default LazyImage openLazy(Manifest read, Path workDir, long lazyThreshold) {
+        return openLazy(read.name(), workDir, lazyThreshold);
+    }
+
     /** The manifest of one snapshot; throws {@link SnapshotNotFoundException}. */
     Manifest manifest(String snapshotName);
 

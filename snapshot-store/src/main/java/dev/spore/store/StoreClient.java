@@ -70,6 +70,7 @@ public final class StoreClient {
         private String chunking = Chunker.DEFAULT;
         private String override = TransportChoice.override();
         private Duration timeout = Duration.ofSeconds(60);
+        private Duration reconnectWithin = RealStoreClient.DEFAULT_RECONNECT_WITHIN;
         private long memoryBudget = 1L << 30;
         private boolean fsync = true;
         private Path keysDir = ClientTrust.defaultKeysDir();
@@ -173,6 +174,16 @@ public final class StoreClient {
             return this;
         }
 
+        /**
+         * How long an operation keeps retrying, on fresh connections, a store that dropped its connection or refuses
+         * new ones (a restart): default 15 s; zero for one attempt. Only operations that are safe to run again are
+         * retried; see {@link RealStoreClient}'s class comment for which and why.
+         */
+        public Builder reconnectWithin(Duration value) {
+            this.reconnectWithin = value;
+            return this;
+        }
+
         /** For {@code local:} URIs: the in-process store's memory budget. */
         public Builder memoryBudget(long bytes) {
             this.memoryBudget = bytes;
@@ -192,7 +203,8 @@ public final class StoreClient {
                 ClientTrust trust = new ClientTrust(keysDir, signingKey,
                         trustedKeys != null ? trustedKeys : TrustedKeys.fromEnvironment(), allowUnsigned);
                 return new RealStoreClient(t, cacheDir == null ? null
-                        : new NodeCache(cacheDir, dev.spore.store.internal.cache.CacheLimit.parse(cacheMax, cacheDir)), chunker, trust);
+                        : new NodeCache(cacheDir, dev.spore.store.internal.cache.CacheLimit.parse(cacheMax, cacheDir)), chunker, trust,
+                        reconnectWithin);
             } catch (RuntimeException e) {
                 t.close();
                 throw e;

@@ -67,7 +67,7 @@ class PackEngineTest {
             m = s.publish("fn", img, Map.of());
         }
         // rewrite the data dir in the old layout: chunks/ab/abcdef..., no packs
-        dev.spore.store.internal.cache.NodeCache.deleteTree(data.resolve("packs"));
+        dev.spore.store.FileTrees.deleteTree(data.resolve("packs"));
         Path chunks = Files.createDirectories(data.resolve("chunks"));
         java.nio.file.attribute.FileAttribute<?> dir = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                 java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -133,7 +132,7 @@ public final class FunctionsBench {
                 results.add(measure(agent, fn, o, work));
             }
         } finally {
-            deleteTree(work);
+            dev.spore.store.FileTrees.deleteTree(work);
         }
         FunctionsReport.write(home, o, results);
     }
@@ -276,11 +275,5 @@ public final class FunctionsBench {
 
     private static double ms(long since) {
         return (System.nanoTime() - since) / 1e6;
-    }
-
-    private static void deleteTree(Path dir) throws java.io.IOException {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
     }
 }

@@ -49,12 +49,15 @@ public final class LazyBench {
         int reps = 3;
         int bigReps = 2;
         List<String> only = List.of("hello", "quarkus-hello", "big-heap");
+        List<String> modeNames = List.of("eager", "lazy", "prefetch");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--reps" -> reps = Integer.parseInt(args[++i]);
                 case "--big-reps" -> bigReps = Integer.parseInt(args[++i]);
                 case "--functions" -> only = List.of(args[++i].split(","));
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--reps N --big-reps N --functions a,b)");
+                case "--modes" -> modeNames = List.of(args[++i].split(","));
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + " (--reps N --big-reps N --functions a,b --modes eager,lazy,prefetch)");
             }
         }
         List<Fn> fns = new ArrayList<>();
@@ -104,8 +107,12 @@ public final class LazyBench {
                 Map<RestoreMode, Series> modes = new LinkedHashMap<>();
                 Path keep = null;
                 for (RestoreMode mode : RestoreMode.values()) {
+                    boolean wanted = modeNames.contains(mode.name().toLowerCase(Locale.ROOT));
+                    if (!wanted && mode != RestoreMode.EAGER) {
+                        continue;
+                    }
                     Series s = new Series(f.name() + " " + mode);
-                    for (int rep = 0; rep < fn.reps(); rep++) {
+                    for (int rep = 0; rep < (wanted ? fn.reps() : 1); rep++) { // eager once at least: the cached node
                         Path dir = work.resolve("node-" + f.name() + "-" + mode + "-" + rep);
                         LocalNode b = LocalNode.create(new LocalNode.Config("fresh", home, dir, uri, 1));
                         try {
@@ -117,8 +124,10 @@ public final class LazyBench {
                             b.close();
                         }
                     }
-                    modes.put(mode, s);
-                    r.put(mode.name().toLowerCase(Locale.ROOT), s.toMap());
+                    if (wanted) {
+                        modes.put(mode, s);
+                        r.put(mode.name().toLowerCase(Locale.ROOT), s.toMap());
+                    }
                 }
                 Series cached = new Series(f.name() + " cached");
                 try (LocalNode c = LocalNode.create(new LocalNode.Config("cached", home, keep, uri, 1))) {
@@ -130,19 +139,36 @@ public final class LazyBench {
                 r.put("cached", cached.toMap());
                 results.put(f.name(), r);
                 double c50 = cached.ms.percentile(50);
-                md.append(String.format(Locale.ROOT, "| %s | %.1f | %.0f | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |%n", f.name(),
-                        p.imageBytes() / 1048576.0, publish[0], modes.get(RestoreMode.EAGER).cell(), modes.get(RestoreMode.EAGER).bytesCell(),
-                        modes.get(RestoreMode.LAZY).cell(), modes.get(RestoreMode.LAZY).bytesCell(), modes.get(RestoreMode.PREFETCH).cell(),
-                        modes.get(RestoreMode.PREFETCH).bytesCell(), cached.cell(), modes.get(RestoreMode.LAZY).ms.percentile(50) / c50,
-                        modes.get(RestoreMode.PREFETCH).ms.percentile(50) / c50));
+                md.append(String.format(Locale.ROOT, "| %s | %.1f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", f.name(),
+                        p.imageBytes() / 1048576.0, publish[0], cell(modes, RestoreMode.EAGER, false), cell(modes, RestoreMode.EAGER, true),
+                        cell(modes, RestoreMode.LAZY, false), cell(modes, RestoreMode.LAZY, true), cell(modes, RestoreMode.PREFETCH, false),
+                        cell(modes, RestoreMode.PREFETCH, true), cached.cell(), ratio(modes, RestoreMode.LAZY, c50),
+                        ratio(modes, RestoreMode.PREFETCH, c50)));
             }
         } finally {
-            deleteTree(work);
+            dev.spore.store.FileTrees.deleteTreeQuietly(work);
         }
         json.put("results", results);
-        md.append("\nPer repetition, where the time went (restore profile ms: criu / hooks; fetch before CRIU) is in the JSON.\n");
+        String loadEnd = Files.readString(Path.of("/proc/loadavg")).strip();
+        json.put("load_avg_at_end", loadEnd);
+        Map<String, Object> m = Machine.describe(System.getProperty("java.runtime.version"));
+        md.append("\nPer repetition, where the time went (restore profile ms: criu / hooks; fetch before CRIU; FUSE reads the agent "
+                + "served, bytes pushed into the page cache, prefetch set and its stream time) is in the JSON.\n\n");
+        md.append(String.format(Locale.ROOT, "Machine: %s, %s CPUs, kernel %s, JDK %s. Load average at start %s, at end %s "
+                + "(the machine is shared with other work: compare ratios from one run).%n", m.get("cpu_model"), m.get("cpus"),
+                m.get("kernel"), m.get("bench_jdk"), ((Map<?, ?>) json.get("machine")).get("load_avg_at_start"), loadEnd));
         System.out.println(md);
         Report.write(home, "lazy", json, md.toString());
+    }
+
+    private static String cell(Map<RestoreMode, Series> modes, RestoreMode m, boolean bytes) {
+        Series s = modes.get(m);
+        return s == null ? "-" : bytes ? s.bytesCell() : s.cell();
+    }
+
+    private static String ratio(Map<RestoreMode, Series> modes, RestoreMode m, double cached) {
+        Series s = modes.get(m);
+        return s == null ? "-" : String.format(Locale.ROOT, "%.2f", s.ms.percentile(50) / cached);
     }
 
     /** One restore → first response; returns ms. */
@@ -185,6 +211,7 @@ public final class LazyBench {
             if (i.profile() != null) {
                 i.profile().asMap().forEach((k, v) -> d.put(k, Stats.round(v)));
             }
+            i.pageStats().forEach((k, v) -> d.put(k.replace('-', '_'), v));
             details.add(d);
         }
 
@@ -203,14 +230,6 @@ public final class LazyBench {
             m.put("bytes_before_first_response", bytes);
             m.put("runs", details);
             return m;
-        }
-    }
-
-    private static void deleteTree(Path p) {
-        try (var s = Files.walk(p)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
-        } catch (Exception ignored) {
-            // a temp directory
         }
     }
 }

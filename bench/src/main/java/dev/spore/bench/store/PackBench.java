@@ -69,8 +69,8 @@ public final class PackBench {
                 System.out.println("wrote " + dir.resolve(stem + ".json") + " and .md");
             }
         } finally {
-            StoreBench.deleteTree(shm);
-            StoreBench.deleteTree(disk);
+            dev.spore.store.FileTrees.deleteTree(shm);
+            dev.spore.store.FileTrees.deleteTree(disk);
         }
     }
 
@@ -162,13 +162,13 @@ public final class PackBench {
                 fetchTcp = timed(() -> tcp.fetch("heap", shm.resolve("out1")));
                 cpu.put("fetch_tcp", lastCpu);
             }
-            StoreBench.deleteTree(shm.resolve("out1"));
+            dev.spore.store.FileTrees.deleteTree(shm.resolve("out1"));
             try (SnapshotStore tcp = StoreClient.builder(uri).cacheDir(shm.resolve("cache")).build()) {
                 fetchTcpCached = timed(() -> tcp.fetch("heap", shm.resolve("out2")));
                 cpu.put("fetch_tcp_cached", lastCpu);
             }
-            StoreBench.deleteTree(shm.resolve("out2"));
-            StoreBench.deleteTree(shm.resolve("cache"));
+            dev.spore.store.FileTrees.deleteTree(shm.resolve("out2"));
+            dev.spore.store.FileTrees.deleteTree(shm.resolve("cache"));
         }
         long t0 = System.nanoTime();
         try (StoreServer again = StoreServer.start(StoreConfig.builder(disk.resolve("data")).bind("127.0.0.1", 0)

@@ -23,7 +23,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
 
 /**
  * Snapshot store benchmark: dedup per chunking strategy on real CRIU images, fetch throughput over loopback
@@ -74,7 +73,7 @@ public final class StoreBench {
                 bench.run();
             }
         } finally {
-            deleteTree(work);
+            dev.spore.store.FileTrees.deleteTree(work);
         }
     }
 
@@ -244,11 +243,11 @@ public final class StoreBench {
             for (int mb : new int[] {50, 200}) {
                 String name = "img-" + mb;
                 Path target = work.resolve("target");
-                double none = median(() -> { deleteTree(target); return timed(() -> direct.fetch(name, target)); });
-                double cold = median(() -> { deleteTree(target); deleteTree(cache); return timed(() -> cached.fetch(name, target)); });
+                double none = median(() -> { dev.spore.store.FileTrees.deleteTree(target); return timed(() -> direct.fetch(name, target)); });
+                double cold = median(() -> { dev.spore.store.FileTrees.deleteTree(target); dev.spore.store.FileTrees.deleteTree(cache); return timed(() -> cached.fetch(name, target)); });
                 cached.fetch(name, target);
-                double hot = median(() -> { deleteTree(target); return timed(() -> cached.fetch(name, target)); });
-                double inProc = median(() -> { deleteTree(target); return timed(() -> local.fetch(name, target)); });
+                double hot = median(() -> { dev.spore.store.FileTrees.deleteTree(target); return timed(() -> cached.fetch(name, target)); });
+                double inProc = median(() -> { dev.spore.store.FileTrees.deleteTree(target); return timed(() -> local.fetch(name, target)); });
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("no_cache_ms", ms(none));
                 m.put("cache_cold_ms", ms(cold));
@@ -331,16 +330,5 @@ public final class StoreBench {
 
     private static double mib(long b) {
         return b / 1048576.0;
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> all = Files.walk(p)) {
-            for (Path q : (Iterable<Path>) all.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(q);
-            }
-        }
     }
 }

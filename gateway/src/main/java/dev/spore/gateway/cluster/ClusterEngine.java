@@ -65,6 +65,11 @@ public final class ClusterEngine implements Engine {
         nodes.onDown(this::nodeDown);
     }
 
+    @Override
+    public java.util.SortedSet<String> javaHomes() {
+        return nodes.javaHomes();
+    }
+
     public NodeRegistry nodes() {
         return nodes;
     }

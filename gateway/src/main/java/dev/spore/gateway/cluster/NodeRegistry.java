@@ -318,6 +318,13 @@ public final class NodeRegistry implements AutoCloseable {
         return m == null || m.down ? null : m.node;
     }
 
+    /** The JDKs ({@code java.home} paths) at least one node that is not DOWN can run, sorted; empty when no node is up. */
+    public synchronized java.util.SortedSet<String> javaHomes() {
+        java.util.SortedSet<String> homes = new java.util.TreeSet<>();
+        members.values().stream().filter(m -> !m.down).forEach(m -> homes.addAll(m.facts.javaHomes()));
+        return homes;
+    }
+
     /** Connections to every node that is not DOWN (READY or CORDONED), in registration order. */
     public synchronized List<Node> reachable() {
         return members.values().stream().filter(m -> !m.down).map(m -> m.node).toList();

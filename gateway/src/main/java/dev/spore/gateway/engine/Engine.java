@@ -43,6 +43,14 @@ public interface Engine extends AutoCloseable {
     default void onInstancesLost(java.util.function.BiConsumer<java.util.Collection<String>, String> lost) {
     }
 
+    /**
+     * The JDKs ({@code java.home} paths) a version may name as its {@code javaHome}: those some node can run. Empty
+     * when the engine cannot tell (no node up yet): a deploy's {@code javaHome} is then checked by the node.
+     */
+    default java.util.SortedSet<String> javaHomes() {
+        return java.util.Collections.emptySortedSet();
+    }
+
     /** One line for health and describe: node, CRIU version, snapshot backend. */
     String describe();
 

@@ -58,8 +58,36 @@ public class UploadRoute {
     @ConfigProperty(name = "spore.upload.max-bytes", defaultValue = "268435456")
     long maxBytes;
 
+    @ConfigProperty(name = "quarkus.http.limits.max-body-size", defaultValue = "10M")
+    io.quarkus.runtime.configuration.MemorySize maxBodySize;
+
     void routes(@Observes Router router) {
+        // Before Quarkus' own body-size check (order -2), which answers a declared Content-Length over its limit with
+        // an empty 413: the same refusal, with a message naming the limit and the knob.
+        router.route().order(-10).handler(this::declaredSize);
         router.post("/uploads").handler(this::upload);
+    }
+
+    private void declaredSize(RoutingContext ctx) {
+        String length = ctx.request().getHeader("Content-Length");
+        boolean upload = ctx.request().path().equals("/uploads");
+        long limit = upload ? Math.min(maxBytes, maxBodySize.asLongValue()) : maxBodySize.asLongValue();
+        long n;
+        try {
+            n = length == null ? -1 : Long.parseLong(length.strip());
+        } catch (NumberFormatException e) {
+            n = -1; // the HTTP codec refuses such a request before routing; the upload route says so otherwise
+        }
+        if (n <= limit) {
+            ctx.next();
+        } else if (upload) {
+            tooLarge(ctx, n, true);
+        } else {
+            ctx.response().putHeader("Connection", "close");
+            InvokeRoute.error(ctx.response(), new GatewayException(413, "too-large", ctx.request().path() + ": a body of " + n
+                    + " bytes is over the limit of " + limit + " bytes (quarkus.http.limits.max-body-size): send jars through "
+                    + "POST /uploads (spore deploy does), keep payloads under the limit"));
+        }
     }
 
     private void upload(RoutingContext ctx) {

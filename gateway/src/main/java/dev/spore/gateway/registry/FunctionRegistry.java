@@ -220,7 +220,7 @@ public final class FunctionRegistry {
         List<VersionRecord> gone = versions(name);
         functions.remove(name);
         versions.remove(name);
-        deleteTree(root.resolve(name));
+        dev.spore.store.FileTrees.deleteTree(root.resolve(name));
         return gone;
     }
 
@@ -232,7 +232,7 @@ public final class FunctionRegistry {
             f.aliases.values().removeIf(n -> n == version);
         }
         writeJson(root.resolve(name).resolve("function.json"), f);
-        deleteTree(versionDir(name, version));
+        dev.spore.store.FileTrees.deleteTree(versionDir(name, version));
         return v;
     }
 
@@ -300,18 +300,6 @@ public final class FunctionRegistry {
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Deletes {@code dir} and everything under it; no error if it does not exist. */
-    static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
-        if (!java.nio.file.Files.exists(dir)) {
-            return;
-        }
-        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(dir)) {
-            for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                java.nio.file.Files.deleteIfExists(p);
-            }
         }
     }
 }

@@ -70,6 +70,8 @@ public final class LocalNode implements Node {
     private final Map<String, LocalInstance> instances = new ConcurrentHashMap<>();
     /** Set once in {@link #create}; volatile for the threads that restore. */
     private volatile RestoreMode defaultMode = RestoreMode.EAGER;
+    /** The node's setting is {@code auto}: a snapshot without {@code restore-mode} gets {@link RestoreMode#forSnapshot}. */
+    private volatile boolean autoMode;
     private static final System.Logger LOG = System.getLogger("spore.node");
 
     private LocalNode(String name, Agent agent, SnapshotRepository snapshots, Path workDir, int maxRestores) {
@@ -111,6 +113,7 @@ public final class LocalNode implements Node {
                     : new StoreSnapshotRepository(uri, c.dataDir().resolve("cache"), c.dataDir().resolve("images"), c.home());
             LocalNode node = new LocalNode(c.name(), agent, repo, work, c.maxConcurrentRestores());
             node.defaultMode = RestoreMode.nodeDefault(uri);
+            node.autoMode = RestoreMode.nodeDefaultIsAuto();
             return node;
         } catch (IOException | RuntimeException e) {
             agent.close();
@@ -189,7 +192,7 @@ public final class LocalNode implements Node {
             throw prepareFailed(PrepareEvent.PUBLISHING, snapshotName, "publish to " + snapshots.kind() + " failed: " + e.getMessage(), e);
         } finally {
             try {
-                LocalSnapshotRepository.deleteTree(imageDir);
+                dev.spore.store.FileTrees.deleteTree(imageDir);
             } catch (IOException ignored) {
                 // a leftover image directory is overwritten by the next deploy of this version number
             }
@@ -239,7 +242,7 @@ public final class LocalNode implements Node {
             if (unmet != null) {
                 throw new NodeException(NodeException.Kind.REQUIREMENTS_NOT_MET, who + ": " + unmet.message());
             }
-            RestoreMode how = mode != null ? mode : RestoreMode.parse(meta.get("restore-mode"), defaultMode, who);
+            RestoreMode how = mode != null ? mode : RestoreMode.resolve(meta.get("restore-mode"), autoMode ? null : defaultMode, meta, who);
             SnapshotRepository.Fetched fetched;
             Snapshot s;
             // held from before the fetch until the instance ends: the cached image stays pinned, and an evict meanwhile
@@ -287,6 +290,7 @@ public final class LocalNode implements Node {
                     LOG.log(System.Logger.Level.INFO, who + " instance=" + i.id() + " restored lazily (" + how.name().toLowerCase(java.util.Locale.ROOT)
                             + "): fetched-before-restore=" + fetched.bytes() + " fetched-by-ready=" + lazy.bytesFetched()
                             + " transport=" + lazy.transport() + " page-reads=" + lazy.faults()[0] + " page-read-bytes=" + lazy.faults()[1]
+                            + " pushed-bytes=" + lazy.faults()[2]
                             + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
                 }
                 return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));

@@ -43,6 +43,17 @@ public interface NodeInstance {
         return "";
     }
 
+    /**
+     * A lazy restore's page counters for the node's session of this snapshot, taken when the first invocation returned
+     * (counted over the session: siblings share it): {@code agent-reads} (FUSE reads the agent had to serve: misses),
+     * {@code agent-read-bytes}, {@code pushed-bytes} (fetched pages handed to the page cache before anything faulted on
+     * them), {@code prefetch-bytes} (the recorded set), {@code prefetch-ms} (its stream, from CRIU's start; -1: still
+     * running). Empty for eager and cached restores and remote nodes.
+     */
+    default Map<String, Long> pageStats() {
+        return Map.of();
+    }
+
     /** Milliseconds the node spent fetching for this start (0 when cached). */
     double fetchMillis();
 

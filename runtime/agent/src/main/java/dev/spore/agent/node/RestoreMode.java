@@ -1,6 +1,7 @@
 package dev.spore.agent.node;
 
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * How a node that lacks a snapshot's image restores it (MITOSIS' resume options). A node that holds the image
@@ -14,9 +15,9 @@ import java.util.Locale;
  *       as the snapshot's working set (what its first request writes).</li>
  * </ul>
  *
- * The node's default is {@code -Dspore.node.restore-mode=eager|lazy|prefetch} (env {@code SPORE_NODE_RESTORE_MODE}),
- * else {@link #nodeDefault(String) prefetch for a remote store, eager for one in this process}; a snapshot's metadata
- * key {@code restore-mode} overrides it for that snapshot.
+ * The node's default is {@code -Dspore.node.restore-mode=eager|lazy|prefetch|auto} (env {@code SPORE_NODE_RESTORE_MODE}),
+ * else {@link #nodeDefault(String) eager}; a snapshot's metadata key {@code restore-mode} (same values) overrides it
+ * for that snapshot. {@code auto} picks one per snapshot from its recorded sizes: {@link #forSnapshot(Map)}.
  */
 public enum RestoreMode {
     EAGER, LAZY, PREFETCH;
@@ -30,8 +31,66 @@ public enum RestoreMode {
             return valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new NodeException(NodeException.Kind.BAD_REQUEST, who + ": restore mode '" + value
-                    + "' is unknown: use eager, lazy or prefetch");
+                    + "' is unknown: use eager, lazy, prefetch or auto");
         }
+    }
+
+    /** The value that makes the mode a per-snapshot choice, {@link #forSnapshot(Map)}. */
+    public static final String AUTO = "auto";
+
+    /** A pages image smaller than this restores eagerly under {@code auto} ({@code -Dspore.node.auto.min-lazy-bytes}). */
+    static final long AUTO_MIN_LAZY_BYTES = Long.getLong("spore.node.auto.min-lazy-bytes", 64L << 20);
+    /** A prefetch set larger than this share of the pages image restores eagerly under {@code auto} ({@code -Dspore.node.auto.max-touch-percent}). */
+    static final int AUTO_MAX_TOUCH_PERCENT = Integer.getInteger("spore.node.auto.max-touch-percent", 50);
+
+    /**
+     * {@code auto}'s choice for a snapshot, from its metadata ({@code file.pages-N.img} sizes, {@code
+     * working-set.touch-pages}: what its recording restore and first request read): {@link #PREFETCH} when the pages
+     * images hold at least {@code spore.node.auto.min-lazy-bytes} (64 MiB) and the recorded set is at most {@code
+     * spore.node.auto.max-touch-percent} (50%) of them; {@link #EAGER} otherwise, and for a snapshot recorded without a
+     * touched set. Why (bench/results/lazy-2026-11-30.md, loopback TCP, 2 shared cores): hello (29 MiB) restored as fast
+     * eagerly as with prefetch, and there is no gain to have below a few tens of MiB (eager moves the whole image in about
+     * the time prefetch spends opening the session and mounting); quarkus-hello (80-95 MiB, 20-35% touched) and the
+     * 1 GiB-heap function (1.4 GiB, about 1% touched) reached their first response faster with prefetch; a set above
+     * half the image would make prefetch move nearly what eager moves, plus FUSE. Milliseconds, never a timed contract.
+     */
+    public static RestoreMode forSnapshot(Map<String, String> metadata) {
+        long pages = 0;
+        for (var e : metadata.entrySet()) {
+            if (e.getKey().matches("file\\.pages-\\d+\\.img")) {
+                pages += parseLong(e.getValue());
+            }
+        }
+        long touched = parseLong(metadata.get("working-set.touch-pages")) * 4096;
+        if (pages < AUTO_MIN_LAZY_BYTES || touched <= 0) {
+            return EAGER;
+        }
+        return touched * 100 <= pages * AUTO_MAX_TOUCH_PERCENT ? PREFETCH : EAGER;
+    }
+
+    private static long parseLong(String v) {
+        try {
+            return v == null ? 0 : Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /**
+     * The mode for one restore: {@code value} (the snapshot's {@code restore-mode}: a mode, {@code auto}, or null/blank
+     * for {@code fallback}); {@code fallback} null means {@code auto}. Throws {@link NodeException} for an unknown name.
+     */
+    public static RestoreMode resolve(String value, RestoreMode fallback, Map<String, String> metadata, String who) {
+        if (value != null && value.trim().equalsIgnoreCase(AUTO) || (value == null || value.isBlank()) && fallback == null) {
+            return forSnapshot(metadata);
+        }
+        return parse(value, fallback, who);
+    }
+
+    /** Whether the node's setting ({@code spore.node.restore-mode} / {@code SPORE_NODE_RESTORE_MODE}) is {@code auto}. */
+    public static boolean nodeDefaultIsAuto() {
+        String v = System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE"));
+        return v != null && v.trim().equalsIgnoreCase(AUTO);
     }
 
     /**
@@ -45,6 +104,9 @@ public enum RestoreMode {
      */
     public static RestoreMode nodeDefault(String storeUri) {
         String v = System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE"));
+        if (nodeDefaultIsAuto()) {
+            return EAGER; // per snapshot, see nodeDefaultIsAuto(); this is what a caller without metadata gets
+        }
         return parse(v, EAGER, "spore.node.restore-mode");
     }
 }

@@ -261,7 +261,7 @@ public final class CacheLimit {
         } catch (NoSuchFileException e) {
             return;
         }
-        NodeCache.deleteTree(aside);
+        dev.spore.store.FileTrees.deleteTree(aside);
         Files.deleteIfExists(used.resolve(dir.getFileName().toString()));
     }
 

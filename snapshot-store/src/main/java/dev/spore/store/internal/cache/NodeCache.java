@@ -12,7 +12,6 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -183,7 +182,7 @@ public final class NodeCache {
                 }
             }
         } finally {
-            deleteTree(tmp);
+            dev.spore.store.FileTrees.deleteTree(tmp);
         }
         limit.touch(dir.getFileName().toString());
         limit.evict(dir.getFileName().toString());
@@ -237,7 +236,7 @@ public final class NodeCache {
     public void clear() throws IOException {
         try (Stream<Path> dirs = Files.list(images)) {
             for (Path d : (Iterable<Path>) dirs::iterator) {
-                deleteTree(d);
+                dev.spore.store.FileTrees.deleteTree(d);
             }
         }
     }
@@ -257,16 +256,5 @@ public final class NodeCache {
             }
         }
         return n;
-    }
-
-    public static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> all = Files.walk(p)) {
-            for (Path q : (Iterable<Path>) all.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(q);
-            }
-        }
     }
 }

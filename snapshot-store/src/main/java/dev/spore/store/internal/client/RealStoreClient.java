@@ -39,11 +39,40 @@ import java.util.stream.Stream;
  * {@link SnapshotStore} over any {@link Transport}: chunks, hashes and signs on publish; on fetch verifies the
  * manifest's signature, then every chunk, in a private temp directory (or the node cache) before the files
  * are moved or copied into the target, which is then sealed ({@link CopySeal}).
+ *
+ * <h2>Store restarts</h2>
+ * An operation that fails with {@link StoreUnavailableException} (its connection closed under it, or the store
+ * refused the connection: it is restarting) is run again, whole, on a fresh connection, with a backoff of 50 ms
+ * doubling to 1 s, until it succeeds or {@code reconnectWithin} (default {@link #DEFAULT_RECONNECT_WITHIN}) has
+ * passed since it first failed; then the last error is thrown, with the count of attempts. Any other error
+ * (not found, corrupt, refused token, a timeout on a connection that stayed open) is thrown at once. Whether running
+ * an operation again is safe, operation by operation:
+ * <ul>
+ *   <li>{@link #fetch}, {@link #manifest}, {@link #list}, {@link #stats}, {@link #openLazy}: reads; a fetch writes
+ *       into a private temporary directory (or the node cache, which verifies what it admits) and moves files into
+ *       the target only after every chunk was verified, so a fetch cut short leaves nothing half-written there.</li>
+ *   <li>{@link #publish}: a publish session belongs to its connection, and the store aborts it when the connection
+ *       closes, so a half-done publish leaves only chunks (content-addressed: sending them again stores nothing
+ *       twice). If the connection closed after the store applied the COMMIT but before its answer arrived, the
+ *       publish runs again and commits an equal manifest (same files and chunks, a newer {@code created} and
+ *       signature): the name ends up naming the same image either way.</li>
+ *   <li>{@link #delete}: deleting a name twice deletes it once; a {@link SnapshotNotFoundException} on a later
+ *       attempt means an earlier one took effect before its answer was lost, so it counts as success. (The
+ *       first attempt's not-found is still thrown. A name that never existed, whose first attempt never reached the
+ *       store, is thereby reported deleted too: the outcome, no such name, is the same.)</li>
+ * </ul>
+ * A caller therefore sees a store restart as latency (up to {@code reconnectWithin}), not as an error.
+ *
+ * <p>Thread-safe: calls may run concurrently (the transport is shared).
  */
 public final class RealStoreClient implements SnapshotStore {
 
     private static final System.Logger LOG = System.getLogger("spore.store.client");
     private static final String AGENT_METADATA = "spore-snapshot.properties";
+    /** How long an operation keeps retrying a store that is unreachable or dropped the connection. */
+    public static final java.time.Duration DEFAULT_RECONNECT_WITHIN = java.time.Duration.ofSeconds(15);
+    private static final long FIRST_BACKOFF_MS = 50;
+    private static final long MAX_BACKOFF_MS = 1_000;
 
     private final Transport transport;
     private final NodeCache cache;
@@ -51,6 +80,8 @@ public final class RealStoreClient implements SnapshotStore {
     private final ClientTrust trust;
     private final AtomicLong quarantined = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong retries = new AtomicLong();
+    private final java.time.Duration reconnectWithin;
 
     /** With keys from system properties and the environment ({@link ClientTrust#defaults()}). */
     public RealStoreClient(Transport transport, NodeCache cache, Chunker chunker) {
@@ -58,27 +89,74 @@ public final class RealStoreClient implements SnapshotStore {
     }
 
     public RealStoreClient(Transport transport, NodeCache cache, Chunker chunker, ClientTrust trust) {
+        this(transport, cache, chunker, trust, DEFAULT_RECONNECT_WITHIN);
+    }
+
+    /**
+     * @param reconnectWithin how long an operation keeps retrying while the store is unreachable or drops its
+     *                        connection (see the class comment); zero: one attempt only
+     */
+    public RealStoreClient(Transport transport, NodeCache cache, Chunker chunker, ClientTrust trust,
+                           java.time.Duration reconnectWithin) {
+        if (reconnectWithin.isNegative()) {
+            throw new IllegalArgumentException("reconnectWithin=" + reconnectWithin + " is negative: give 0 or more");
+        }
         this.transport = transport;
         this.cache = cache;
         this.chunker = chunker;
         this.trust = trust;
+        this.reconnectWithin = reconnectWithin;
     }
 
     public ClientTrust trust() {
         return trust;
     }
 
-    /** Runs {@code call}; after a broken connection, once more (the transport reconnects). */
-    private <T> T retryingOnce(String what, Supplier<T> call) {
-        try {
-            return call.get();
-        } catch (StoreUnavailableException e) {
-            LOG.log(System.Logger.Level.WARNING, what + ": " + e.getMessage() + "; retrying once after reconnecting");
+    /** Operations run again after a dropped or refused connection, since this client was made. */
+    public long retries() {
+        return retries.get();
+    }
+
+    /**
+     * Runs {@code call}; while it fails with {@link StoreUnavailableException}, again on a fresh connection (the
+     * transport reconnects) after a backoff, until {@link #reconnectWithin} has passed since the first failure.
+     * Only for operations that are safe to run again whole (see the class comment).
+     */
+    private <T> T retrying(String what, Supplier<T> call) {
+        StoreUnavailableException first = null;
+        long deadline = 0;
+        long backoff = FIRST_BACKOFF_MS;
+        for (int attempt = 1; ; attempt++) {
             try {
-                return call.get();
-            } catch (RuntimeException again) {
-                again.addSuppressed(e);
-                throw again;
+                T result = call.get();
+                if (first != null) {
+                    LOG.log(System.Logger.Level.INFO, what + ": succeeded on attempt " + attempt + " after the store "
+                            + "connection broke (" + first.getMessage() + ")");
+                }
+                return result;
+            } catch (StoreUnavailableException e) {
+                long now = System.nanoTime();
+                if (first == null) {
+                    first = e;
+                    deadline = now + reconnectWithin.toNanos();
+                    LOG.log(System.Logger.Level.WARNING, what + ": " + e.getMessage() + "; retrying on a new connection "
+                            + "for up to " + reconnectWithin.toMillis() + " ms");
+                } else if (e != first) {
+                    e.addSuppressed(first);
+                }
+                if (now - deadline >= 0) {
+                    throw new StoreUnavailableException(what + ": the store stayed unreachable for "
+                            + reconnectWithin.toMillis() + " ms (limit reconnectWithin), " + attempt + " attempt(s); last: "
+                            + e.getMessage() + "; check that the store is running, then retry", e);
+                }
+                retries.incrementAndGet();
+                try {
+                    Thread.sleep(Math.min(backoff, Math.max(1, (deadline - now) / 1_000_000)));
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
             }
         }
     }
@@ -94,7 +172,7 @@ public final class RealStoreClient implements SnapshotStore {
     @Override
     public Manifest publish(String snapshotName, Path imageDir, Map<String, String> metadata) {
         Manifest.checkName(snapshotName);
-        return retryingOnce("snapshot=" + snapshotName + " publish", () -> {
+        return retrying("snapshot=" + snapshotName + " publish", () -> {
             try {
                 return publishOnce(snapshotName, imageDir, metadata);
             } catch (StoreException e) {
@@ -204,7 +282,7 @@ public final class RealStoreClient implements SnapshotStore {
     public Path fetch(String snapshotName, Path targetDir) {
         Manifest.checkName(snapshotName);
         try {
-            return retryingOnce("snapshot=" + snapshotName + " fetch", () -> {
+            return retrying("snapshot=" + snapshotName + " fetch", () -> {
                 try {
                     for (int attempt = 1; ; attempt++) {
                         try {
@@ -268,7 +346,7 @@ public final class RealStoreClient implements SnapshotStore {
                             java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                 }
             } finally {
-                NodeCache.deleteTree(tmp);
+                dev.spore.store.FileTrees.deleteTree(tmp);
             }
         }
         seal.seal(targetDir, m);
@@ -451,9 +529,19 @@ public final class RealStoreClient implements SnapshotStore {
 
     @Override
     public dev.spore.store.LazyImage openLazy(String snapshotName, Path workDir, long lazyThreshold) {
+        return openLazy(snapshotName, null, workDir, lazyThreshold);
+    }
+
+    @Override
+    public dev.spore.store.LazyImage openLazy(Manifest read, Path workDir, long lazyThreshold) {
+        return openLazy(read.name(), read, workDir, lazyThreshold);
+    }
+
+    private dev.spore.store.LazyImage openLazy(String snapshotName, Manifest read, Path workDir, long lazyThreshold) {
         Manifest.checkName(snapshotName);
         try {
-            Manifest m = retryingOnce("snapshot=" + snapshotName + " lazy open", () -> verified(snapshotName, transport.manifest(snapshotName)));
+            Manifest m = read != null ? verified(snapshotName, read)
+                    : retrying("snapshot=" + snapshotName + " lazy open", () -> verified(snapshotName, transport.manifest(snapshotName)));
             CopySeal seal = trust.seal();
             return new dev.spore.store.internal.lazy.RealLazyImage(transport, m, workDir, lazyThreshold, seal::seal,
                     java.time.Duration.ofSeconds(60));
@@ -467,17 +555,31 @@ public final class RealStoreClient implements SnapshotStore {
     @Override
     public Manifest manifest(String snapshotName) {
         Manifest.checkName(snapshotName);
-        return retryingOnce("snapshot=" + snapshotName, () -> transport.manifest(snapshotName));
+        return retrying("snapshot=" + snapshotName, () -> transport.manifest(snapshotName));
     }
 
     @Override
     public List<Manifest> list() {
-        return retryingOnce("list", transport::list);
+        return retrying("list", transport::list);
     }
 
     @Override
     public void delete(String snapshotName) {
-        transport.delete(Manifest.checkName(snapshotName));
+        Manifest.checkName(snapshotName);
+        boolean[] tried = {false};
+        retrying("snapshot=" + snapshotName + " delete", () -> {
+            try {
+                transport.delete(snapshotName);
+            } catch (dev.spore.store.SnapshotNotFoundException e) {
+                if (!tried[0]) {
+                    throw e;
+                }
+                // an earlier attempt deleted it; its answer was lost with the connection
+            } finally {
+                tried[0] = true;
+            }
+            return null;
+        });
         if (cache != null) {
             try {
                 cache.deleted(snapshotName);
@@ -497,7 +599,7 @@ public final class RealStoreClient implements SnapshotStore {
 
     @Override
     public Stats stats() {
-        return transport.stats().withTransport(transport.name()).withClientCounters(quarantined.get(), refused.get());
+        return retrying("stats", transport::stats).withTransport(transport.name()).withClientCounters(quarantined.get(), refused.get());
     }
 
     @Override

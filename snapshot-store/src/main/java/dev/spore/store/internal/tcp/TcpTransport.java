@@ -42,6 +42,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  * caller thread consumes responses while more are in flight; responses are matched by id), native epoll
  * where available. Chunk reads are batched, about 4 MiB per request, so small chunks cost no round trips.
  * Chunk payloads arrive in pooled direct buffers and are handed to the sink without a copy.
+ *
+ * <h2>Broken connections</h2>
+ * A request belongs to the connection it was written on. When that connection closes (the store restarted or
+ * stopped, a reset, a protocol error), every request awaiting an answer on it fails at once with a
+ * {@link StoreUnavailableException}, and so does a request written into a connection that is already closed; none
+ * waits out the timeout. The next request opens a fresh connection (HELLO and token again). This class never
+ * resends a request by itself: whether a request may be sent again depends on what it does, which the caller knows
+ * ({@code RealStoreClient} retries whole operations; see its class comment). A request that gets no answer
+ * within the timeout although its connection stays open (a store that hangs, a peer that vanished without a
+ * reset) fails with a plain {@link StoreException}, and that connection is closed, so that later requests do not
+ * queue behind it on a socket nobody serves.
+ *
+ * <p>Thread-safe: any number of threads may call at once; they share the connection.
  */
 public final class TcpTransport implements Transport {
 
@@ -69,6 +82,15 @@ public final class TcpTransport implements Transport {
 
     /** One TCP (or TLS) connection and the requests awaiting an answer on it. */
     private record Conn(Channel channel, Map<Integer, CompletableFuture<Frame>> pending) {
+    }
+
+    /** A request's answer-to-be, with the connection it was written on (flushed, or closed on a timeout). */
+    private static final class Pending extends CompletableFuture<Frame> {
+        final Channel channel;
+
+        Pending(Channel channel) {
+            this.channel = channel;
+        }
     }
 
     public TcpTransport(String host, int port, int maxFrame, Duration timeout) {
@@ -196,8 +218,14 @@ public final class TcpTransport implements Transport {
             StoreException e = new StoreUnavailableException("store=" + address + " closed the connection; "
                     + pending.size() + " request(s) in flight failed; retryable: the next call reconnects (see the "
                     + "store's log if it did not restart)");
-            pending.values().forEach(p -> p.completeExceptionally(e));
-            pending.clear();
+            // remove each before failing it: a request added meanwhile is either seen here or sees the channel
+            // inactive in send() (isActive() turns false before this event), never neither
+            for (Integer id : pending.keySet()) {
+                CompletableFuture<Frame> p = pending.remove(id);
+                if (p != null) {
+                    p.completeExceptionally(e);
+                }
+            }
         }
 
         @Override
@@ -222,18 +250,16 @@ public final class TcpTransport implements Transport {
         Channel channel = c.channel();
         Map<Integer, CompletableFuture<Frame>> pending = c.pending();
         int id = ids.incrementAndGet();
-        CompletableFuture<Frame> f = new CompletableFuture<>();
+        Pending f = new Pending(channel);
         pending.put(id, f);
         Frame frame = new Frame(type, id, payload);
         (flush ? channel.writeAndFlush(frame) : channel.write(frame)).addListener(w -> {
-            if (!w.isSuccess()) {
-                pending.remove(id);
+            if (!w.isSuccess() && pending.remove(id) != null) {
                 f.completeExceptionally(new StoreUnavailableException("store=" + address + " write failed: " + w.cause()
-                        + "; retryable"));
+                        + "; the store did not get the request; retryable"));
             }
         });
-        if (!channel.isActive()) {
-            pending.remove(id);
+        if (!channel.isActive() && pending.remove(id) != null) {
             f.completeExceptionally(new StoreUnavailableException("store=" + address + " connection is closed; retryable"));
         }
         return f;
@@ -245,7 +271,11 @@ public final class TcpTransport implements Transport {
         try {
             f = future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new StoreException("store=" + address + " did not answer within " + timeout.toMillis() + " ms (limit)");
+            if (future instanceof Pending p) {
+                p.channel.close(); // a connection that answers nothing is not used again; the next call reconnects
+            }
+            throw new StoreException("store=" + address + " did not answer within " + timeout.toMillis() + " ms (limit); "
+                    + "closed that connection: check the store's log, then retry");
         } catch (ExecutionException e) {
             throw e.getCause() instanceof StoreException se ? se : new StoreException("store=" + address + ": " + e.getCause(), e);
         } catch (InterruptedException e) {
@@ -406,7 +436,7 @@ public final class TcpTransport implements Transport {
         int next = 0;
         try {
             while (next < chunks.size() || !inflight.isEmpty()) {
-                boolean sent = false;
+                java.util.Set<Channel> written = new java.util.HashSet<>(2);
                 while (next < chunks.size() && inflight.size() < WINDOW) {
                     int end = next;
                     long bytes = 0;
@@ -417,13 +447,13 @@ public final class TcpTransport implements Transport {
                     List<Manifest.ChunkRef> batch = chunks.subList(next, end);
                     next = end;
                     batches.add(batch);
-                    inflight.add(send(Frame.READ, Wire.digests(io.netty.buffer.PooledByteBufAllocator.DEFAULT, 0,
-                            batch.stream().map(Manifest.ChunkRef::digest).toList()), false));
-                    sent = true;
+                    CompletableFuture<Frame> f = send(Frame.READ, Wire.digests(io.netty.buffer.PooledByteBufAllocator.DEFAULT, 0,
+                            batch.stream().map(Manifest.ChunkRef::digest).toList()), false);
+                    inflight.add(f);
+                    written.add(((Pending) f).channel);
                 }
-                if (sent) {
-                    conn.channel().flush();
-                }
+                // flush the connections the requests went to: another thread may have replaced `conn` meanwhile
+                written.forEach(Channel::flush);
                 Frame f = await(inflight.poll());
                 try {
                     deliver(batches.poll(), f.payload(), sink);

@@ -28,6 +28,12 @@ import java.util.concurrent.TimeUnit;
  * requests with {@link Pager#page}. {@link #detach()} unmounts lazily: the mount disappears from the namespace, the
  * helper keeps serving the instances that map the file and exits when the last mapping is gone. {@link #kill()}
  * ends the helper at once (reads then fail: instances that fault die with SIGBUS).
+ *
+ * <p>With {@code push} (see {@link #mount(Path, Path, String, long, Path, Pager, String, long, PresentPages, boolean)}),
+ * {@link #push} hands ranges already in the backing file to the kernel's page cache ({@code FUSE_NOTIFY_STORE}, done
+ * by the helper's push thread): later faults on them are ordinary page-cache hits, not FUSE reads. Pushes are queued
+ * and written to the helper's FIFO by this mount's own thread, never by the thread that answers page faults: a full
+ * FIFO then cannot stall a fault the pushing thread is waiting behind.
  */
 public final class PageFs {
 
@@ -44,9 +50,14 @@ public final class PageFs {
 
     private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong requested = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong pushed = new java.util.concurrent.atomic.AtomicLong();
     private final Path mountPoint;
     private final Process helper;
     private final String who;
+    /** The push queue's single writer (null without push); its FIFO and the open file that keeps the inode known. */
+    private volatile java.util.concurrent.ExecutorService pusher;
+    private volatile OutputStream pushOut;
+    private volatile java.nio.channels.FileChannel pin;
 
     private PageFs(Path mountPoint, Process helper, String who) {
         this.mountPoint = mountPoint;
@@ -73,7 +84,7 @@ public final class PageFs {
             }
             Files.createDirectories(bin.getParent());
             Path tmp = bin.resolveSibling(bin.getFileName() + ".tmp" + ProcessHandle.current().pid());
-            Process cc = new ProcessBuilder("cc", "-O2", "-Wall", "-o", tmp.toString(), src.toString()).redirectErrorStream(true).start();
+            Process cc = new ProcessBuilder("cc", "-O2", "-Wall", "-pthread", "-o", tmp.toString(), src.toString()).redirectErrorStream(true).start();
             String out = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!cc.waitFor(60, TimeUnit.SECONDS) || cc.exitValue() != 0) {
                 throw new AgentException("cannot compile " + src + " (lazy restore's FUSE helper): " + out.strip()
@@ -100,6 +111,16 @@ public final class PageFs {
     /** {@link #mount} with the kernel's read-ahead for this mount, in bytes (0: every page read is one the process touched). */
     public static PageFs mount(Path helperBin, Path mountPoint, String fileName, long size, Path backing, Pager pager, String who,
                                long readahead, PresentPages present) {
+        return mount(helperBin, mountPoint, fileName, size, backing, pager, who, readahead, present, false);
+    }
+
+    /**
+     * {@link #mount(Path, Path, String, long, Path, Pager, String, long, PresentPages)}; with {@code push}, {@link #push}
+     * works (a FIFO {@code <mountPoint>.push} beside the mount point carries the ranges to the helper).
+     */
+    public static PageFs mount(Path helperBin, Path mountPoint, String fileName, long size, Path backing, Pager pager, String who,
+                               long readahead, PresentPages present, boolean push) {
+        Path fifo = mountPoint.resolveSibling(mountPoint.getFileName() + ".push");
         Process p;
         try {
             Files.createDirectories(mountPoint);
@@ -110,6 +131,9 @@ public final class PageFs {
             }
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
             pb.environment().put("SPORE_PAGEFS_READAHEAD", Long.toString(readahead));
+            if (push) {
+                pb.environment().put("SPORE_PAGEFS_PUSH", fifo.toString());
+            }
             p = pb.start();
         } catch (IOException e) {
             throw new AgentException(who + ": cannot start " + helperBin + ": " + e.getMessage());
@@ -127,6 +151,25 @@ public final class PageFs {
         Thread t = new Thread(() -> fs.serve(in, p.getOutputStream(), pager), "spore-pagefs " + who);
         t.setDaemon(true);
         t.start();
+        if (push) {
+            try {
+                // LOOKUP + OPEN through the helper (its loop runs now): the kernel then knows the inode pushes target,
+                // and this open file keeps it known until detach
+                fs.pin = java.nio.channels.FileChannel.open(mountPoint.resolve(fileName), java.nio.file.StandardOpenOption.READ);
+                // read-write: opening a FIFO so never blocks, even if the helper's push thread never opens its end
+                fs.pushOut = java.nio.channels.Channels.newOutputStream(java.nio.channels.FileChannel.open(fifo,
+                        java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE));
+                fs.pusher = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                    Thread pt = new Thread(r, "spore-pagefs-push " + who);
+                    pt.setDaemon(true);
+                    return pt;
+                });
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, who + ": cannot open the page-cache push channel (" + e.getMessage()
+                        + "); pages are read through FUSE instead");
+                fs.closePush();
+            }
+        }
         return fs;
     }
 
@@ -165,6 +208,65 @@ public final class PageFs {
         }
     }
 
+    /**
+     * Asks the helper to copy {@code [offset, offset + length)} of the backing file into the page cache. Call only for
+     * bytes that are in the backing file, verified (the bitmap's rule). Returns at once; does nothing without push.
+     */
+    public void push(long offset, long length) {
+        var ex = pusher;
+        if (ex == null || length <= 0) {
+            return;
+        }
+        try {
+            ex.execute(() -> {
+                OutputStream o = pushOut;
+                if (o == null) {
+                    return;
+                }
+                byte[] cmd = new byte[16];
+                ByteBuffer b = ByteBuffer.wrap(cmd).order(ByteOrder.LITTLE_ENDIAN);
+                for (long off = offset, end = offset + length; off < end; off += 1L << 30) {
+                    b.clear();
+                    b.putLong(off).putInt((int) Math.min(1L << 30, end - off)).putInt(0);
+                    try {
+                        o.write(cmd);
+                        o.flush();
+                    } catch (IOException e) {
+                        closePush(); // the helper is gone: faults fail on their own, nothing to warm any more
+                        return;
+                    }
+                }
+                pushed.addAndGet(length);
+            });
+        } catch (java.util.concurrent.RejectedExecutionException ignored) {
+            // detached or killed meanwhile
+        }
+    }
+
+    /** Bytes handed to the page cache through {@link #push} so far. */
+    public long pushedBytes() {
+        return pushed.get();
+    }
+
+    private void closePush() {
+        var ex = pusher;
+        pusher = null;
+        if (ex != null) {
+            ex.shutdown();
+        }
+        for (java.io.Closeable c : new java.io.Closeable[] {pushOut, pin}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+        pushOut = null;
+        pin = null;
+    }
+
     public Path mountPoint() {
         return mountPoint;
     }
@@ -180,6 +282,7 @@ public final class PageFs {
 
     /** Unmounts lazily: running instances keep their mappings (and the helper serves them) until they end. */
     public void detach() {
+        closePush();
         try {
             Process u = new ProcessBuilder("umount", "-l", mountPoint.toString()).redirectErrorStream(true).start();
             InputStream i = u.getInputStream();

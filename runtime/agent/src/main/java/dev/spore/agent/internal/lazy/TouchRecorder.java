@@ -39,7 +39,7 @@ public final class TouchRecorder implements AutoCloseable {
      */
     public static TouchRecorder start(Path helper, Path imageDir) throws IOException {
         Path shadow = imageDir.resolveSibling(".touch-" + imageDir.getFileName());
-        deleteTree(shadow);
+        dev.spore.store.FileTrees.deleteTree(shadow);
         Files.createDirectories(shadow);
         TouchRecorder r = new TouchRecorder(shadow);
         try (Stream<Path> list = Files.list(imageDir)) {
@@ -115,20 +115,9 @@ public final class TouchRecorder implements AutoCloseable {
     public void close() {
         mounts.forEach(PageFs::kill);
         try {
-            deleteTree(shadow);
+            dev.spore.store.FileTrees.deleteTree(shadow);
         } catch (IOException ignored) {
             // a leftover .touch-* directory is replaced by the next recording
-        }
-    }
-
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : (Iterable<Path>) s.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(x);
-            }
         }
     }
 }

@@ -81,7 +81,7 @@ final class ClassPathJars {
                 bytes += jar.size();
                 published.add(jar.storeName());
             } finally {
-                LocalSnapshotRepository.deleteTree(dir);
+                dev.spore.store.FileTrees.deleteTree(dir);
             }
         }
         return bytes;
@@ -128,7 +128,7 @@ final class ClassPathJars {
                 verified.add(target);
                 bytes += jar.size();
             } finally {
-                LocalSnapshotRepository.deleteTree(dir);
+                dev.spore.store.FileTrees.deleteTree(dir);
             }
         }
         return bytes;

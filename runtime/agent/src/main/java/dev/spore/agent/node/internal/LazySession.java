@@ -3,6 +3,7 @@ package dev.spore.agent.node.internal;
 import dev.spore.agent.AgentException;
 import dev.spore.agent.internal.WorkingSet;
 import dev.spore.agent.internal.lazy.PageFs;
+import dev.spore.agent.internal.lazy.PresentPages;
 import dev.spore.store.LazyImage;
 import dev.spore.store.SnapshotStore;
 
@@ -57,6 +58,15 @@ public final class LazySession implements AutoCloseable {
     /** The fill starts at the first response, or this long after the restore, whichever comes first. */
     static final long FILL_DELAY_MS = Long.getLong("spore.lazy.fill-delay-ms", 1000);
     private static final long FILL_BATCH = 4L << 20;
+    /** Whether fetched pages are pushed into the mount's page cache ({@code -Dspore.lazy.push=false}: measure without). */
+    static final boolean PUSH = !"false".equals(System.getProperty("spore.lazy.push"));
+    /**
+     * Whether CRIU starts while the prefetch streams in ({@code -Dspore.lazy.prefetch-overlap=false}: the session opens
+     * only once the whole set is here, as before 2026-11-30's second round; for measuring).
+     */
+    static final boolean OVERLAP = !"false".equals(System.getProperty("spore.lazy.prefetch-overlap"));
+    /** How much of the streaming prefetch is marked present and pushed at a time. */
+    static final long PUSH_PIECE = 1L << 20;
     private static final Duration FILL_BATCH_TIMEOUT = Duration.ofSeconds(30);
 
     /** Tests only: runs in the fill thread while it holds the write lock, just before it completes the node's copy. */
@@ -67,7 +77,11 @@ public final class LazySession implements AutoCloseable {
     private final LazyImage image;
     private final Path restoreDir;
     private final List<PageFs> mounts = new ArrayList<>();
-    private final Map<String, dev.spore.agent.internal.lazy.PresentPages> present = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, PresentPages> present = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, PageFs> mountByFile = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile String phases = "";
+    private volatile long prefetchBytes;
+    private volatile double prefetchMillis = -1;
     private volatile long prefetched;
     private volatile double openMillis;
     /** Restores hold the read lock while CRIU runs; completion takes the write lock before it unmounts. */
@@ -89,19 +103,27 @@ public final class LazySession implements AutoCloseable {
 
     /**
      * Opens a session for {@code name} under {@code imagesDir/.lazy-*}; with {@code prefetch}, the working set's pages
-     * are fetched before this returns.
+     * start streaming in before this returns (see {@link #startPrefetch}).
      */
     static LazySession open(SnapshotStore store, String name, Path imagesDir, Path helper, boolean prefetch) throws IOException {
+        return open(store, name, null, imagesDir, helper, prefetch);
+    }
+
+    /** {@link #open(SnapshotStore, String, Path, Path, boolean)} with a manifest already read for {@code name} (verified here), or null. */
+    static LazySession open(SnapshotStore store, String name, dev.spore.store.Manifest read, Path imagesDir, Path helper,
+                            boolean prefetch) throws IOException {
         long t0 = System.nanoTime();
         Path root = imagesDir.resolve(".lazy-" + name + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         Files.createDirectories(root);
         LazyImage image;
         try {
-            image = store.openLazy(name, root.resolve("image"), THRESHOLD);
+            image = read != null && read.name().equals(name) ? store.openLazy(read, root.resolve("image"), THRESHOLD)
+                    : store.openLazy(name, root.resolve("image"), THRESHOLD);
         } catch (RuntimeException e) {
             deleteQuietly(root);
             throw e;
         }
+        long tImage = System.nanoTime();
         LazySession s = new LazySession(name, root, image, root.resolve("restore"));
         try {
             Files.createDirectories(s.restoreDir);
@@ -111,23 +133,34 @@ public final class LazySession implements AutoCloseable {
                     String who = "snapshot=" + name + " file=" + f.name();
                     var bits = new dev.spore.agent.internal.lazy.PresentPages(root.resolve("present-" + f.name()), f.size());
                     s.present.put(f.name(), bits);
-                    s.mounts.add(PageFs.mount(helper, mnt, f.name(), f.size(), image.dir().resolve(f.name()), (off, len) -> {
-                        // a miss: fetch the window around it in the same request (one round trip, more bytes), so that
-                        // the next faults nearby are answered by the helper from the file
+                    PageFs[] self = new PageFs[1];
+                    PageFs fs = PageFs.mount(helper, mnt, f.name(), f.size(), image.dir().resolve(f.name()), (off, len) -> {
+                        // a miss: fetch the window around it in the same request (one round trip, more bytes); the rest
+                        // of the window goes into the page cache, so the next faults nearby are not even FUSE reads
                         long from = Math.max(0, off - off % MISS_WINDOW);
                         long to = Math.min(f.size(), Math.max(off + len, from + MISS_WINDOW));
                         image.ensure(f.name(), from, to - from, FAULT_TIMEOUT);
                         bits.mark(from, to - from);
-                    }, who, PageFs.READAHEAD, bits));
+                        if (self[0] != null) {
+                            self[0].push(from, off - from);
+                            self[0].push(off + len, to - off - len);
+                        }
+                    }, who, PageFs.READAHEAD, bits, PUSH);
+                    self[0] = fs;
+                    s.mounts.add(fs);
+                    s.mountByFile.put(f.name(), fs);
                     Files.createSymbolicLink(s.restoreDir.resolve(f.name()), mnt.resolve(f.name()));
                 } else {
                     Files.copy(image.dir().resolve(f.name()), s.restoreDir.resolve(f.name()), StandardCopyOption.COPY_ATTRIBUTES);
                 }
             }
+            long tMount = System.nanoTime();
+            s.phases = String.format(java.util.Locale.ROOT, "manifest+small-files %.1f ms, mounts %.1f ms", (tImage - t0) / 1e6,
+                    (tMount - tImage) / 1e6);
             if (prefetch) {
                 // what the recording restore read through spore-pagefs, else what it wrote (an older snapshot)
                 Path touched = s.restoreDir.resolve(dev.spore.agent.internal.lazy.TouchRecorder.FILE);
-                prefetchWorkingSet(image, Files.isRegularFile(touched) ? touched : s.restoreDir.resolve(WorkingSet.FILE), s.present);
+                s.startPrefetch(Files.isRegularFile(touched) ? touched : s.restoreDir.resolve(WorkingSet.FILE));
             }
         } catch (IOException | RuntimeException e) {
             s.close();
@@ -137,14 +170,20 @@ public final class LazySession implements AutoCloseable {
         s.openMillis = (System.nanoTime() - t0) / 1e6;
         LazySession ready = s;
         LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " lazy image open in " + String.format(java.util.Locale.ROOT, "%.1f",
-                ready.openMillis) + " ms: " + image.bytesFetched() + " of " + image.manifest().totalBytes() + " bytes fetched over "
-                + image.transport() + (prefetch ? " (small files + working set)" : " (small files)") + ", lazy " + image.lazyFiles());
+                ready.openMillis) + " ms (" + ready.phases + "): " + image.bytesFetched() + " of " + image.manifest().totalBytes()
+                + " bytes fetched over " + image.transport() + (prefetch ? " (small files; working set " + ready.prefetchBytes
+                + " bytes streaming while CRIU starts)" : " (small files)") + ", lazy " + image.lazyFiles());
         return ready;
     }
 
-    /** The working set file lists {@code <pages image id> <first page> <pages>}: fetch those runs in one request. */
-    private static void prefetchWorkingSet(LazyImage image, Path workingSet,
-                                           Map<String, dev.spore.agent.internal.lazy.PresentPages> present) throws IOException {
+    /**
+     * Prefetch: the runs the working set file lists ({@code <pages image id> <first page> <pages>}) are claimed at once
+     * in one pipelined fetch, in file order (the order CRIU's restorer maps and copies them), and this returns: CRIU
+     * starts while they stream in. A thread follows the stream in {@value #PUSH_PIECE}-byte pieces and, as each piece is
+     * here and verified, sets its bits and pushes it into the page cache. A fault on a page not here yet waits for that
+     * same fetch ({@link LazyImage#prefetch}); it never fetches it again.
+     */
+    private void startPrefetch(Path workingSet) throws IOException {
         if (!Files.isRegularFile(workingSet)) {
             return; // recorded without a working set: nothing to prefetch
         }
@@ -159,21 +198,78 @@ public final class LazySession implements AutoCloseable {
                 ranges.computeIfAbsent(file, k -> new ArrayList<>()).add(new long[] {Long.parseLong(t[1]) * 4096, Long.parseLong(t[2]) * 4096});
             }
         }
-        ranges.forEach((file, r) -> {
-            image.ensure(file, r, Duration.ofSeconds(60));
-            r.forEach(x -> present.get(file).mark(x[0], x[1]));
-        });
+        long total = 0;
+        for (var e : ranges.entrySet()) {
+            image.prefetch(e.getKey(), e.getValue());
+            for (long[] r : e.getValue()) {
+                total += r[1];
+            }
+        }
+        prefetchBytes = total;
+        long t0 = System.nanoTime();
+        Thread t = new Thread(() -> {
+            try {
+                for (var e : ranges.entrySet()) {
+                    PresentPages bits = present.get(e.getKey());
+                    PageFs fs = mountByFile.get(e.getKey());
+                    List<long[]> piece = new ArrayList<>();
+                    long bytes = 0;
+                    for (int i = 0; i < e.getValue().size() && !closed; i++) {
+                        long[] r = e.getValue().get(i);
+                        piece.add(r);
+                        bytes += r[1];
+                        if (bytes >= PUSH_PIECE || i == e.getValue().size() - 1) {
+                            image.ensure(e.getKey(), piece, Duration.ofSeconds(60)); // waits for the claimed fetch
+                            for (long[] x : piece) {
+                                bits.mark(x[0], x[1]);
+                                fs.push(x[0], x[1]);
+                            }
+                            piece = new ArrayList<>();
+                            bytes = 0;
+                        }
+                    }
+                }
+                prefetchMillis = (System.nanoTime() - t0) / 1e6;
+                LOG.log(System.Logger.Level.DEBUG, "snapshot=" + name + " prefetch of " + prefetchBytes + " bytes done in "
+                        + String.format(java.util.Locale.ROOT, "%.1f", prefetchMillis) + " ms after CRIU could start");
+            } catch (RuntimeException e) {
+                // the pages are fetched again by the faults that need them (or those fail, and the instance with them)
+                LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": prefetch stopped: " + e.getMessage()
+                        + "; the restore faults in what it needs");
+            }
+        }, "spore-lazy-prefetch " + name);
+        t.setDaemon(true);
+        t.start();
+        if (!OVERLAP) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("snapshot=" + name + ": interrupted while prefetching");
+            }
+        }
     }
 
-    /** FUSE reads so far over all mounts: {requests, bytes asked for}. */
+    /** FUSE reads the agent served so far over all mounts: {requests, bytes asked for, bytes pushed into the page cache}. */
     public long[] served() {
-        long[] t = new long[2];
+        long[] t = new long[3];
         for (PageFs m : mounts) {
             long[] s = m.served();
             t[0] += s[0];
             t[1] += s[1];
+            t[2] += m.pushedBytes();
         }
         return t;
+    }
+
+    /** Bytes the prefetch set names (0 without prefetch). */
+    public long prefetchBytes() {
+        return prefetchBytes;
+    }
+
+    /** Milliseconds from the prefetch's start (CRIU may start) until its last byte was here; -1 while it runs. */
+    public double prefetchMillis() {
+        return prefetchMillis;
     }
 
     /** The directory CRIU restores from. */
@@ -336,7 +432,7 @@ public final class LazySession implements AutoCloseable {
     private static void deleteQuietly(Path p) {
         try {
             if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                LocalSnapshotRepository.deleteTree(p);
+                dev.spore.store.FileTrees.deleteTree(p);
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "cannot delete " + p + ": " + e.getMessage());

@@ -24,6 +24,7 @@ public final class LocalInstance implements NodeInstance {
     private final double fetchMillis;
     private final Runnable onStop;
     private final SnapshotRepository.LazyRestore lazy;
+    private volatile Map<String, Long> pageStats = Map.of();
     private volatile long beforeFirstResponse = -1;
     private final String function;
 
@@ -94,6 +95,11 @@ public final class LocalInstance implements NodeInstance {
     }
 
     @Override
+    public Map<String, Long> pageStats() {
+        return pageStats;
+    }
+
+    @Override
     public Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) {
         if (!instance.isAlive()) {
             throw new NodeException(NodeException.Kind.NOT_DELIVERED, "node=" + node + " instance=" + id()
@@ -104,6 +110,9 @@ public final class LocalInstance implements NodeInstance {
             if (beforeFirstResponse < 0) {
                 beforeFirstResponse = fetchedBytes();
                 if (lazy != null) {
+                    long[] f = lazy.faults();
+                    pageStats = Map.of("agent-reads", f[0], "agent-read-bytes", f[1], "pushed-bytes", f[2], "prefetch-bytes", f[3],
+                            "prefetch-ms", f[4]);
                     lazy.firstResponse();
                 }
             }

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -29,12 +28,12 @@ public final class LocalSnapshotRepository implements SnapshotRepository {
     @Override
     public long publish(String name, Path imageDir, Map<String, String> metadata) throws IOException {
         Path target = root.resolve(name);
-        deleteTree(target);
+        dev.spore.store.FileTrees.deleteTree(target);
         try {
             Files.move(imageDir, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             copyTree(imageDir, target);
-            deleteTree(imageDir);
+            dev.spore.store.FileTrees.deleteTree(imageDir);
         }
         try (Stream<Path> files = Files.list(target)) {
             long total = 0;
@@ -76,7 +75,7 @@ public final class LocalSnapshotRepository implements SnapshotRepository {
 
     @Override
     public void delete(String name) throws IOException {
-        deleteTree(root.resolve(name));
+        dev.spore.store.FileTrees.deleteTree(root.resolve(name));
     }
 
     @Override
@@ -100,18 +99,6 @@ public final class LocalSnapshotRepository implements SnapshotRepository {
         try (Stream<Path> files = Files.list(from)) {
             for (Path f : (Iterable<Path>) files::iterator) {
                 Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-    }
-
-    /** Deletes {@code dir} and everything under it; no error if it does not exist. */
-    public static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
             }
         }
     }

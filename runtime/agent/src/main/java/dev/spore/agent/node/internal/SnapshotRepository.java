@@ -101,7 +101,10 @@ public interface SnapshotRepository extends AutoCloseable {
         /** Bytes fetched for this restore so far (before it: small files, prefetch; then its faults). */
         long bytesFetched();
 
-        /** FUSE reads served so far for the session this restore uses: {reads, bytes asked for}. */
+        /**
+         * Page counters so far for the session this restore uses: {FUSE reads the agent served, bytes they asked for,
+         * bytes pushed into the page cache, prefetch set bytes, prefetch stream ms (-1 while it runs)}.
+         */
         long[] faults();
 
         /** The store transport the bytes come over. */

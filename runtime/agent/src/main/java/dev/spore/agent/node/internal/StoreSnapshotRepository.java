@@ -95,8 +95,17 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 evict(name); // unreadable: read the store's manifest instead, the fetch then replaces the copy
             }
         }
-        return store.manifest(name).metadata();
+        Manifest m = store.manifest(name);
+        readManifests.put(name, new ReadManifest(m, System.nanoTime()));
+        return m.metadata();
     }
+
+    /** A manifest {@link #metadata} read for a restore's requirements check, which that restore's lazy open verifies and uses. */
+    private record ReadManifest(Manifest manifest, long atNanos) { }
+
+    /** By snapshot name; taken by the next lazy open within {@link #READ_MANIFEST_TTL_NANOS}, else fetched again. */
+    private final Map<String, ReadManifest> readManifests = new ConcurrentHashMap<>();
+    private static final long READ_MANIFEST_TTL_NANOS = 10_000_000_000L;
 
     /**
      * The image for a restore. A copy fetched before is checked against its seal first (a few stats, see
@@ -146,7 +155,9 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                     }
                 }
                 try {
-                    session = LazySession.open(store, name, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
+                    ReadManifest read = readManifests.remove(name);
+                    Manifest reuse = read != null && System.nanoTime() - read.atNanos() < READ_MANIFEST_TTL_NANOS ? read.manifest() : null;
+                    session = LazySession.open(store, name, reuse, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
                             mode == dev.spore.agent.node.RestoreMode.PREFETCH);
                 } catch (dev.spore.agent.AgentException e) {
                     // no FUSE, no compiler, no mount: this node restores eagerly, as before lazy restore existed
@@ -157,7 +168,10 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 try {
                     // the jars the verified manifest lists (one manifest fetch less than asking the store again: a 1 GiB
                     // image's manifest is ~7 MB); a session whose jars cannot be had is dropped, never used
+                    long tj = System.nanoTime();
                     jarBytes = jars.materialize(store, name, session.image().manifest().metadata(), incoming());
+                    System.getLogger("spore.agent.lazy").log(System.Logger.Level.DEBUG, "snapshot=" + name + " class path jars ready in "
+                            + String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - tj) / 1e6) + " ms (" + jarBytes + " bytes fetched)");
                 } catch (IOException | RuntimeException e) {
                     session.close();
                     throw e;
@@ -189,7 +203,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
 
             @Override
             public long[] faults() {
-                return s.served();
+                long[] f = s.served();
+                return new long[] {f[0], f[1], f[2], s.prefetchBytes(), Math.round(s.prefetchMillis())};
             }
 
             private final java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
@@ -282,7 +297,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
 
     private void deleteCopy(String name) {
         try {
-            LocalSnapshotRepository.deleteTree(imagesDir.resolve(name));
+            dev.spore.store.FileTrees.deleteTree(imagesDir.resolve(name));
         } catch (IOException ignored) {
             // the next fetch overwrites the files by name
         }
