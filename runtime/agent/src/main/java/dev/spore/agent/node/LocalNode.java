@@ -245,7 +245,11 @@ public final class LocalNode implements Node {
             RestoreMode how = mode != null ? mode : RestoreMode.resolve(meta.get("restore-mode"), autoMode ? null : defaultMode, meta, who);
             SnapshotRepository.Fetched fetched;
             Snapshot s;
+            // held from before the fetch until the instance ends: the cached image stays pinned, and an evict meanwhile
+            // never deletes the files this restore reads
+            SnapshotRepository.Use use = SnapshotRepository.Use.NONE;
             try {
+                use = snapshots.acquire(snap);
                 fetched = snapshots.fetch(snap, how);
                 try {
                     s = Snapshot.open(fetched.dir());
@@ -256,9 +260,11 @@ public final class LocalNode implements Node {
                     throw e;
                 }
             } catch (SnapshotNotFoundException e) {
+                use.close();
                 throw new NodeException(NodeException.Kind.SNAPSHOT_NOT_FOUND, who + ": not in " + snapshots.kind()
                         + ": deploy the version again", e);
             } catch (Exception e) {
+                use.close(); // first: this restore is no reader of the copy the evict below deletes
                 snapshots.evict(snap);
                 throw new NodeException(NodeException.Kind.RESTORE_FAILED, who + ": cannot fetch: " + e.getMessage(), e);
             }
@@ -269,7 +275,16 @@ public final class LocalNode implements Node {
                     b.instanceId(r.instanceId());
                 }
                 Instance i = agent.restore(s, b.build());
+                use.restoreDone();
+                SnapshotRepository.Use held = use;
                 SnapshotRepository.LazyRestore lazy = fetched.lazy();
+                // the instance maps the image until it ends, however it ends (stop, crash, OOM kill)
+                i.onExit().whenComplete((x, err) -> {
+                    if (lazy != null) {
+                        lazy.instanceEnded();
+                    }
+                    held.close();
+                });
                 if (lazy != null) {
                     lazy.restoreEnded(true);
                     LOG.log(System.Logger.Level.INFO, who + " instance=" + i.id() + " restored lazily (" + how.name().toLowerCase(java.util.Locale.ROOT)
@@ -279,9 +294,13 @@ public final class LocalNode implements Node {
                             + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
                 }
                 return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));
-            } catch (AgentException e) {
+            } catch (RuntimeException e) { // AgentException, or anything unexpected (which is rethrown as is)
                 if (fetched.lazy() != null) {
                     fetched.lazy().restoreEnded(false);
+                }
+                use.close();
+                if (!(e instanceof AgentException)) {
+                    throw e;
                 }
                 snapshots.evict(snap);
                 throw new NodeException(NodeException.Kind.RESTORE_FAILED, "node=" + name + " " + e.getMessage(), e);

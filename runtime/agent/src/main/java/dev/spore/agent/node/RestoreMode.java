@@ -98,9 +98,9 @@ public enum RestoreMode {
      * (bench/results/lazy-2026-11-30.md): over a TCP store, eager restores of images up to ~100 MiB (hello,
      * quarkus-hello) reached their first response as fast as or faster than lazy or prefetch (166 vs 204 ms, 300 vs
      * 394 ms); prefetch wins from a few hundred MiB (a 1 GiB-heap function: 391 ms against 3-10 s), so such functions
-     * set {@code restore-mode=prefetch} in their snapshot's metadata or the node sets this property. Also: evicting a
-     * snapshot while its lazy background fill runs made the next lazy restore on that node hang until its deadline
-     * (bench/run-cluster.sh, 2026-11-30; not fixed yet), which eager never does.
+     * set {@code restore-mode=prefetch} in their snapshot's metadata or the node sets this property. (The hang of a lazy
+     * restore after an evict that bench/run-cluster.sh found on 2026-11-30 was a deadlock between a restore and the fill
+     * completing the node's copy; fixed, see docs/images.md.)
      */
     public static RestoreMode nodeDefault(String storeUri) {
         String v = System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE"));

@@ -32,8 +32,11 @@ import java.util.stream.Stream;
  * </pre>
  * Files, not memory, so that every process on the node (agent, CLI, another JVM) sees the same pins; a pin
  * of a process that died (kill -9) is stale and ignored (and removed) by the next eviction. Eviction runs
- * after each new image enters the cache: while the images' total size exceeds the cap, the least recently
- * used unpinned image (never the one just added) is renamed aside, then deleted. Rejected: an in-memory
+ * after each new image enters the cache and after each pin is released (so that the cap is met again once the
+ * instances that held it over end): while the images' total size exceeds the cap, the least recently
+ * used unpinned image (never the one just added) is renamed aside, then deleted. When only pinned images are
+ * left above the cap, the cache stays over it (a restore in use is never broken to meet it): a warning names
+ * them and {@link #overCap()} counts it. Rejected: an in-memory
  * reference count in the client (the agent's restores may be in another process than the fetch), and
  * {@code atime} (often mounted noatime, and tmpfs updates it on every CRIU read).
  */
@@ -45,6 +48,8 @@ public final class CacheLimit {
     private final Path pins;
     private final Path deleted;
     private final long maxBytes;
+    private final java.util.concurrent.atomic.AtomicLong evictions = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong overCap = new java.util.concurrent.atomic.AtomicLong();
 
     CacheLimit(Path root, Path images, long maxBytes) {
         this.images = images;
@@ -56,6 +61,16 @@ public final class CacheLimit {
 
     public long maxBytes() {
         return maxBytes;
+    }
+
+    /** Images evicted under the cap so far (by this process). */
+    public long evictions() {
+        return evictions.get();
+    }
+
+    /** Evictions that left the cache over its cap because every other image was pinned (by this process). */
+    public long overCap() {
+        return overCap.get();
     }
 
     /**
@@ -132,6 +147,7 @@ public final class CacheLimit {
                         cache.dropAll(name);
                         Files.deleteIfExists(deleted.resolve(name));
                     }
+                    evict(null); // what this pin kept over the cap may go now
                 } catch (IOException e) {
                     LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": cannot release pin " + f + ": " + e.getMessage());
                 }
@@ -178,7 +194,10 @@ public final class CacheLimit {
         }
     }
 
-    /** Evicts LRU unpinned images until the total fits the cap; {@code keep} (just added) is never evicted. */
+    /**
+     * Evicts LRU unpinned images until the total fits the cap; {@code keep} (just added, or null) is never evicted.
+     * Returns the directory names evicted.
+     */
     synchronized List<String> evict(String keep) throws IOException {
         List<Path> dirs = new ArrayList<>();
         long total = 0;
@@ -204,6 +223,7 @@ public final class CacheLimit {
             order.add(i);
         }
         order.sort(Comparator.comparingLong(i -> sizes.get(i)[1]));
+        List<String> kept = new ArrayList<>();
         for (int i : order) {
             if (total <= maxBytes) {
                 break;
@@ -211,15 +231,19 @@ public final class CacheLimit {
             String dirName = dirs.get(i).getFileName().toString();
             String name = dirName.substring(0, dirName.lastIndexOf('@'));
             if (dirName.equals(keep) || live.contains(name)) {
+                kept.add(dirName + (dirName.equals(keep) ? " (just fetched)" : " (pinned)"));
                 continue;
             }
             remove(dirs.get(i));
             total -= sizes.get(i)[0];
             evicted.add(dirName);
+            evictions.incrementAndGet();
         }
         if (total > maxBytes) {
+            overCap.incrementAndGet();
             LOG.log(System.Logger.Level.WARNING, "cache=" + images.getParent() + " holds " + total + " bytes, cap "
-                    + maxBytes + ": the rest is pinned by live instances or just fetched; raise --cache-max or stop instances");
+                    + maxBytes + ", over it by " + (total - maxBytes) + " bytes: every image left is in use " + kept
+                    + " (pinned by restores and live instances; evicted when they end); raise --cache-max or stop instances");
         }
         if (!evicted.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, "cache=" + images.getParent() + " evicted " + evicted + " (LRU, cap "

@@ -34,6 +34,16 @@ import java.util.function.Consumer;
  * later restores take the ordinary mapped path) → {@link #close}. A fill that fails (store gone) leaves the session
  * incomplete: the node evicts it and the next restore starts again.
  *
+ * <p>Users: each restore that {@link #beginRestore began} is a user until {@link #release}d (when it failed, or when the
+ * instance it restored ended). {@link #retire} (an eviction, a failed sibling) takes the session out of service: no
+ * new restores, no fill, no completion into the node's copy; its mounts keep serving the instances that map them and
+ * it {@link #close closes} when its last user is released. Closing it earlier would kill its helpers and with them
+ * every live instance at its next page miss.
+ *
+ * <p>Lock order: the repository's per-name lock, then {@link #restoring}; the fill takes {@link #restoring}'s write
+ * lock only around the completion itself and calls its {@code onComplete} after releasing it, so a restore that waits
+ * in {@link #beginRestore} while holding the per-name lock cannot deadlock with it (it did: bench/run-cluster.sh).
+ *
  * <p>Thread-safe.
  */
 public final class LazySession implements AutoCloseable {
@@ -59,6 +69,9 @@ public final class LazySession implements AutoCloseable {
     static final long PUSH_PIECE = 1L << 20;
     private static final Duration FILL_BATCH_TIMEOUT = Duration.ofSeconds(30);
 
+    /** Tests only: runs in the fill thread while it holds the write lock, just before it completes the node's copy. */
+    static volatile Runnable completionHook;
+
     private final String name;
     private final Path root;
     private final LazyImage image;
@@ -76,6 +89,10 @@ public final class LazySession implements AutoCloseable {
     private final AtomicBoolean fillStarted = new AtomicBoolean();
     private volatile boolean completed;
     private volatile boolean closed;
+    /** Out of service (evicted, or a sibling failed): closes when {@link #users} reaches 0. Guarded by this. */
+    private boolean retiring;
+    /** Restores in progress plus live instances restored from this session. Guarded by this. */
+    private int users;
 
     private LazySession(String name, Path root, LazyImage image, Path restoreDir) {
         this.name = name;
@@ -277,14 +294,64 @@ public final class LazySession implements AutoCloseable {
         return completed;
     }
 
-    /** Call before CRIU starts; false when the session is finished (completed or closed): use the node copy. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Call before CRIU starts; false when the session is finished (completed, retired or closed): use the node copy or
+     * open a new session. True makes the caller a user until {@link #release}. Waits only while a fill completes.
+     */
     boolean beginRestore() {
         restoring.readLock().lock();
-        if (completed || closed) {
-            restoring.readLock().unlock();
-            return false;
+        synchronized (this) {
+            if (completed || closed || retiring) {
+                restoring.readLock().unlock();
+                return false;
+            }
+            users++;
         }
         return true;
+    }
+
+    /** One user (a failed restore, or an instance that ended) is done; the last one closes a retired session. */
+    void release() {
+        boolean last;
+        synchronized (this) {
+            users = Math.max(0, users - 1);
+            last = retiring && users == 0;
+        }
+        if (last) {
+            close();
+        }
+    }
+
+    /**
+     * Takes the session out of service: no new restores, the fill stops and never completes into the node's copy.
+     * Instances restored from it keep their pages (the helpers still serve misses from the store); the session closes
+     * when the last of them is released, at once if there is none.
+     */
+    void retire() {
+        boolean now;
+        synchronized (this) {
+            retiring = true;
+            now = users == 0;
+        }
+        if (now) {
+            close();
+        } else {
+            LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " lazy session retired with " + users() + " user(s): its"
+                    + " mounts serve them until they end, then it closes");
+        }
+    }
+
+    /** Restores in progress plus live instances using this session. */
+    synchronized int users() {
+        return users;
+    }
+
+    private synchronized boolean retiring() {
+        return retiring;
     }
 
     void endRestore() {
@@ -304,28 +371,35 @@ public final class LazySession implements AutoCloseable {
             try {
                 for (var f : image.manifest().files()) {
                     var bits = present.get(f.name());
-                    for (long off = 0; bits != null && off < f.size() && !closed; off += FILL_BATCH) {
+                    for (long off = 0; bits != null && off < f.size() && !closed && !retiring(); off += FILL_BATCH) {
                         long len = Math.min(FILL_BATCH, f.size() - off);
                         image.ensure(f.name(), off, len, FILL_BATCH_TIMEOUT);
                         bits.mark(off, len); // from now on the helper reads these pages itself
                     }
                 }
+                Path copy;
                 restoring.writeLock().lock();
                 try {
-                    if (closed) {
-                        return;
+                    Runnable hook = completionHook;
+                    if (hook != null) {
+                        hook.run(); // tests: a restore or an evict arriving while the fill completes
                     }
-                    Path copy = image.completeInto(target);
+                    if (closed || retiring()) {
+                        return; // evicted while filling: the node's copy is not this session's to write any more
+                    }
+                    copy = image.completeInto(target);
                     completed = true;
                     mounts.forEach(PageFs::detach); // running instances keep their mappings; the helper serves them
                     deleteQuietly(restoreDir);
                     LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " lazy image filled in " + String.format(java.util.Locale.ROOT,
                             "%.0f", (System.nanoTime() - t0) / 1e6) + " ms (" + image.bytesFetched() + " bytes over " + image.transport()
                             + "); later restores map the node's copy " + copy);
-                    onComplete.accept(copy);
                 } finally {
                     restoring.writeLock().unlock();
                 }
+                // outside the write lock: onComplete takes the repository's per-name lock, which a restore holds while it
+                // waits for the read lock in beginRestore (the deadlock of bench/run-cluster.sh)
+                onComplete.accept(copy);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": background fill of the lazy image stopped: " + e.getMessage()
                         + "; instances fault in what they need while the store answers, the next restore fetches again");
@@ -336,10 +410,18 @@ public final class LazySession implements AutoCloseable {
         t.start();
     }
 
-    /** Ends the session: unmounts (instances that still map an incomplete image die at their next miss) and deletes its files. */
+    /**
+     * Ends the session now: unmounts (instances that still map an incomplete image die at their next miss) and deletes its
+     * files. The node calls it at shutdown; in service it {@link #retire}s a session instead. Idempotent.
+     */
     @Override
     public void close() {
-        closed = true;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
         if (!completed) {
             mounts.forEach(PageFs::kill);
         }

@@ -38,8 +38,41 @@ public interface SnapshotRepository extends AutoCloseable {
         return fetch(name);
     }
 
-    /** Forgets the node's copy of the image, so the next fetch gets (and verifies) it again. Never throws. */
+    /**
+     * Forgets the node's copy of the image, so the next fetch gets (and verifies) it again. Never throws. A copy that a
+     * restore in progress reads (an {@link Use} not yet {@link Use#restoreDone done}) is deleted when the last such
+     * restore is done; a lazy session that live instances map is retired and closed when the last of them ends.
+     */
     void evict(String name);
+
+    /**
+     * Marks {@code name} as used by one restore, from before its fetch until its instance ends: its image in the node
+     * cache is pinned (the cache's size cap never evicts it, a delete frees it only after the last {@link Use#close}),
+     * and {@link #evict} never deletes the node's copy under a restore in progress. The default does nothing.
+     */
+    default Use acquire(String name) {
+        return Use.NONE;
+    }
+
+    /** One restore's hold on a snapshot ({@link #acquire}). Thread-safe; both methods idempotent, never throwing. */
+    interface Use extends AutoCloseable {
+        Use NONE = new Use() {
+            @Override
+            public void restoreDone() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+
+        /** CRIU is done with the node's copy (the instance maps inodes that outlive an unlink): a deferred evict may run. */
+        void restoreDone();
+
+        /** The instance ended, or the restore failed: {@link #restoreDone} and unpin the cached image. */
+        @Override
+        void close();
+    }
 
     /** Removes the image everywhere; no error if it is not there. Shared jars stay (other snapshots use them). */
     void delete(String name) throws Exception;
@@ -82,5 +115,9 @@ public interface SnapshotRepository extends AutoCloseable {
 
         /** The instance answered its first request: the background fill may start now. */
         void firstResponse();
+
+        /** The instance restored by a successful restore ended: it maps the session's pages no more. Call at most once. */
+        default void instanceEnded() {
+        }
     }
 }

@@ -24,12 +24,21 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>A fetched image stays in {@code imagesDir} until {@link #evict}: a node evicts after a failed restore, so
  * a damaged local copy is replaced by a verified one on the next restore.
+ *
+ * <p>In use: a restore {@link #acquire}s its snapshot before the fetch. That pins the image in the node cache
+ * ({@link SnapshotStore#pin}) until its instance ends, and counts the restore as a reader of the node's copy until CRIU
+ * is done with it: an {@link #evict} (another restore failed, the operator, a delete) then only marks the copy, which
+ * is deleted when its last reader is done. Instances need no more than that: CRIU maps the copy's pages files, and
+ * an unlinked file stays readable through its mappings; every fetch writes new files (new inodes) and never rewrites a
+ * file in place. The cached image is a separate copy (no hard links since the copies are sealed), so cache eviction
+ * never touches what an instance maps either; the pin is what keeps the cache from evicting an image in use.
  */
 public final class StoreSnapshotRepository implements SnapshotRepository {
 
     private final SnapshotStore store;
     private final String uri;
     private final Path imagesDir;
+    private static final System.Logger LOG = System.getLogger("spore.node.snapshots");
     private final ClassPathJars jars = new ClassPathJars();
     private final Set<String> fetched = ConcurrentHashMap.newKeySet();
     /** One lock per snapshot name: parallel restores of one version fetch it once, never into a half-written directory. */
@@ -40,6 +49,10 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
     /** Sessions no longer used for new restores, still serving the instances they restored; closed with the repository. */
     private final List<LazySession> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Path home;
+    /** Restores in progress that read the node's copy, by name; guarded by {@link #lock}(name). */
+    private final Map<String, Integer> readers = new ConcurrentHashMap<>();
+    /** Names evicted while read: their copy goes when the last reader is done; guarded by {@link #lock}(name). */
+    private final Set<String> evictWhenDone = ConcurrentHashMap.newKeySet();
 
     public StoreSnapshotRepository(String uri, Path cacheDir, Path imagesDir) throws IOException {
         this(uri, cacheDir, imagesDir, null);
@@ -109,6 +122,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 }
                 fetched.remove(name);
             }
+            evictWhenDone.remove(name); // the copy below is verified (or fetched) now: nothing to evict any more
             long t0 = System.nanoTime();
             Manifest m = store.manifest(name);
             // the jars first: an image whose jars cannot be had is never marked fetched
@@ -193,6 +207,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 return new long[] {f[0], f[1], f[2], s.prefetchBytes(), Math.round(s.prefetchMillis())};
             }
 
+            private final java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
+
             @Override
             public void restoreEnded(boolean ok) {
                 if (!ended.compareAndSet(false, true)) {
@@ -200,10 +216,22 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 }
                 s.endRestore();
                 if (!ok) {
-                    dropSession(name, s);
+                    // this restore uses it no more; siblings restored from it keep their mounts until they end
+                    instanceEnded();
+                    retireSession(name, s);
                     return;
                 }
                 FILL_TIMER.schedule(this::firstResponse, LazySession.FILL_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
+
+            @Override
+            public void instanceEnded() {
+                if (gone.compareAndSet(false, true)) {
+                    s.release();
+                    if (s.isClosed()) {
+                        retired.remove(s);
+                    }
+                }
             }
 
             @Override
@@ -214,6 +242,11 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                         if (copy != null) {
                             fetched.add(name);
                         }
+                    }
+                    if (copy == null) {
+                        // the fill failed (store gone): the next restore opens a new session; this one closes, with its
+                        // helpers, once the instances that fault through it have ended
+                        s.retire();
                     }
                 });
             }
@@ -228,30 +261,80 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 return t;
             });
 
-    private void dropSession(String name, LazySession s) {
+    /** No new restores from {@code s}; it closes once the instances it restored have ended (at once if none). */
+    private void retireSession(String name, LazySession s) {
         synchronized (lock(name)) {
             sessions.remove(name, s);
         }
-        retired.remove(s);
-        s.close();
+        s.retire();
+        if (s.isClosed()) {
+            retired.remove(s);
+        }
     }
 
     @Override
     public void evict(String name) {
         LazySession s = sessions.get(name);
         if (s != null) {
-            dropSession(name, s);
+            retireSession(name, s);
         }
         synchronized (lock(name)) {
+            if (readers.getOrDefault(name, 0) > 0) {
+                // a restore in progress reads these files (CRIU, or the agent before it): deleting them now would fail it
+                if (fetched.remove(name) || Files.isDirectory(imagesDir.resolve(name))) {
+                    evictWhenDone.add(name);
+                    LOG.log(System.Logger.Level.INFO, "snapshot=" + name + ": node copy evicted while " + readers.get(name)
+                            + " restore(s) read it; deleted when they are done");
+                }
+                return;
+            }
             if (!fetched.remove(name)) {
                 return; // another failed restore evicted it already, or a fresh fetch is in place
             }
-            try {
-                dev.spore.store.FileTrees.deleteTree(imagesDir.resolve(name));
-            } catch (IOException ignored) {
-                // the next fetch overwrites the files by name
-            }
+            deleteCopy(name);
         }
+    }
+
+    private void deleteCopy(String name) {
+        try {
+            dev.spore.store.FileTrees.deleteTree(imagesDir.resolve(name));
+        } catch (IOException ignored) {
+            // the next fetch overwrites the files by name
+        }
+    }
+
+    @Override
+    public Use acquire(String name) {
+        SnapshotStore.Lease pin = store.pin(name);
+        synchronized (lock(name)) {
+            readers.merge(name, 1, Integer::sum);
+        }
+        return new Use() {
+            private final java.util.concurrent.atomic.AtomicBoolean reading = new java.util.concurrent.atomic.AtomicBoolean(true);
+
+            @Override
+            public void restoreDone() {
+                if (!reading.compareAndSet(true, false)) {
+                    return;
+                }
+                synchronized (lock(name)) {
+                    Integer left = readers.merge(name, -1, Integer::sum);
+                    if (left != null && left <= 0) {
+                        readers.remove(name);
+                        if (evictWhenDone.remove(name)) {
+                            fetched.remove(name);
+                            deleteCopy(name);
+                        }
+                    }
+                }
+            }
+
+            @Override
+            public void close() {
+                restoreDone();
+                pin.close();
+            }
+        };
     }
 
     private Object lock(String name) {
