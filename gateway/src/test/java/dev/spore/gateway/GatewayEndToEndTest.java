@@ -60,7 +60,7 @@ class GatewayEndToEndTest {
         if (gateway != null) {
             gateway.close();
         }
-        for (String fn : List.of("echo", "par", "fb", "slow", "badjar", "nohandler", "nomethod", "greet")) {
+        for (String fn : List.of("echo", "par", "fb", "slow", "doomed", "badjar", "nohandler", "nomethod", "greet")) {
             assertThat(Processes.awaitNone(fn)).as("JVMs of fn=%s left running", fn).isEmpty();
         }
         dev.spore.store.FileTrees.deleteTree(data);
@@ -152,6 +152,27 @@ class GatewayEndToEndTest {
         assertThat(next.instance()).isNotEqualTo(healthy);
         assertThat(next.start()).isEqualTo(StartKind.RESTORED);
         assertThat(next.reply().bodyText()).isEqualTo("hello y");
+    }
+
+    @Test
+    @Order(4)
+    void anInstanceKilledMidInvocationGivesA502ForThatCallOnlyAndTheNextCallIsServed() throws Exception {
+        gateway.deploy("doomed", request(ECHO, jar, 60_000, 1, null, null, null), s -> { });
+        String first = invoke("doomed", "a").instance();
+        List<Long> pids = Processes.functionJvms("doomed");
+        assertThat(pids).as("the one restored instance of fn=doomed").hasSize(1);
+        CompletableFuture<InvokeResult> inFlight = gateway.invoke("doomed", null, "sleep".getBytes(StandardCharsets.UTF_8), Map.of());
+        Thread.sleep(1000); // let the call reach the instance (it sleeps 120 s there)
+        assertThat(inFlight).isNotDone();
+        new ProcessBuilder("kill", "-KILL", Long.toString(pids.get(0))).inheritIO().start().waitFor();
+
+        assertThatThrownBy(() -> inFlight.get(60, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class).cause()
+                .isInstanceOf(GatewayException.class)
+                .satisfies(e -> assertThat(((GatewayException) e).status()).isEqualTo(502))
+                .satisfies(e -> assertThat(e.getMessage()).contains(first));
+        InvokeResult next = invoke("doomed", "b");
+        assertThat(next.instance()).isNotEqualTo(first);
+        assertThat(next.reply().bodyText()).isEqualTo("hello b");
     }
 
     @Test
