@@ -95,7 +95,7 @@ class DiskFullTest {
 
     @Test
     void storeOutOfSpaceRefusesThePublishKeepsServingAndLosesNothingAcrossARestart() throws Exception {
-        Path data = nodeFs.resolve("node-a");
+        Path data = tmp.resolve("node-a"); // only the store's disk fills here
         Path ballast = storeFs.resolve("ballast");
         try (LocalNode node = node("a", data)) {
             node.prepare(prepareHello("hello.v1"), e -> { }); // published before the disk filled: must survive it
@@ -120,7 +120,7 @@ class DiskFullTest {
             restoresAndServes(node, "hello.v2", "store-freed-v2");
         }
         // a restart of the store (and a node without any copy) finds both snapshots whole
-        try (LocalNode fresh = node("b", nodeFs.resolve("node-b"))) {
+        try (LocalNode fresh = node("b", tmp.resolve("node-b"))) {
             restoresAndServes(fresh, "hello.v1", "restarted-v1");
             restoresAndServes(fresh, "hello.v2", "restarted-v2");
         }
