@@ -64,8 +64,11 @@ public final class DiskSpace {
         return sb.append("): ").append(whatToDo).toString();
     }
 
-    /** {@code 12.3 MiB}. */
+    /** {@code 12.3 MiB}, or {@code 16 KiB} below one MiB (a chunk's need must not read as nothing). */
     public static String mib(long bytes) {
+        if (bytes < 1024 * 1024) {
+            return String.format(Locale.ROOT, "%d KiB", (bytes + 1023) / 1024);
+        }
         return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
     }
 }

@@ -72,6 +72,7 @@ class DiskFullTest {
             fillLeaving(ballast, 8); // room for the JVM's logs and pinned jars, not for its image
             assertThatThrownBy(() -> node.prepare(prepareHello("hello.v1"), e -> { }))
                     .isInstanceOfSatisfying(NodeException.class, e -> {
+                        Faults.show(e);
                         assertThat(e.kind()).isEqualTo(NodeException.Kind.PREPARE_FAILED);
                         assertThat(e.stage()).isEqualTo(PrepareEvent.CHECKPOINTING);
                     })
@@ -84,7 +85,7 @@ class DiskFullTest {
                     .as("the template JVM is gone").isTrue();
             assertThat(processes(" dump ", data.toString())).as("no CRIU left").isEmpty();
             assertThatThrownBy(() -> node.restore(start("r0", "hello.v1", WAIT)))
-                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(e.kind()).isEqualTo(NodeException.Kind.SNAPSHOT_NOT_FOUND));
+                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.SNAPSHOT_NOT_FOUND));
 
             Files.delete(ballast);
             Prepared p = node.prepare(prepareHello("hello.v1"), e -> { });
@@ -102,6 +103,7 @@ class DiskFullTest {
             fillLeaving(ballast, 2);
             assertThatThrownBy(() -> node.prepare(prepareHello("hello.v2"), e -> { }))
                     .isInstanceOfSatisfying(NodeException.class, e -> {
+                        Faults.show(e);
                         assertThat(e.kind()).isEqualTo(NodeException.Kind.PREPARE_FAILED);
                         assertThat(e.stage()).isEqualTo(PrepareEvent.PUBLISHING);
                     })
@@ -112,7 +114,7 @@ class DiskFullTest {
             assertThat(data.resolve("agent/dumps/hello.v2")).as("the dumped image is not kept on the node").doesNotExist();
             assertThatThrownBy(() -> node.restore(start("r0", "hello.v2", WAIT)))
                     .as("nothing of the failed publish is visible")
-                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(e.kind()).isEqualTo(NodeException.Kind.SNAPSHOT_NOT_FOUND));
+                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.SNAPSHOT_NOT_FOUND));
             restoresAndServes(node, "hello.v1", "store-full-v1"); // the store still serves what it had
 
             Files.delete(ballast);
@@ -140,7 +142,7 @@ class DiskFullTest {
                 fillLeaving(ballast, 4);
                 for (int attempt = 0; attempt < 2; attempt++) { // the second finds nothing of the first in its way
                     assertThatThrownBy(() -> b.restore(start("r-full", "hello.v1", WAIT)))
-                            .isInstanceOfSatisfying(NodeException.class, e -> assertThat(e.kind()).isEqualTo(NodeException.Kind.RESTORE_FAILED))
+                            .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.RESTORE_FAILED))
                             .hasMessageStartingWith("node=b snapshot=hello.v1: cannot fetch: ")
                             .hasMessageContaining("no space left on the file system of " + data.resolve("images/hello.v1"))
                             .hasMessageContaining(" free, needs about ")

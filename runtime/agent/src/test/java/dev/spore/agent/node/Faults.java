@@ -45,6 +45,12 @@ final class Faults {
         return new StartRequest(id, snapshot, "hello", 1, null, null, 64, 1, Map.of(), Map.of(), timeout);
     }
 
+    /** Prints a fault's message to the test's output (the report quotes them), returns it. */
+    static NodeException show(NodeException e) {
+        System.out.println("FAULT kind=" + e.kind() + " stage=" + e.stage() + ": " + e.getMessage());
+        return e;
+    }
+
     /** Restores {@code snapshot} on {@code node} and checks the instance answers as hello does; stops it. */
     static void restoresAndServes(Node node, String snapshot, String id) {
         NodeInstance i = node.restore(start(id, snapshot, WAIT));

@@ -87,6 +87,7 @@ class HangingCriuTest {
                 watcher.start();
                 assertThatThrownBy(() -> node.prepare(prepareHello("hello.v1"), e -> { }))
                         .isInstanceOfSatisfying(NodeException.class, e -> {
+                        Faults.show(e);
                             assertThat(e.kind()).isEqualTo(NodeException.Kind.PREPARE_FAILED);
                             assertThat(e.stage()).isEqualTo(PrepareEvent.CHECKPOINTING);
                         })
@@ -120,7 +121,7 @@ class HangingCriuTest {
             PrepareRequest hanging = new PrepareRequest("hang", 1, "hang.v1", HangingHookHandler.class.getName(), List.of(classes),
                     List.of(Faults.home().resolve("functions/hello/warmup/world.txt")), 0, 64, Map.of(), null);
             assertThatThrownBy(() -> node.prepare(hanging, e -> { }))
-                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(e.kind()).isEqualTo(NodeException.Kind.PREPARE_FAILED))
+                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.PREPARE_FAILED))
                     .hasMessageStartingWith("node=a snapshot=hang.v1 instance=hang-v1-prepare: warmed up, but its beforeCheckpoint hooks")
                     .hasMessageContaining("did not finish within 3000 ms (the limit, -Dspore.checkpoint.hooks-timeout=3s)")
                     .hasMessageContaining("the JVM was stopped, no image was made")
@@ -151,7 +152,7 @@ class HangingCriuTest {
         try (LocalNode node = node(data)) {
             node.prepare(prepareHello("hello.v1"), e -> { });
             assertThatThrownBy(() -> node.restore(start("restore-hang", "hello.v1", Duration.ofSeconds(5))))
-                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(e.kind()).isEqualTo(NodeException.Kind.RESTORE_FAILED))
+                    .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.RESTORE_FAILED))
                     .hasMessageStartingWith("node=a snapshot=hello.v1 instance=restore-hang: restore failed: criu restore did not "
                             + "finish within 5000 ms (the restore's timeout")
                     .hasMessageContaining("CRIU and what it had restored were killed");
