@@ -19,6 +19,9 @@ import java.util.Locale;
  */
 public final class DiskSpace {
 
+    /** How every message of {@link #explain} begins, so that callers can tell a full disk from other failures. */
+    public static final String NO_SPACE = "no space left on the file system of ";
+
     private DiskSpace() {
     }
 
@@ -56,7 +59,7 @@ public final class DiskSpace {
      */
     public static String explain(Path path, long needed, String whatToDo) {
         long free = usable(path);
-        StringBuilder sb = new StringBuilder("no space left on the file system of ").append(path).append(" (");
+        StringBuilder sb = new StringBuilder(NO_SPACE).append(path).append(" (");
         sb.append(free < 0 ? "free space unknown" : mib(free) + " free");
         if (needed > 0) {
             sb.append(", needs about ").append(mib(needed));
