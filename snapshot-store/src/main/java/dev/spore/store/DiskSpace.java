@@ -25,11 +25,12 @@ public final class DiskSpace {
     private DiskSpace() {
     }
 
-    /** True when {@code e} (or a cause) is the kernel's ENOSPC or EDQUOT. */
+    /** True when {@code e} (or a cause) is the kernel's ENOSPC or EDQUOT, or a message of {@link #explain}. */
     public static boolean isFull(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = t.getMessage();
-            if (m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded"))) {
+            // NO_SPACE: a store's refusal that crossed the network has lost its cause, not its message
+            if (m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded") || m.contains(NO_SPACE))) {
                 return true;
             }
         }
