@@ -387,7 +387,11 @@ public final class Criu {
                     .filter(l -> !l.contains("RLIMIT_NOFILE"))
                     .map(String::strip).collect(Collectors.toList());
             if (errors.isEmpty()) {
-                errors = lines.subList(Math.max(0, lines.size() - 3), lines.size());
+                List<String> rest = lines.stream().filter(l -> !l.contains("RLIMIT_NOFILE")).map(String::strip).collect(Collectors.toList());
+                errors = rest.subList(Math.max(0, rest.size() - 3), rest.size());
+            }
+            if (errors.isEmpty()) {
+                return "no error in CRIU's log";
             }
             return String.join(" | ", errors.subList(Math.max(0, errors.size() - 4), errors.size()));
         } catch (IOException e) {
