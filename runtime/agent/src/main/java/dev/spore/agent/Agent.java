@@ -570,11 +570,19 @@ public final class Agent implements AutoCloseable {
         } catch (AgentException e) {
             // alive: CRIU restored it but it did not answer in time (its hooks stalled); else CRIU's own reason
             // no pid file yet: CRIU writes it only once every task is restored, so CRIU itself stalled, not the hooks
-            String criuError = !instance.isAlive() ? Criu.errorSummary(dir.resolve("restore.log"), null)
-                    : Files.exists(dir.resolve("pid")) ? RestoreFidelity.stalled(e, RestoreFidelity.resumeWait(spec.timeout))
+            // (an EOF on the control channel means it exited, even if the process is not reaped yet)
+            boolean exited = !instance.isAlive() || (e.getMessage() != null && e.getMessage().endsWith(EXITED_BEFORE_RESUME));
+            String criuError = exited ? Criu.errorSummary(dir.resolve("restore.log"), null)
+                    : nonEmpty(dir.resolve("pid")) ? RestoreFidelity.stalled(e, RestoreFidelity.resumeWait(spec.timeout))
                     : "criu restore did not finish within " + RestoreFidelity.resumeWait(spec.timeout).toMillis() + " ms (the "
                     + "restore's timeout, or -Dspore.restore-hook-limit-ms if shorter): CRIU and what it had restored were "
                     + "killed; its last log lines: " + Criu.errorSummary(dir.resolve("restore.log"), "none");
+            long free = dev.spore.store.DiskSpace.usable(dir);
+            if (free >= 0 && free < (1 << 20)) {
+                // CRIU's pid file and log live there: on a full disk the restore fails and the log says nothing of why
+                criuError += "; " + dev.spore.store.DiskSpace.explain(dir, 0, "CRIU writes its pid file and log there: free "
+                        + "space on it, then restore again");
+            }
             instance.stop();
             criu.killOrphans();
             instances.remove(instance);
@@ -667,9 +675,19 @@ public final class Agent implements AutoCloseable {
         instance.send(Message.of(Type.RESUME, identity));
         Message done = instance.awaitOne(Type.RESUMED, timeout, "RESUMED after restore");
         if (done == null) {
-            throw new AgentException("instance=" + instance.id() + " exited before it resumed");
+            throw new AgentException("instance=" + instance.id() + EXITED_BEFORE_RESUME);
         }
         return done;
+    }
+
+    private static final String EXITED_BEFORE_RESUME = " exited before it resumed";
+
+    private static boolean nonEmpty(Path f) {
+        try {
+            return Files.size(f) > 0;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private InstanceCgroup cgroup(String id, int heapMb) {

@@ -157,6 +157,17 @@ class DiskFullTest {
                 Files.delete(ballast);
                 restoresAndServes(b, "hello.v1", "fetched-after-full");
                 assertThat(b.facts().cachedSnapshots()).contains("hello.v1");
+
+                // the image is here, but the disk fills before the next restore: CRIU cannot even write its pid file
+                fillLeaving(ballast, 0);
+                assertThatThrownBy(() -> b.restore(start("r-nospace", "hello.v1", WAIT)))
+                        .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.RESTORE_FAILED))
+                        .hasMessageStartingWith("node=b snapshot=hello.v1 instance=r-nospace: restore failed: ")
+                        .hasMessageContaining("no space left on the file system of " + data.resolve("agent/instances/r-nospace"))
+                        .hasMessageContaining("then restore again");
+                assertThat(Faults.eventually(() -> processes("r-nospace").isEmpty(), WAIT)).as("nothing of it runs").isTrue();
+                Files.delete(ballast);
+                restoresAndServes(b, "hello.v1", "restored-after-full");
             }
         } finally {
             Faults.unmount(other);
