@@ -171,8 +171,14 @@ public final class Gateway implements AutoCloseable {
             registry.stage(failed);
             safely(progress, failed);
             LOG.log(System.Logger.Level.WARNING, v.key() + " deploy failed while " + e.stage() + ": " + e.getMessage());
-            throw new GatewayException(422, "deploy-failed", v.key() + ": deploy failed while " + e.stage() + ": "
-                    + e.getMessage() + ". Fix the jar or handler and deploy again; `spore logs " + fn + "` shows the output.", e);
+            // the store refusing a snapshot (disk full, down) or a node's disk filling is the platform's fault, never the
+            // function's: 503, not 422
+            boolean platform = VersionRecord.PUBLISHING.equals(e.stage())
+                    || (e.getMessage() != null && e.getMessage().contains(dev.spore.store.DiskSpace.NO_SPACE));
+            throw new GatewayException(platform ? 503 : 422, "deploy-failed", v.key() + ": deploy failed while " + e.stage() + ": "
+                    + e.getMessage() + (platform || VersionRecord.CHECKPOINTING.equals(e.stage())
+                    ? ". Deal with the reason above and deploy again" : ". Fix the jar or handler and deploy again")
+                    + "; `spore logs " + fn + "` shows the output.", e);
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.spore.agent;
 
+import dev.spore.agent.internal.Checkpoints;
 import dev.spore.agent.internal.Criu;
+import dev.spore.agent.internal.Durations;
 import dev.spore.agent.internal.Pipe;
 import dev.spore.agent.internal.PinnedClassPath;
 import dev.spore.agent.internal.RestoreFidelity;
@@ -308,7 +310,7 @@ public final class Agent implements AutoCloseable {
      * template); with it, it continues as a live instance.
      */
     public Snapshot checkpoint(Instance instance, Path imageDir, String name, boolean leaveRunning, Duration timeout) {
-        Message request = instance.await(EnumSet.of(Type.CHECKPOINT, Type.CHECKPOINT_ABORTED), timeout, "checkpoint request");
+        Message request = awaitCheckpointRequest(instance, name, timeout);
         if (request == null) {
             throw new AgentException("snapshot=" + name + " instance=" + instance.id() + " exited before it asked for a "
                     + "checkpoint: does it call org.crac.Core.checkpointRestore()? Its stderr ends with: "
@@ -324,12 +326,24 @@ public final class Agent implements AutoCloseable {
         for (int i = 0; i < fds.length; i++) {
             pipes.put("pipe." + roles[i], fdTarget(instance.pid(), fds[i]));
         }
+        long anonBytes = Checkpoints.anonymousBytes(instance.pid()); // about what the image needs, for a disk-full message
         try {
             prepareImageDir(imageDir);
             long t0 = System.nanoTime();
             long dumpedAt = RestoreFidelity.epochNanos(); // before the freeze: restored clocks advance by at least the wait
-            criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), leaveRunning, instance.mountNs(),
-                    instance.dir().resolve("dump.log"));
+            try {
+                criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), leaveRunning, instance.mountNs(),
+                        instance.dir().resolve("dump.log"), Criu.dumpTimeout());
+            } catch (Criu.TimedOut e) {
+                // CRIU died with the tree seized, maybe half-way through its parasite: this JVM cannot be trusted to resume
+                instance.stop();
+                instances.remove(instance);
+                Checkpoints.deletePartial(imageDir);
+                throw new AgentException("snapshot=" + name + " instance=" + instance.id() + ": " + e.getMessage()
+                        + "; the JVM was stopped and the partial image deleted", e);
+            } catch (AgentException e) {
+                throw Checkpoints.dumpFailed(name, instance.id(), imageDir, anonBytes, e);
+            }
             double dumpMs = (System.nanoTime() - t0) / 1e6;
             Map<String, String> meta = new LinkedHashMap<>(pipes);
             meta.put("name", name);
@@ -367,17 +381,59 @@ public final class Agent implements AutoCloseable {
             }
             return recordWorkingSet(snapshot, meta, instance.probePayload(), timeout);
         } catch (AgentException e) {
+            Checkpoints.deletePartial(imageDir); // half an image is never published, restored or mistaken for one
             if (instance.isAlive()) {
                 // CRIU resumes the tree when a dump fails; tell the host so its checkpointRestore() throws
                 instance.send(Message.of(Type.CHECKPOINT_FAILED, Map.of("reason", e.getMessage())));
             }
             throw e;
         } catch (IOException e) {
-            instance.send(Message.of(Type.CHECKPOINT_FAILED, Map.of("reason", e.toString())));
-            throw new AgentException("snapshot=" + name + ": cannot write image to " + imageDir + ": " + e.getMessage(), e);
+            boolean full = dev.spore.store.DiskSpace.isFull(e);
+            Checkpoints.deletePartial(imageDir);
+            if (instance.isAlive()) {
+                instance.send(Message.of(Type.CHECKPOINT_FAILED, Map.of("reason", e.toString())));
+            }
+            throw new AgentException("snapshot=" + name + ": cannot write image to " + imageDir + ": " + (full
+                    ? dev.spore.store.DiskSpace.explain(imageDir, anonBytes, Checkpoints.FREE_SPACE) : e.toString()), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AgentException("snapshot=" + name + ": interrupted");
+        }
+    }
+
+    /** The system property bounding a function's beforeCheckpoint phase: {@value}. */
+    public static final String HOOKS_TIMEOUT = "spore.checkpoint.hooks-timeout";
+
+    /**
+     * Waits for the host's CHECKPOINT (or CHECKPOINT_ABORTED): at most {@code timeout} in all, and at most
+     * {@code -Dspore.checkpoint.hooks-timeout} (default 2 minutes) once a function reported its warm-up done: what runs
+     * then is Spore's own preparation and the beforeCheckpoint hooks, and a hook that never returns would otherwise hold
+     * the deploy, and its frozen-looking JVM, for the whole prepare timeout. On either limit the instance is stopped.
+     */
+    private Message awaitCheckpointRequest(Instance instance, String name, Duration timeout) {
+        Duration hooks = Durations.property(HOOKS_TIMEOUT, Duration.ofMinutes(2));
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long[] warmedUp = {0};
+        java.util.function.LongSupplier until = () -> {
+            if (warmedUp[0] == 0 && "true".equals(instance.warmup().get("done"))) {
+                warmedUp[0] = System.nanoTime();
+            }
+            return warmedUp[0] == 0 ? deadline : Math.min(deadline, warmedUp[0] + hooks.toNanos());
+        };
+        try {
+            return instance.await(EnumSet.of(Type.CHECKPOINT, Type.CHECKPOINT_ABORTED), until, () -> warmedUp[0] != 0
+                    && warmedUp[0] + hooks.toNanos() <= deadline
+                    ? "snapshot=" + name + " instance=" + instance.id() + ": warmed up, but its beforeCheckpoint hooks (or "
+                    + "Spore's preparation before them) did not finish within " + hooks.toMillis() + " ms (the limit, -D"
+                    + HOOKS_TIMEOUT + "=" + Durations.format(hooks) + "): the JVM was stopped, no image was made. Make the hook "
+                    + "return (a jstack of a new deploy shows where it waits), or raise the limit; stderr: " + instance.stderrLog()
+                    : "snapshot=" + name + " instance=" + instance.id() + ": no checkpoint request within " + timeout.toMillis()
+                    + " ms (the prepare's limit): warm-up or beforeCheckpoint hooks still running; the JVM was stopped. "
+                    + "stderr: " + instance.stderrLog());
+        } catch (AgentException e) {
+            instance.stop();
+            instances.remove(instance);
+            throw e;
         }
     }
 
@@ -431,7 +487,12 @@ public final class Agent implements AutoCloseable {
             return Snapshot.write(snapshot.dir(), recorded);
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "snapshot=" + snapshot.name() + ": working set not recorded ("
-                    + e.getMessage() + "); restores map all of the image");
+                    + e + "); restores map all of the image");
+            // a list written before the failure (or torn by a full disk) must not steer restores of this image
+            for (String f : List.of(WorkingSet.FILE, WorkingSet.READ_FILE, TouchRecorder.FILE)) {
+                Checkpoints.deleteQuietly(snapshot.dir().resolve(f));
+                Checkpoints.deleteQuietly(snapshot.dir().resolve(f + ".tmp"));
+            }
             return snapshot;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -508,8 +569,20 @@ public final class Agent implements AutoCloseable {
             done = resume(instance, identity, RestoreFidelity.resumeWait(spec.timeout));
         } catch (AgentException e) {
             // alive: CRIU restored it but it did not answer in time (its hooks stalled); else CRIU's own reason
-            String criuError = instance.isAlive() ? RestoreFidelity.stalled(e, RestoreFidelity.resumeWait(spec.timeout))
-                    : Criu.errorSummary(dir.resolve("restore.log"), null);
+            // no pid file yet: CRIU writes it only once every task is restored, so CRIU itself stalled, not the hooks
+            // (an EOF on the control channel means it exited, even if the process is not reaped yet)
+            boolean exited = !instance.isAlive() || (e.getMessage() != null && e.getMessage().endsWith(EXITED_BEFORE_RESUME));
+            String criuError = exited ? Criu.errorSummary(dir.resolve("restore.log"), null)
+                    : nonEmpty(dir.resolve("pid")) ? RestoreFidelity.stalled(e, RestoreFidelity.resumeWait(spec.timeout))
+                    : "criu restore did not finish within " + RestoreFidelity.resumeWait(spec.timeout).toMillis() + " ms (the "
+                    + "restore's timeout, or -Dspore.restore-hook-limit-ms if shorter): CRIU and what it had restored were "
+                    + "killed; its last log lines: " + Criu.errorSummary(dir.resolve("restore.log"), "none");
+            long free = dev.spore.store.DiskSpace.usable(dir);
+            if (free >= 0 && free < (1 << 20)) {
+                // CRIU's pid file and log live there: on a full disk the restore fails and the log says nothing of why
+                criuError += "; " + dev.spore.store.DiskSpace.explain(dir, 0, "CRIU writes its pid file and log there: free "
+                        + "space on it, then restore again");
+            }
             instance.stop();
             criu.killOrphans();
             instances.remove(instance);
@@ -602,9 +675,19 @@ public final class Agent implements AutoCloseable {
         instance.send(Message.of(Type.RESUME, identity));
         Message done = instance.awaitOne(Type.RESUMED, timeout, "RESUMED after restore");
         if (done == null) {
-            throw new AgentException("instance=" + instance.id() + " exited before it resumed");
+            throw new AgentException("instance=" + instance.id() + EXITED_BEFORE_RESUME);
         }
         return done;
+    }
+
+    private static final String EXITED_BEFORE_RESUME = " exited before it resumed";
+
+    private static boolean nonEmpty(Path f) {
+        try {
+            return Files.size(f) > 0;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private InstanceCgroup cgroup(String id, int heapMb) {

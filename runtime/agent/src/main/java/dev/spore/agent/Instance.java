@@ -161,13 +161,24 @@ public final class Instance implements AutoCloseable {
      */
     Message await(Set<Message.Type> types, Duration timeout, String what) {
         long deadline = System.nanoTime() + timeout.toNanos();
+        return await(types, () -> deadline, () -> "instance=" + id + ": no " + what + " within " + timeout.toMillis()
+                + " ms (limit); see " + dir.resolve("stderr.log"));
+    }
+
+    /**
+     * {@link #await(Set, Duration, String)} with a deadline ({@link System#nanoTime()}) that may move while it waits (read
+     * again at least every 200 ms); on timeout throws an {@link AgentException} with {@code timedOut}'s message.
+     */
+    Message await(Set<Message.Type> types, java.util.function.LongSupplier deadline, java.util.function.Supplier<String> timedOut) {
         try {
             while (true) {
-                long left = deadline - System.nanoTime();
-                Message m = left > 0 ? inbox.poll(left, TimeUnit.NANOSECONDS) : null;
+                long left = deadline.getAsLong() - System.nanoTime();
+                Message m = left > 0 ? inbox.poll(Math.min(left, TimeUnit.MILLISECONDS.toNanos(200)), TimeUnit.NANOSECONDS) : null;
                 if (m == null) {
-                    throw new AgentException("instance=" + id + ": no " + what + " within " + timeout.toMillis()
-                            + " ms (limit); see " + dir.resolve("stderr.log"));
+                    if (deadline.getAsLong() - System.nanoTime() > 0) {
+                        continue;
+                    }
+                    throw new AgentException(timedOut.get());
                 }
                 if (m == EOF) {
                     inbox.add(EOF);
@@ -179,7 +190,7 @@ public final class Instance implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new AgentException("instance=" + id + ": interrupted while waiting for " + what);
+            throw new AgentException("instance=" + id + ": interrupted while waiting for a message of " + types);
         }
     }
 

@@ -173,8 +173,38 @@ public final class Criu {
         return command;
     }
 
-    /** {@code criu dump} of the tree rooted at {@code pid}; external pipes stay outside the image. */
-    public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, boolean mountNs, Path log) {
+    /** The system property bounding one {@code criu dump}: {@value}. */
+    public static final String DUMP_TIMEOUT = "spore.criu.dump-timeout";
+    private static final java.time.Duration DEFAULT_DUMP_TIMEOUT = java.time.Duration.ofMinutes(3);
+
+    /**
+     * How long one {@code criu dump} may run: {@code -Dspore.criu.dump-timeout} ({@code 90s}, {@code 500ms}, {@code 2m},
+     * a bare number is seconds), default 3 minutes: a dump writes a JVM's memory to disk, ~60 ms for a small function
+     * and seconds for a heap of gigabytes; a dump still running after minutes is stuck (a task that cannot be frozen,
+     * a stopped CRIU, a hung file system) and holds its JVM frozen while it waits.
+     */
+    public static java.time.Duration dumpTimeout() {
+        return Durations.property(DUMP_TIMEOUT, DEFAULT_DUMP_TIMEOUT);
+    }
+
+    /**
+     * A CRIU run that was killed because it outlived its limit; the message names the limit and its property.
+     * Distinct from an ordinary failure: the dumped tree may have been left half-frozen, so the caller kills it.
+     */
+    public static final class TimedOut extends AgentException {
+        private static final long serialVersionUID = 1L;
+
+        TimedOut(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * {@code criu dump} of the tree rooted at {@code pid}; external pipes stay outside the image. Killed (with anything it
+     * forked) after {@code timeout}: then {@link TimedOut}.
+     */
+    public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, boolean mountNs, Path log,
+                     java.time.Duration timeout) {
         List<String> cmd = new ArrayList<>(command);
         cmd.addAll(List.of("dump", "-t", Long.toString(pid), "-D", imageDir.toString(), "-o", log.toString()));
         if (noBreakpoints) {
@@ -195,7 +225,7 @@ public final class Criu {
         // refuses larger ones by name before the dump (docs/checkpoint-hooks.md)
         cmd.add("--ghost-limit");
         cmd.add(Long.toString(RestoreFidelity.GHOST_LIMIT));
-        run(cmd, "criu dump of pid " + pid, log);
+        run(cmd, "criu dump of pid " + pid, log, timeout, DUMP_TIMEOUT);
     }
 
     /**
@@ -306,11 +336,37 @@ public final class Criu {
         }
     }
 
-    private static void run(List<String> cmd, String what, Path log) {
+    private static void run(List<String> cmd, String what, Path log, java.time.Duration timeout, String knob) {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            int rc = p.waitFor();
+            // read on another thread: a CRIU that hangs must not hang its caller in read() (CRIU logs to -o; this is
+            // the little it prints before it opens its log)
+            java.util.concurrent.CompletableFuture<String> output = new java.util.concurrent.CompletableFuture<>();
+            Thread reader = new Thread(() -> {
+                try {
+                    output.complete(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip());
+                } catch (IOException e) {
+                    output.complete("");
+                }
+            }, "spore-criu-output");
+            reader.setDaemon(true);
+            reader.start();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly(); // SIGKILL: also ends a CRIU that was stopped (SIGSTOP) or is stuck in a syscall
+                boolean gone = p.waitFor(10, TimeUnit.SECONDS);
+                throw new TimedOut(what + " did not finish within " + timeout.toMillis() + " ms (the limit, -D" + knob + "=" 
+                        + Durations.format(timeout) + "): CRIU was killed" + (gone ? "" : " (it has not exited yet)")
+                        + "; its last log lines: " + errorSummary(log, "none") + " (log: " + log + "). Raise -D" + knob
+                        + " only for a very large heap; otherwise see the log for where it stalled");
+            }
+            int rc = p.exitValue();
+            String out;
+            try {
+                out = output.get(5, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                out = ""; // a child of CRIU kept the pipe open: its output is not worth waiting for
+            }
             if (rc != 0) {
                 throw new AgentException(what + " failed (exit " + rc + "): " + errorSummary(log, out) + " (log: " + log + ")");
             }
@@ -331,7 +387,11 @@ public final class Criu {
                     .filter(l -> !l.contains("RLIMIT_NOFILE"))
                     .map(String::strip).collect(Collectors.toList());
             if (errors.isEmpty()) {
-                errors = lines.subList(Math.max(0, lines.size() - 3), lines.size());
+                List<String> rest = lines.stream().filter(l -> !l.contains("RLIMIT_NOFILE")).map(String::strip).collect(Collectors.toList());
+                errors = rest.subList(Math.max(0, rest.size() - 3), rest.size());
+            }
+            if (errors.isEmpty()) {
+                return "no error in CRIU's log";
             }
             return String.join(" | ", errors.subList(Math.max(0, errors.size() - 4), errors.size()));
         } catch (IOException e) {

@@ -169,7 +169,8 @@ public final class LocalNode implements Node {
             snapshot = agent.checkpoint(template, imageDir, snapshotName, false, PREPARE_TIMEOUT);
         } catch (AgentException e) {
             template.stop();
-            throw prepareFailed(PrepareEvent.WARMING, snapshotName, e.getMessage() + " | stderr: " + template.stderrTail(6), e);
+            String stage = e.getMessage() != null && e.getMessage().contains("criu dump") ? PrepareEvent.CHECKPOINTING : PrepareEvent.WARMING;
+            throw prepareFailed(stage, snapshotName, e.getMessage() + " | stderr: " + template.stderrTail(6), e);
         } finally {
             if (template.isAlive()) {
                 template.stop();

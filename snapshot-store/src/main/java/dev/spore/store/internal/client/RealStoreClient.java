@@ -1,6 +1,7 @@
 package dev.spore.store.internal.client;
 
 import dev.spore.store.CorruptChunkException;
+import dev.spore.store.DiskSpace;
 import dev.spore.store.LocalCopy;
 import dev.spore.store.Manifest;
 import dev.spore.store.SnapshotStore;
@@ -209,7 +210,16 @@ public final class RealStoreClient implements SnapshotStore {
             List<String> missing = transport.missing(session, List.copyOf(chunks.keySet()));
             Map<String, ByteBuffer> upload = new LinkedHashMap<>();
             missing.forEach(d -> upload.put(d, chunks.get(d)));
-            transport.put(session, upload);
+            try {
+                transport.put(session, upload);
+            } catch (StoreException e) {
+                if (!DiskSpace.isFull(e)) {
+                    throw e;
+                }
+                long need = upload.values().stream().mapToLong(ByteBuffer::remaining).sum();
+                throw new StoreException("snapshot=" + snapshotName + ": the store ran out of disk while taking " + missing.size()
+                        + " new chunk(s), " + DiskSpace.mib(need) + " in all: " + e.getMessage(), e);
+            }
             Manifest committed = transport.commit(session, m);
             LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshotName + " published via " + transport.name()
                     + ": bytes=" + m.totalBytes() + " chunks=" + chunks.size() + " new-chunks=" + missing.size()
@@ -295,8 +305,16 @@ public final class RealStoreClient implements SnapshotStore {
                         }
                     }
                 } catch (IOException e) {
+                    if (DiskSpace.isFull(e)) {
+                        long need = needed(snapshotName);
+                        String where = cache == null ? targetDir.toString() : targetDir + " (and the node cache " + cache.root() + ")";
+                        throw new StoreException("snapshot=" + snapshotName + ": cannot write its image into " + where + ": "
+                                + DiskSpace.explain(targetDir, need, "free space there (evict or delete snapshots this node "
+                                + "no longer restores, or give the node a larger data directory), then restore again; "
+                                + "nothing was kept of this fetch"), e);
+                    }
                     throw new StoreException("snapshot=" + snapshotName + ": cannot write " + targetDir + ": "
-                            + e.getMessage() + " (disk full? permissions?)", e);
+                            + e + " (permissions?); nothing was kept of this fetch", e);
                 }
             });
         } catch (UntrustedSnapshotException e) {
@@ -306,7 +324,33 @@ public final class RealStoreClient implements SnapshotStore {
         }
     }
 
+    /** The image's size in bytes for a message (the manifest the store has), 0 if it cannot be had. */
+    private long needed(String snapshotName) {
+        try {
+            return transport.manifest(snapshotName).totalBytes();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
     private Path fetchOnce(String snapshotName, Path targetDir) throws IOException {
+        try {
+            return fetchInto(snapshotName, targetDir);
+        } catch (IOException | RuntimeException e) {
+            // the seal went first, so a partial copy would never be restored; but it would hold the space it took (on a
+            // full disk: all of it) until the next fetch, and be counted as tampered when that fetch quarantines it
+            if (!(e instanceof Superseded) && Files.isDirectory(targetDir) && !Files.exists(targetDir.resolve(CopySeal.FILE))) {
+                try {
+                    NodeCache.deleteTree(targetDir);
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private Path fetchInto(String snapshotName, Path targetDir) throws IOException {
         String id = transport.manifestId(snapshotName);
         CopySeal seal = trust.seal();
         LocalCopy here = verifyLocalCopy(snapshotName, targetDir);

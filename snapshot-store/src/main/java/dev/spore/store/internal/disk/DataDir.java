@@ -147,18 +147,23 @@ public final class DataDir implements AutoCloseable {
     /** Atomically replaces the manifest of {@code m.name()}: temp file, fsync, rename, fsync of the directory. */
     public void writeManifest(Manifest m) throws IOException {
         Path tmp = snapshots.resolve(TMP + m.name() + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                PosixFilePermissions.asFileAttribute(Perms.FILE))) {
-            ByteBuffer b = ByteBuffer.wrap(m.encode());
-            while (b.hasRemaining()) {
-                ch.write(b);
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                    PosixFilePermissions.asFileAttribute(Perms.FILE))) {
+                ByteBuffer b = ByteBuffer.wrap(m.encode());
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                if (fsync) {
+                    ch.force(true);
+                }
             }
-            if (fsync) {
-                ch.force(true);
-            }
+            Files.move(tmp, snapshots.resolve(m.name() + ".manifest"), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp); // disk full: a torn temp manifest would only hold space until the next start
+            throw e;
         }
-        Files.move(tmp, snapshots.resolve(m.name() + ".manifest"), StandardCopyOption.ATOMIC_MOVE,
-                StandardCopyOption.REPLACE_EXISTING);
         syncDir(snapshots);
     }
 

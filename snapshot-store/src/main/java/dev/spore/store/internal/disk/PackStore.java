@@ -133,7 +133,11 @@ public final class PackStore implements AutoCloseable {
         ByteBuffer header = PackFormat.header(flags, stored, raw, Digests.toBytes(digest));
         ByteBuffer trailer = ByteBuffer.allocate(4).putInt(0, PackFormat.crc(header, payload));
         long bytes = PackFormat.RECORD_HEADER + (long) stored + PackFormat.RECORD_TRAILER;
-        if (active.end + bytes > cap && active.end > PackFormat.SEGMENT_HEADER) {
+        if (active.sealed) {
+            // an earlier roll() failed after the seal (disk full): the sealed segment's index is on disk and its entries
+            // are gone from memory; sealing it again would overwrite that index with an empty one and lose its records
+            roll();
+        } else if (active.end + bytes > cap && active.end > PackFormat.SEGMENT_HEADER) {
             active.seal(fsync);
             roll();
         }
@@ -142,8 +146,18 @@ public final class PackStore implements AutoCloseable {
         ch.position(s.end);
         ByteBuffer[] srcs = {header, payload.duplicate(), trailer};
         long left = bytes;
-        while (left > 0) {
-            left -= ch.write(srcs);
+        try {
+            while (left > 0) {
+                left -= ch.write(srcs);
+            }
+        } catch (IOException e) {
+            // a partial record (ENOSPC part-way): cut it, so the space comes back and the next append starts clean
+            try {
+                ch.truncate(s.end);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed); // the next append overwrites it from s.end; recovery cuts a torn tail
+            }
+            throw e;
         }
         PackFormat.Location l = new PackFormat.Location(s.id, s.end, stored, raw, flags);
         s.end += bytes;

@@ -53,8 +53,15 @@ final class Segment {
                 StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(dev.spore.store.internal.trust.Perms.FILE));
         ByteBuffer h = ByteBuffer.allocate(PackFormat.SEGMENT_HEADER);
         h.put(PackFormat.SEGMENT_MAGIC).putInt(PackFormat.VERSION).putInt(id).flip();
-        while (h.hasRemaining()) {
-            ch.write(h);
+        try {
+            while (h.hasRemaining()) {
+                ch.write(h);
+            }
+        } catch (IOException e) {
+            // disk full: no half-made segment may stay behind, or the next roll() finds its name taken forever
+            ch.close();
+            Files.deleteIfExists(f);
+            throw e;
         }
         return new Segment(id, dir, ch, PackFormat.SEGMENT_HEADER);
     }
@@ -229,16 +236,21 @@ final class Segment {
         b.putInt((int) crc.getValue()).flip();
         Path tmp = indexFile.resolveSibling(".tmp-" + indexFile.getFileName() + "-"
                 + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                PosixFilePermissions.asFileAttribute(dev.spore.store.internal.trust.Perms.FILE))) {
-            while (b.hasRemaining()) {
-                ch.write(b);
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                    PosixFilePermissions.asFileAttribute(dev.spore.store.internal.trust.Perms.FILE))) {
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                if (fsync) {
+                    ch.force(true);
+                }
             }
-            if (fsync) {
-                ch.force(true);
-            }
+            Files.move(tmp, indexFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp); // disk full: the segment stays unsealed and is sealed again at the next roll
+            throw e;
         }
-        Files.move(tmp, indexFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         sealed = true;
         entries.clear(); // the index file has them; recovery reads it back
     }

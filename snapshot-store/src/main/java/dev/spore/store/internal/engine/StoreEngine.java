@@ -140,8 +140,14 @@ public final class StoreEngine implements AutoCloseable {
         try {
             loc = disk.packs().append(digest, data);
         } catch (IOException e) {
+            if (dev.spore.store.DiskSpace.isFull(e)) {
+                throw new StoreException("chunk=" + digest + " (" + data.remaining() + " bytes): cannot append to the packs in "
+                        + disk.packs().dir() + ": " + dev.spore.store.DiskSpace.explain(disk.packs().dir(), data.remaining(),
+                        "free space there or give the store a larger data directory, delete snapshots no version uses, "
+                        + "then publish again (nothing of this publish is visible)"), e);
+            }
             throw new StoreException("chunk=" + digest + ": cannot append to " + disk.packs().dir() + ": " + e.getMessage()
-                    + " (disk full?)", e);
+                    + " (permissions? a damaged disk?); nothing of this publish is visible, publish again", e);
         }
         synchronized (this) {
             PublishSession s = session(session);
@@ -203,8 +209,11 @@ public final class StoreEngine implements AutoCloseable {
                 disk.flushChunks();
                 disk.writeManifest(m);
             } catch (IOException e) {
-                throw new StoreException("snapshot=" + m.name() + ": cannot persist manifest in " + disk.root()
-                        + ": " + e.getMessage() + " (the snapshot stays invisible; publish again)", e);
+                String why = dev.spore.store.DiskSpace.isFull(e)
+                        ? dev.spore.store.DiskSpace.explain(disk.root(), m.encode().length, "free space there, then publish again")
+                        : e.getMessage() + " (publish again)";
+                throw new StoreException("snapshot=" + m.name() + ": cannot persist its manifest in " + disk.root()
+                        + ": " + why + "; the snapshot stays invisible", e);
             }
             synchronized (this) {
                 m.distinctChunks().forEach(d -> chunks.get(d).refs++);

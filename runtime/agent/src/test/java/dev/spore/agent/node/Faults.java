@@ -1,0 +1,185 @@
+package dev.spore.agent.node;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Fault injection for the node tests: small tmpfs mounts that fill up, and CRIU processes stopped mid-run. */
+final class Faults {
+
+    static final Duration WAIT = Duration.ofSeconds(60);
+
+    private Faults() {
+    }
+
+    static Path home() {
+        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
+    }
+
+    static Path hello() {
+        Path jar = home().resolve("functions/hello/target/hello.jar");
+        assertThat(jar).as("build the sample functions first: mvn -q package -DskipTests").exists();
+        return jar;
+    }
+
+    static PrepareRequest prepareHello(String snapshot) {
+        return new PrepareRequest("hello", 1, snapshot, "dev.spore.functions.hello.Hello", List.of(hello()),
+                List.of(home().resolve("functions/hello/warmup/world.txt")), 0, 64, Map.of(), null);
+    }
+
+    static StartRequest start(String id, String snapshot, Duration timeout) {
+        return new StartRequest(id, snapshot, "hello", 1, null, null, 64, 1, Map.of(), Map.of(), timeout);
+    }
+
+    /** Prints a fault's message to the test's output (the report quotes them), returns it. */
+    static NodeException show(NodeException e) {
+        System.out.println("FAULT kind=" + e.kind() + " stage=" + e.stage() + ": " + e.getMessage());
+        return e;
+    }
+
+    /** Restores {@code snapshot} on {@code node} and checks the instance answers as hello does; stops it. */
+    static void restoresAndServes(Node node, String snapshot, String id) {
+        NodeInstance i = node.restore(start(id, snapshot, WAIT));
+        try {
+            assertThat(new String(i.invoke(id.getBytes(StandardCharsets.UTF_8), Map.of(), WAIT).body(), StandardCharsets.UTF_8))
+                    .isEqualTo("Hello, " + id + "!");
+        } finally {
+            i.stop();
+        }
+    }
+
+    /** Mounts a tmpfs of {@code mib} MiB at {@code dir} (created); needs root. */
+    static Path mountTmpfs(Path dir, int mib) throws Exception {
+        Files.createDirectories(dir);
+        run("mount", "-t", "tmpfs", "-o", "size=" + mib + "m,mode=0755", "spore-faults", dir.toString());
+        return dir;
+    }
+
+    static void unmount(Path dir) {
+        try {
+            run("umount", "-l", dir.toString());
+        } catch (Exception | AssertionError e) {
+            System.err.println("cannot unmount " + dir + ": " + e);
+        }
+    }
+
+    static void run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).as(String.join(" ", cmd) + " did not end").isTrue();
+        assertThat(p.exitValue()).as(String.join(" ", cmd) + " (needs root): " + out).isZero();
+    }
+
+    /** Fills the file system of {@code ballast} until the kernel says ENOSPC, then frees {@code leaveMib} MiB of it. */
+    static void fillLeaving(Path ballast, int leaveMib) throws IOException {
+        try (FileChannel ch = FileChannel.open(ballast, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            ByteBuffer block = ByteBuffer.allocate(1 << 20);
+            try {
+                while (true) {
+                    block.clear();
+                    ch.write(block);
+                }
+            } catch (IOException full) {
+                assertThat(full.getMessage()).contains("No space left");
+            }
+            ch.truncate(Math.max(0, ch.size() / 4096 * 4096 - ((long) leaveMib << 20)));
+        }
+    }
+
+    /** Live, non-zombie processes whose command line contains every one of {@code markers}. */
+    static List<Long> processes(String... markers) {
+        List<Long> found = new ArrayList<>();
+        long self = ProcessHandle.current().pid();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit) || Long.parseLong(name) == self) {
+                    continue;
+                }
+                try {
+                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8).replace('\0', ' ');
+                    String stat = Files.readString(p.resolve("stat"));
+                    boolean zombie = stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+                    if (!zombie && Stream.of(markers).allMatch(cmdline::contains)) {
+                        found.add(Long.parseLong(name));
+                    }
+                } catch (IOException e) {
+                    // exited meanwhile
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return found;
+    }
+
+    /** Polls {@code condition} until it holds or {@code within} passes (a bound against hangs, not a speed check). */
+    static boolean eventually(BooleanSupplier condition, Duration within) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return condition.getAsBoolean();
+    }
+
+    /**
+     * A thread that sends SIGSTOP to the first process whose command line holds all {@code markers} (a CRIU run), as soon
+     * as it appears; {@link #stopped()} is its pid (0 before). Closing it ends the watch; it never resumes the process
+     * (the code under test must kill it).
+     */
+    static final class Stopper implements AutoCloseable {
+        private final AtomicLong stopped = new AtomicLong();
+        private final Thread thread;
+        private volatile boolean done;
+
+        Stopper(String... markers) {
+            thread = new Thread(() -> {
+                while (!done && stopped.get() == 0) {
+                    for (long pid : processes(markers)) {
+                        try {
+                            run("kill", "-STOP", Long.toString(pid));
+                            stopped.set(pid);
+                        } catch (Exception | AssertionError e) {
+                            // it ended meanwhile: wait for the next
+                        }
+                        break;
+                    }
+                    try {
+                        Thread.sleep(2);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "fault-stopper");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        long stopped() {
+            return stopped.get();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            done = true;
+            thread.join(5000);
+        }
+    }
+}
