@@ -341,7 +341,7 @@ public final class RealStoreClient implements SnapshotStore {
             // full disk: all of it) until the next fetch, and be counted as tampered when that fetch quarantines it
             if (!(e instanceof Superseded) && Files.isDirectory(targetDir) && !Files.exists(targetDir.resolve(CopySeal.FILE))) {
                 try {
-                    NodeCache.deleteTree(targetDir);
+                    dev.spore.store.FileTrees.deleteTree(targetDir);
                 } catch (IOException suppressed) {
                     e.addSuppressed(suppressed);
                 }
