@@ -149,7 +149,7 @@ public final class Agent implements AutoCloseable {
             }
             cgroups.prefill();
         }
-        LOG.log(System.Logger.Level.INFO, "instance isolation: " + isolation.describe()
+        LOG.log(System.Logger.Level.INFO, "instance isolation: " + isolation.describe(criu.dumpsOtherUids())
                 + (cgroups == null ? "" : " cgroup-layout=" + cgroups.layout()));
         return new Agent(home, workDir, criu, hostCp, isolation, cgroups);
     }
@@ -214,6 +214,7 @@ public final class Agent implements AutoCloseable {
         if (!Files.isExecutable(java)) {
             throw new AgentException("instance=" + id + ": no java at " + java + " (javaHome " + spec.javaHome + ")");
         }
+        Integer uid = isolation.uidFor(spec.checkpointable, criu.dumpsOtherUids()); // null: root
         List<String> jvm = new ArrayList<>();
         jvm.add(java.toString());
         jvm.addAll(JVM_FLAGS);
@@ -224,7 +225,7 @@ public final class Agent implements AutoCloseable {
         jvm.add("-Dspore.concurrency=" + spec.concurrency);
         if (!spec.config.isEmpty()) {
             // never on the command line (ps shows it to everyone): a 0600 file the host reads and deletes at start-up
-            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config, isolation.uidFor(spec.checkpointable), isolation.gid()));
+            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config, uid, isolation.gid()));
         }
         jvm.addAll(spec.jvmOptions);
         List<Path> cp = new ArrayList<>(hostClassPath);
@@ -250,7 +251,6 @@ public final class Agent implements AutoCloseable {
                     + " do umount -l \"$m\"; done; exec \"$@\"", "spore-ns"));
         }
         exec.add("setsid");
-        Integer uid = isolation.uidFor(spec.checkpointable);
         exec.addAll(isolation.dropPrivileges(uid));
         exec.addAll(List.of("/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
@@ -329,7 +329,7 @@ public final class Agent implements AutoCloseable {
             long t0 = System.nanoTime();
             long dumpedAt = RestoreFidelity.epochNanos(); // before the freeze: restored clocks advance by at least the wait
             criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), leaveRunning, instance.mountNs(),
-                    instance.dir().resolve("dump.log"));
+                    instance.uid() != null, instance.dir().resolve("dump.log"));
             double dumpMs = (System.nanoTime() - t0) / 1e6;
             Map<String, String> meta = new LinkedHashMap<>(pipes);
             meta.put("name", name);

@@ -95,16 +95,28 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
 
     /**
      * The uid a JVM runs as: {@link #uid()}, except for a JVM that will be checkpointed on a node whose CRIU cannot dump
-     * it. CRIU reads a task's rlimits with {@code prlimit()}, which for a task of another uid needs CAP_SYS_RESOURCE;
-     * an agent without it (some sandboxes drop it from root) cannot checkpoint unprivileged JVMs, so templates keep root
-     * there (logged once, shown by doctor) while cold starts still drop it. Null = root.
+     * it ({@link #templatesDropRoot}): such templates keep root (logged once, shown by doctor) while cold starts still
+     * drop it. Null = root.
+     *
+     * @param criuDumpsOtherUids whether the node's CRIU has Spore's {@code --dump-other-uids} ({@code Criu.dumpsOtherUids})
      */
-    public Integer uidFor(boolean checkpointable) {
-        return checkpointable && !canDumpOtherUids() ? null : uid;
+    public Integer uidFor(boolean checkpointable, boolean criuDumpsOtherUids) {
+        return checkpointable && !templatesDropRoot(criuDumpsOtherUids) ? null : uid;
     }
 
-    /** Whether this process has CAP_SYS_RESOURCE (bit 24 of CapEff), which CRIU needs to dump a task of another uid. */
-    public static boolean canDumpOtherUids() {
+    /**
+     * Whether templates (and so restored instances) can run as {@link #uid()}. Spore's CRIU ({@code --dump-other-uids})
+     * dumps them anywhere. Stock CRIU needs two things to dump a task of another uid: CAP_SYS_RESOURCE to read its rlimits
+     * ({@code prlimit64}; some sandboxes and CI runners drop it from root: {@code Can't get rlimit 0: Operation not
+     * permitted}) and a {@code /proc} of the JVM's own PID namespace, which its parasite otherwise mounts from inside the
+     * unprivileged task and cannot ({@code Can't create a directory (-13)}): so only with {@link #mountProc()}.
+     */
+    public boolean templatesDropRoot(boolean criuDumpsOtherUids) {
+        return criuDumpsOtherUids || mountProc && hasCapSysResource();
+    }
+
+    /** Whether this process has CAP_SYS_RESOURCE (bit 24 of CapEff), which stock CRIU needs to dump a task of another uid. */
+    public static boolean hasCapSysResource() {
         try {
             for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("CapEff:")) {
@@ -152,9 +164,10 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
         return env;
     }
 
-    /** One line for logs and doctor. */
-    public String describe() {
-        String templates = uid != null && !canDumpOtherUids() ? " (templates: root, no CAP_SYS_RESOURCE for CRIU)" : "";
+    /** One line for logs and doctor; {@code criuDumpsOtherUids} as for {@link #uidFor}. */
+    public String describe(boolean criuDumpsOtherUids) {
+        String templates = uid != null && !templatesDropRoot(criuDumpsOtherUids)
+                ? " (templates: root, this CRIU lacks --dump-other-uids: run scripts/install-criu.sh)" : "";
         return "cgroups=" + (cgroups ? "on" : "off") + " uid=" + (uid == null ? "root" : uid + ":" + gid) + templates
                 + " mount-proc=" + (mountProc ? "on" : "off") + " netns=" + (netns ? "on" : "off")
                 + " cpus=" + (cpuMillis > 0 ? cpuMillis / 1000.0 : "max") + " pids-max=" + pidsMax
