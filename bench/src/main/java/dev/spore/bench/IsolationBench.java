@@ -20,7 +20,8 @@ import java.util.Map;
 /**
  * Restore cost of each isolation layer, side by side in one run (docs/isolation.md): one agent per setting, each with
  * its own snapshot of the hello function, restores alternating round-robin so that load on the host hits every
- * setting alike. Measures the agent's restore (CRIU to serving) and the first reply.
+ * setting alike (each setting starts a round in turn). Measures the agent's restore (CRIU to serving) and the first
+ * reply. {@code cgroup+uid+env} against {@code cgroup+env (uid root)} is the cost of restoring as the unprivileged uid.
  *
  * <pre>bash bench/run-isolation.sh [--reps 40] [--warmup 5]</pre>
  */
@@ -30,6 +31,7 @@ public final class IsolationBench {
     private static final String[][] SETTINGS = {
             {"off", "spore.isolation=false"},
             {"cgroup+uid+env", "spore.instance.mount-proc=false"},
+            {"cgroup+env (uid root)", "spore.instance.uid=root"},
             {"uid+env (no cgroup)", "spore.instance.cgroups=false"},
             {"full (+mount ns, /proc)", "spore.instance.mount-proc=true"},
     };
@@ -78,7 +80,8 @@ public final class IsolationBench {
             }
             byte[] body = "bench".getBytes(StandardCharsets.UTF_8);
             for (int r = -warmup; r < reps; r++) {
-                for (int k = 0; k < SETTINGS.length; k++) {
+                for (int j = 0; j < SETTINGS.length; j++) {
+                    int k = Math.floorMod(j + r, SETTINGS.length); // each setting runs first in turn: no order bias
                     long t0 = System.nanoTime();
                     Instance i = agents.get(k).restore(snapshots.get(k), RestoreSpec.defaults());
                     double restored = (System.nanoTime() - t0) / 1e6;

@@ -101,6 +101,8 @@ public final class Agent implements AutoCloseable {
     /** Restore launchers waiting inside their cgroups; null without cgroups. */
     private final Launchers launchers;
     private final Set<Instance> instances = ConcurrentHashMap.newKeySet();
+    /** uid -> the function last seen running as it, to warn when spore.instance.uid-range maps two functions to one uid. */
+    private final Map<Integer, String> uidOwners = new ConcurrentHashMap<>();
     private final ExecutorService restorers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "spore-restore");
         t.setDaemon(true);
@@ -214,7 +216,8 @@ public final class Agent implements AutoCloseable {
         if (!Files.isExecutable(java)) {
             throw new AgentException("instance=" + id + ": no java at " + java + " (javaHome " + spec.javaHome + ")");
         }
-        Integer uid = isolation.uidFor(spec.checkpointable, criu.dumpsOtherUids()); // null: root
+        Integer uid = isolation.uidFor(spec.checkpointable, criu.dumpsOtherUids(), spec.function); // null: root
+        warnIfShared(uid, spec.function);
         List<String> jvm = new ArrayList<>();
         jvm.add(java.toString());
         jvm.addAll(JVM_FLAGS);
@@ -225,7 +228,7 @@ public final class Agent implements AutoCloseable {
         jvm.add("-Dspore.concurrency=" + spec.concurrency);
         if (!spec.config.isEmpty()) {
             // never on the command line (ps shows it to everyone): a 0600 file the host reads and deletes at start-up
-            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config, uid, isolation.gid()));
+            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config, uid, isolation.gidFor(uid)));
         }
         jvm.addAll(spec.jvmOptions);
         List<Path> cp = new ArrayList<>(hostClassPath);
@@ -266,6 +269,20 @@ public final class Agent implements AutoCloseable {
         instance.pid(nsInit(instance, id));
         LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
         return instance;
+    }
+
+    /** Logs when a function runs as a uid another function ran as before (spore.instance.uid-range, docs/isolation.md). */
+    private void warnIfShared(Integer uid, String function) {
+        if (uid == null || function == null || isolation.uidRangeSize() == 0) {
+            return;
+        }
+        String other = uidOwners.putIfAbsent(uid, function);
+        if (other != null && !other.equals(function)) {
+            uidOwners.put(uid, function);
+            LOG.log(System.Logger.Level.WARNING, "fn=" + function + " and fn=" + other + " run as the same uid " + uid
+                    + " (spore.instance.uid-range has " + isolation.uidRangeSize() + " uids): each can read the other's"
+                    + " /proc/<pid> (environ, fd, mem); widen the range or rename one of them");
+        }
     }
 
     /**
