@@ -14,6 +14,7 @@ import dev.spore.agent.internal.isolation.Cgroups;
 import dev.spore.agent.internal.isolation.InstanceCgroup;
 import dev.spore.agent.internal.isolation.Isolation;
 import dev.spore.agent.internal.isolation.Launchers;
+import dev.spore.agent.internal.isolation.WarmupFiles;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 
@@ -238,7 +239,10 @@ public final class Agent implements AutoCloseable {
         jvm.add("-cp");
         jvm.add(String.join(":", cp.stream().map(Path::toString).toList()));
         jvm.add(spec.mainClass);
-        jvm.addAll(spec.args);
+        // the gateway keeps warm-up payloads where only root may read: copies the unprivileged JVM can (deleted at exit)
+        Path privateDir = SporeRoot.root().resolve("config").resolve(id);
+        List<String> args = WarmupFiles.stage(id, spec.args, privateDir, uid, isolation.gidFor(uid));
+        jvm.addAll(args);
 
         // unshare keeps the launcher's stderr: it complains on stderr when CRIU kills the dumped JVM, which
         // is no business of the instance's log. The JVM gets the stderr pipe from fd 5.
@@ -263,6 +267,9 @@ public final class Agent implements AutoCloseable {
         int heapMb = heapMb(spec.jvmOptions);
         Map<String, String> env = isolation.environment(SporeRoot.cwd(), home, spec.env);
         Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false, env, cgroup(id, heapMb), null);
+        if (args != spec.args) {
+            instance.onExit().thenRun(() -> WarmupFiles.delete(privateDir));
+        }
         instance.launchedWith(home, cp, heapMb);
         instance.isolated(isolation.mountProc(), uid);
         instance.probePayload(spec.probePayload);
