@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Restore p50 with each isolation layer off/on, side by side in one run (docs/isolation.md).
-# Usage: bash bench/run-isolation.sh [--reps N] [--warmup N]
+# Usage: bash bench/run-isolation.sh [--reps N] [--warmup N] [--no-mount-ns]
 set -euo pipefail
 HOME_DIR=$(cd "$(dirname "$0")/.." && pwd)
 bash "$HOME_DIR/scripts/setup.sh" >/dev/null

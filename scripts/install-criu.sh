@@ -11,6 +11,10 @@
 #                       its page tables up front, one madvise per run instead of a fault per page;
 #   --no-breakpoints    tasks are stopped at the end of the restore by syscall tracing instead of a hardware
 #                       breakpoint, whose debug register took ~10 ms to set in this VM.
+#   --timens-dumped-at  restored clocks count the time a snapshot waited (docs/restore-uniqueness.md);
+#   --dump-other-uids   dump a JVM of an unprivileged uid as a root without CAP_SYS_RESOURCE (some sandboxes and CI
+#                       drop it): rlimits that prlimit64() refuses come from /proc/PID/limits, and CRIU mounts the
+#                       PID namespace's /proc itself instead of the parasite (docs/isolation.md).
 #
 # Why a build and not a package: bookworm ships CRIU 3.17, which fails on recent kernels (vdso: Unexpected rt
 # vDSO area bounds), and no package has --mmap-pages. The source is trixie's criu orig tarball, found through
@@ -54,7 +58,7 @@ criu_ok() {
   local v help
   v=$("$1" --version 2>/dev/null | sed -n 's/^Version: \([0-9]*\)\..*/\1/p')
   help=$("$1" --help 2>&1)
-  [ -n "$v" ] && [ "$v" -ge 4 ] && grep -q -- '--mmap-pages-copy' <<<"$help" && grep -q -- '--mmap-pages-read' <<<"$help" && grep -q -- '--no-breakpoints' <<<"$help" && grep -q -- '--timens-dumped-at' <<<"$help"
+  [ -n "$v" ] && [ "$v" -ge 4 ] && grep -q -- '--mmap-pages-copy' <<<"$help" && grep -q -- '--mmap-pages-read' <<<"$help" && grep -q -- '--no-breakpoints' <<<"$help" && grep -q -- '--timens-dumped-at' <<<"$help" && grep -q -- '--dump-other-uids' <<<"$help"
 }
 
 build_criu() {

@@ -32,7 +32,10 @@ class RestoreHookFailureEndToEndTest {
     @Test
     void aRestoreWhoseHookThrowsOrStallsIsServedColdCountedAndLogged() throws Exception {
         Path data = Files.createTempDirectory("spore-gateway-hook");
-        Path marker = data.resolve("fail-restore");
+        // the function runs as an unprivileged uid: the marker it reads lives where that uid may look (not the 0700 data dir)
+        Path markers = Files.createTempDirectory("spore-gateway-hook-marker");
+        Files.setPosixFilePermissions(markers, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path marker = markers.resolve("fail-restore");
         List<String> warnings = new CopyOnWriteArrayList<>();
         Logger jul = Logger.getLogger("spore.gateway");
         Handler capture = new Handler() {
@@ -89,6 +92,7 @@ class RestoreHookFailureEndToEndTest {
             jul.removeHandler(capture);
             assertThat(Processes.awaitNone("hookfail")).as("JVMs of fn=hookfail left running").isEmpty();
             dev.spore.store.FileTrees.deleteTree(data);
+            dev.spore.store.FileTrees.deleteTree(markers);
         }
     }
 

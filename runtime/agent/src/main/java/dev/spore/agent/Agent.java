@@ -16,6 +16,7 @@ import dev.spore.agent.internal.isolation.Cgroups;
 import dev.spore.agent.internal.isolation.InstanceCgroup;
 import dev.spore.agent.internal.isolation.Isolation;
 import dev.spore.agent.internal.isolation.Launchers;
+import dev.spore.agent.internal.isolation.WarmupFiles;
 import dev.spore.host.control.Message;
 import dev.spore.host.control.Message.Type;
 
@@ -103,6 +104,8 @@ public final class Agent implements AutoCloseable {
     /** Restore launchers waiting inside their cgroups; null without cgroups. */
     private final Launchers launchers;
     private final Set<Instance> instances = ConcurrentHashMap.newKeySet();
+    /** uid -> the function last seen running as it, to warn when spore.instance.uid-range maps two functions to one uid. */
+    private final Map<Integer, String> uidOwners = new ConcurrentHashMap<>();
     private final ExecutorService restorers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "spore-restore");
         t.setDaemon(true);
@@ -151,7 +154,7 @@ public final class Agent implements AutoCloseable {
             }
             cgroups.prefill();
         }
-        LOG.log(System.Logger.Level.INFO, "instance isolation: " + isolation.describe()
+        LOG.log(System.Logger.Level.INFO, "instance isolation: " + isolation.describe(criu.dumpsOtherUids())
                 + (cgroups == null ? "" : " cgroup-layout=" + cgroups.layout()));
         return new Agent(home, workDir, criu, hostCp, isolation, cgroups);
     }
@@ -216,6 +219,8 @@ public final class Agent implements AutoCloseable {
         if (!Files.isExecutable(java)) {
             throw new AgentException("instance=" + id + ": no java at " + java + " (javaHome " + spec.javaHome + ")");
         }
+        Integer uid = isolation.uidFor(spec.checkpointable, criu.dumpsOtherUids(), spec.function); // null: root
+        warnIfShared(uid, spec.function);
         List<String> jvm = new ArrayList<>();
         jvm.add(java.toString());
         jvm.addAll(JVM_FLAGS);
@@ -226,7 +231,7 @@ public final class Agent implements AutoCloseable {
         jvm.add("-Dspore.concurrency=" + spec.concurrency);
         if (!spec.config.isEmpty()) {
             // never on the command line (ps shows it to everyone): a 0600 file the host reads and deletes at start-up
-            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config, isolation.uidFor(spec.checkpointable), isolation.gid()));
+            jvm.add("-Dspore.config-file=" + writeConfig(id, dir, spec.config, uid, isolation.gidFor(uid)));
         }
         jvm.addAll(spec.jvmOptions);
         List<Path> cp = new ArrayList<>(hostClassPath);
@@ -236,7 +241,10 @@ public final class Agent implements AutoCloseable {
         jvm.add("-cp");
         jvm.add(String.join(":", cp.stream().map(Path::toString).toList()));
         jvm.add(spec.mainClass);
-        jvm.addAll(spec.args);
+        // the gateway keeps warm-up payloads where only root may read: copies the unprivileged JVM can (deleted at exit)
+        Path privateDir = SporeRoot.root().resolve("config").resolve(id);
+        List<String> args = WarmupFiles.stage(id, spec.args, privateDir, uid, isolation.gidFor(uid));
+        jvm.addAll(args);
 
         // unshare keeps the launcher's stderr: it complains on stderr when CRIU kills the dumped JVM, which
         // is no business of the instance's log. The JVM gets the stderr pipe from fd 5.
@@ -252,7 +260,6 @@ public final class Agent implements AutoCloseable {
                     + " do umount -l \"$m\"; done; exec \"$@\"", "spore-ns"));
         }
         exec.add("setsid");
-        Integer uid = isolation.uidFor(spec.checkpointable);
         exec.addAll(isolation.dropPrivileges(uid));
         exec.addAll(List.of("/bin/sh", "-c", "exec 2>&5 5>&- && exec \"$@\"", "spore-instance"));
         exec.addAll(jvm);
@@ -262,12 +269,29 @@ public final class Agent implements AutoCloseable {
         int heapMb = heapMb(spec.jvmOptions);
         Map<String, String> env = isolation.environment(SporeRoot.cwd(), home, spec.env);
         Instance instance = start(id, Instance.Kind.COLD, dir, exec, spec.output, false, env, cgroup(id, heapMb), null);
+        if (args != spec.args) {
+            instance.onExit().thenRun(() -> WarmupFiles.delete(privateDir));
+        }
         instance.launchedWith(home, cp, heapMb);
         instance.isolated(isolation.mountProc(), uid);
         instance.probePayload(spec.probePayload);
         instance.pid(nsInit(instance, id));
         LOG.log(System.Logger.Level.INFO, "instance=" + id + " launched cold pid=" + instance.pid());
         return instance;
+    }
+
+    /** Logs when a function runs as a uid another function ran as before (spore.instance.uid-range, docs/isolation.md). */
+    private void warnIfShared(Integer uid, String function) {
+        if (uid == null || function == null || isolation.uidRangeSize() == 0) {
+            return;
+        }
+        String other = uidOwners.putIfAbsent(uid, function);
+        if (other != null && !other.equals(function)) {
+            uidOwners.put(uid, function);
+            LOG.log(System.Logger.Level.WARNING, "fn=" + function + " and fn=" + other + " run as the same uid " + uid
+                    + " (spore.instance.uid-range has " + isolation.uidRangeSize() + " uids): each can read the other's"
+                    + " /proc/<pid> (environ, fd, mem); widen the range or rename one of them");
+        }
     }
 
     /**
@@ -333,7 +357,7 @@ public final class Agent implements AutoCloseable {
             long dumpedAt = RestoreFidelity.epochNanos(); // before the freeze: restored clocks advance by at least the wait
             try {
                 criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), leaveRunning, instance.mountNs(),
-                        instance.dir().resolve("dump.log"), Criu.dumpTimeout());
+                        instance.uid() != null, instance.dir().resolve("dump.log"), Criu.dumpTimeout());
             } catch (Criu.TimedOut e) {
                 // CRIU died with the tree seized, maybe half-way through its parasite: this JVM cannot be trusted to resume
                 instance.stop();

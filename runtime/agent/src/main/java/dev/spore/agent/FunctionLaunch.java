@@ -94,6 +94,7 @@ public final class FunctionLaunch {
             args.add("--no-checkpoint");
         }
         return LaunchSpec.builder(MAIN_CLASS).classPath(classPath).args(args)
-                .probePayload(warmupFiles.isEmpty() ? null : warmupFiles.get(0)).checkpointable(checkpoint);
+                .probePayload(warmupFiles.isEmpty() ? null : warmupFiles.get(0)).checkpointable(checkpoint)
+                .function(function);
     }
 }

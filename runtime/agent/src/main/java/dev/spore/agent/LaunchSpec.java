@@ -22,9 +22,11 @@ public final class LaunchSpec {
     final OutputListener output;
     final Path probePayload;
     final boolean checkpointable;
+    final String function;
 
     private LaunchSpec(Builder b) {
         this.checkpointable = b.checkpointable;
+        this.function = b.function;
         this.mainClass = b.mainClass;
         this.classPath = List.copyOf(b.classPath);
         this.args = List.copyOf(b.args);
@@ -70,9 +72,19 @@ public final class LaunchSpec {
         private OutputListener output = OutputListener.NONE;
         private Path probePayload;
         private boolean checkpointable = true;
+        private String function;
 
         private Builder(String mainClass) {
             this.mainClass = Objects.requireNonNull(mainClass, "mainClass");
+        }
+
+        /**
+         * The function this JVM serves (null: none): with {@code spore.instance.uid-range} it decides the uid the JVM
+         * runs as (docs/isolation.md).
+         */
+        public Builder function(String name) {
+            this.function = name;
+            return this;
         }
 
         public Builder classPath(Path... entries) {

@@ -32,8 +32,13 @@ class CheckpointRestoreTest {
     Path tmp;
     private Agent agent;
 
+    /**
+     * Function JVMs run as an unprivileged uid (docs/isolation.md): the files they read and write here must be theirs to
+     * reach, as on a real node: the temporary directory is opened to every uid (0777).
+     */
     @BeforeEach
-    void start() {
+    void start() throws java.io.IOException {
+        java.nio.file.Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
         agent = TestSupport.agent(tmp.resolve("agent"));
     }
 

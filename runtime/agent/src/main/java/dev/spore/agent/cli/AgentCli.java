@@ -232,11 +232,13 @@ public final class AgentCli {
                         + (cg.layout() == dev.spore.agent.internal.isolation.Cgroups.Layout.HYBRID
                         ? " (hybrid host: v1 memory/cpu/pids + v2 for cgroup.kill; on a cgroup v2-only host they are one directory)" : ""));
             }
-            Integer templates = iso.uidFor(true);
+            Integer templates = iso.uidFor(true, agent.criu().dumpsOtherUids(), null);
             System.out.println("uid         " + (iso.uid() == null ? "root (-Dspore.instance.uid=root)"
                     : "cold starts " + iso.uid() + ":" + iso.gid() + " (setpriv, no capabilities, no_new_privs); templates and restores "
-                    + (templates == null ? "root: this agent lacks CAP_SYS_RESOURCE, which CRIU needs to dump a task of another uid"
-                    : templates + ":" + iso.gid())));
+                    + (templates == null ? "root: this node's CRIU lacks Spore's --dump-other-uids (run scripts/install-criu.sh)"
+                    : templates + ":" + iso.gid())
+                    + (iso.uidRangeSize() > 0 ? "; with spore.instance.uid-range each function its own uid of " + iso.uidRangeStart()
+                    + "-" + (iso.uidRangeStart() + iso.uidRangeSize() - 1) : "")));
             System.out.println("namespaces  pid" + (iso.mountProc() ? " + mount with own /proc" : " (no own /proc: -Dspore.instance.mount-proc=true)")
                     + (iso.netns() ? " + network (loopback only)" : " (host network: -Dspore.instance.netns=true isolates it)"));
             System.out.println("environment allow-list " + iso.envAllow() + " + HOME, JAVA_HOME + the function's own (-Dspore.instance.env-allow=A,B)");

@@ -70,7 +70,8 @@ public final class Criu {
         boolean noBreakpoints = !"false".equals(System.getProperty("spore.criu.no-breakpoints")) && help.contains("--no-breakpoints");
         boolean reads = maps && !"false".equals(System.getProperty("spore.criu.mmap-pages-read")) && help.contains("--mmap-pages-read");
         java.util.Set<String> features = new java.util.TreeSet<>();
-        for (String f : new String[] {"mmap-pages", "mmap-pages-copy", "mmap-pages-read", "no-breakpoints", "timens-dumped-at"}) {
+        for (String f : new String[] {"mmap-pages", "mmap-pages-copy", "mmap-pages-read", "no-breakpoints", "timens-dumped-at",
+                "dump-other-uids"}) {
             if (help.contains("--" + f)) {
                 features.add(f);
             }
@@ -151,7 +152,7 @@ public final class Criu {
 
     /**
      * Spore's CRIU patch features this binary has ({@code mmap-pages}, {@code mmap-pages-copy},
-     * {@code mmap-pages-read}, {@code no-breakpoints}), whether or not a system property turned one off: a
+     * {@code mmap-pages-read}, {@code no-breakpoints}, {@code timens-dumped-at}, {@code dump-other-uids}), whether or not a system property turned one off: a
      * snapshot records them as requirements, and a node is judged by what its CRIU can do.
      */
     public java.util.Set<String> patchFeatures() {
@@ -200,13 +201,26 @@ public final class Criu {
     }
 
     /**
-     * {@code criu dump} of the tree rooted at {@code pid}; external pipes stay outside the image. Killed (with anything it
+     * Whether this CRIU can dump a JVM that runs as another uid ({@code --dump-other-uids}, Spore's patch): stock CRIU
+     * cannot when the JVM is init of a PID namespace without its own {@code /proc} (its parasite must mount one, which
+     * an unprivileged task may not), nor, as a root without CAP_SYS_RESOURCE, read its rlimits ({@code prlimit64}).
+     */
+    public boolean dumpsOtherUids() {
+        return patchFeatures.contains("dump-other-uids");
+    }
+
+    /**
+     * {@code criu dump} of the tree rooted at {@code pid}; external pipes stay outside the image. {@code otherUid}: the
+     * tree runs as an unprivileged uid ({@code --dump-other-uids} when this CRIU has it). Killed (with anything it
      * forked) after {@code timeout}: then {@link TimedOut}.
      */
-    public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, boolean mountNs, Path log,
-                     java.time.Duration timeout) {
+    public void dump(long pid, Path imageDir, List<String> externalPipes, boolean leaveRunning, boolean mountNs, boolean otherUid,
+                     Path log, java.time.Duration timeout) {
         List<String> cmd = new ArrayList<>(command);
         cmd.addAll(List.of("dump", "-t", Long.toString(pid), "-D", imageDir.toString(), "-o", log.toString()));
+        if (otherUid && dumpsOtherUids()) {
+            cmd.add("--dump-other-uids");
+        }
         if (noBreakpoints) {
             cmd.add("--no-breakpoints");
         }

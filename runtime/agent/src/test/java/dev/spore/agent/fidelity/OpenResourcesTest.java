@@ -40,6 +40,15 @@ class OpenResourcesTest {
     @TempDir
     Path tmp;
 
+    /**
+     * Function JVMs run as an unprivileged uid (docs/isolation.md): the files they read and write here must be theirs to
+     * reach, as on a real node: the temporary directory is opened to every uid (0777).
+     */
+    @org.junit.jupiter.api.BeforeEach
+    void openToInstances() throws java.io.IOException {
+        java.nio.file.Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    }
+
     static Stream<Path> jdks() {
         return RestoreFidelityTest.jdks();
     }
@@ -100,6 +109,7 @@ class OpenResourcesTest {
     void resourcePoliciesCloseASocketAndReopenALogFileForAppending(Path jdk) throws Exception {
         Path log = tmp.resolve("logs/app.log");
         Files.createDirectories(log.getParent());
+        Files.setPosixFilePermissions(log.getParent(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx")); // the instances create the log
         Path data = Files.writeString(tmp.resolve("data.txt"), "AABBCCDD");
         Path policies = tmp.resolve("policies.yaml");
         Files.writeString(policies, String.join("\n",

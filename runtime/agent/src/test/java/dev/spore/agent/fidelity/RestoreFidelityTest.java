@@ -48,6 +48,15 @@ class RestoreFidelityTest {
     @TempDir
     Path tmp;
 
+    /**
+     * Function JVMs run as an unprivileged uid (docs/isolation.md): the files they read and write here must be theirs to
+     * reach, as on a real node: the temporary directory is opened to every uid (0777).
+     */
+    @org.junit.jupiter.api.BeforeEach
+    void openToInstances() throws java.io.IOException {
+        java.nio.file.Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    }
+
     static Path home() {
         return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
     }

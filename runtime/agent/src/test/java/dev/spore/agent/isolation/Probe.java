@@ -10,7 +10,8 @@ import java.util.stream.Stream;
 /**
  * A function that reports what it can see of the node, for the isolation tests: {@code uid} (real uid from
  * /proc/self/status), {@code env:NAME}, {@code procs} (pids visible in /proc), {@code peek:PID} (can it list
- * /proc/PID/fd), {@code cgroup} (/proc/self/cgroup), {@code net} (its network interfaces), {@code sleep:MS}, {@code oom:MB} (touches MB of native memory,
+ * /proc/PID/fd), {@code status} (credential lines of /proc/self/status), {@code read:PATH} (can it read PATH),
+ * {@code cgroup} (/proc/self/cgroup), {@code net} (its network interfaces), {@code sleep:MS}, {@code oom:MB} (touches MB of native memory,
  * outside the heap, so only the cgroup's limit stops it).
  */
 public final class Probe implements Function<String, String> {
@@ -21,6 +22,18 @@ public final class Probe implements Function<String, String> {
             if (in.equals("uid")) {
                 return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("Uid:"))
                         .findFirst().orElseThrow().split("\\s+")[1];
+            }
+            if (in.equals("status")) { // credentials as the kernel sees them
+                return String.join(",", Files.readAllLines(Path.of("/proc/self/status")).stream()
+                        .filter(l -> l.matches("(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):.*"))
+                        .map(l -> l.replaceAll("\\s+", " ").strip()).toList());
+            }
+            if (in.startsWith("read:")) { // can it read this file (e.g. another process's /proc/PID/environ)
+                try {
+                    return "read " + Files.readAllBytes(Path.of(in.substring(5))).length;
+                } catch (java.nio.file.AccessDeniedException e) {
+                    return "denied";
+                }
             }
             if (in.startsWith("env:")) {
                 return String.valueOf(System.getenv(in.substring(4)));

@@ -16,6 +16,8 @@ import java.util.TreeMap;
  *   <tr><td>{@code spore.instance.cgroups}</td><td>a cgroup per instance with memory/cpu/pids limits (default on)</td></tr>
  *   <tr><td>{@code spore.instance.uid} / {@code .gid}</td><td>the uid/gid function JVMs run as (default 65534, nobody);
  *       {@code root} keeps root</td></tr>
+ *   <tr><td>{@code spore.instance.uid-range}</td><td>{@code START-END}: each function gets its own uid (and gid) of this
+ *       range, derived from its name ({@link #functionUid}); default none (all share {@code spore.instance.uid})</td></tr>
  *   <tr><td>{@code spore.instance.mount-proc}</td><td>a mount namespace with its own {@code /proc} (default off: it costs
  *       each restore tens of ms and ties an image to the node's mount table)</td></tr>
  *   <tr><td>{@code spore.instance.netns}</td><td>a network namespace with only loopback (default off)</td></tr>
@@ -28,8 +30,8 @@ import java.util.TreeMap;
  *
  * <p>Immutable and thread-safe.
  */
-public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mountProc, boolean netns, int cpuMillis,
-                        int pidsMax, int overheadMb, List<String> envAllow) {
+public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeStart, int uidRangeSize, boolean mountProc,
+                        boolean netns, int cpuMillis, int pidsMax, int overheadMb, List<String> envAllow) {
 
     /** A heap size the limit is computed from when a JVM's {@code -Xmx} is unknown (MiB). */
     public static final int DEFAULT_HEAP_MB = 512;
@@ -42,6 +44,7 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
         String uid = System.getProperty("spore.instance.uid", "65534");
         Integer u = !on || uid.equals("root") || uid.equals("0") ? null : Integer.valueOf(uid);
         Integer g = u == null ? null : Integer.getInteger("spore.instance.gid", u);
+        int[] range = u == null ? new int[] {0, 0} : uidRange(System.getProperty("spore.instance.uid-range", ""));
         String cpus = System.getProperty("spore.instance.cpus");
         int cpuMillis = cpus == null || cpus.isBlank() ? 0 : (int) Math.round(Double.parseDouble(cpus) * 1000);
         List<String> allow = new ArrayList<>(BASE_ALLOW);
@@ -52,11 +55,51 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
         }
         // opt-in: the own /proc costs each restore tens of ms (CRIU rebuilds the mount namespace) and ties the image to
         // the dumping node's mount table (docs/isolation.md); the uid layer already keeps /proc/<agent>/fd out of reach
-        return new Isolation(on && !"false".equals(System.getProperty("spore.instance.cgroups")), u, g,
+        return new Isolation(on && !"false".equals(System.getProperty("spore.instance.cgroups")), u, g, range[0], range[1],
                 on && "true".equals(System.getProperty("spore.instance.mount-proc")),
                 on && "true".equals(System.getProperty("spore.instance.netns")),
                 cpuMillis, Integer.getInteger("spore.instance.pids-max", 1024),
                 Integer.getInteger("spore.instance.memory-overhead-mb", 192), List.copyOf(allow));
+    }
+
+    /** {@code START-END} (inclusive) as {start, size}; blank: {0, 0} (one shared uid). */
+    static int[] uidRange(String v) {
+        if (v.isBlank()) {
+            return new int[] {0, 0};
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*(\\d{1,10})\\s*-\\s*(\\d{1,10})\\s*").matcher(v);
+        long start = m.matches() ? Long.parseLong(m.group(1)) : -1;
+        long end = m.matches() ? Long.parseLong(m.group(2)) : -1;
+        if (start < 1000 || end < start || end >= Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("spore.instance.uid-range=" + v + " is not a range of unprivileged uids: use START-END"
+                    + " with 1000 <= START <= END < " + Integer.MAX_VALUE + ", e.g. 1000000-1999999 (uids no account on the node uses)");
+        }
+        return new int[] {(int) start, (int) (end - start + 1)};
+    }
+
+    /**
+     * The uid of {@code function}'s JVMs: with {@code spore.instance.uid-range}, a uid of that range derived from the
+     * function's name alone (SHA-256), so a snapshot restores as the same uid on every node and two functions cannot
+     * read each other's {@code /proc/<pid>} ({@code environ}, {@code fd}, {@code mem}); otherwise (or for a JVM of no function) the shared
+     * {@link #uid()}. Two names can map to one uid (with n functions and a range of r uids, about n²/2r pairs do): those
+     * two functions are then not separated from each other (the agent logs it when it sees it). Null = root.
+     */
+    public Integer functionUid(String function) {
+        if (uid == null || uidRangeSize == 0 || function == null) {
+            return uid;
+        }
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256").digest(function.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            long v = java.nio.ByteBuffer.wrap(h).getLong() >>> 1;
+            return uidRangeStart + (int) (v % uidRangeSize);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+
+    /** The gid that goes with {@code uid}: {@link #gid()} for the shared uid, the uid itself for a function's own uid. */
+    public Integer gidFor(Integer uid) {
+        return uid == null ? null : uid.equals(this.uid) ? gid : uid;
     }
 
     /**
@@ -95,16 +138,29 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
 
     /**
      * The uid a JVM runs as: {@link #uid()}, except for a JVM that will be checkpointed on a node whose CRIU cannot dump
-     * it. CRIU reads a task's rlimits with {@code prlimit()}, which for a task of another uid needs CAP_SYS_RESOURCE;
-     * an agent without it (some sandboxes drop it from root) cannot checkpoint unprivileged JVMs, so templates keep root
-     * there (logged once, shown by doctor) while cold starts still drop it. Null = root.
+     * it ({@link #templatesDropRoot}): such templates keep root (logged once, shown by doctor) while cold starts still
+     * drop it. Null = root.
+     *
+     * @param criuDumpsOtherUids whether the node's CRIU has Spore's {@code --dump-other-uids} ({@code Criu.dumpsOtherUids})
+     * @param function           the function the JVM serves (null: none), see {@link #functionUid}
      */
-    public Integer uidFor(boolean checkpointable) {
-        return checkpointable && !canDumpOtherUids() ? null : uid;
+    public Integer uidFor(boolean checkpointable, boolean criuDumpsOtherUids, String function) {
+        return checkpointable && !templatesDropRoot(criuDumpsOtherUids) ? null : functionUid(function);
     }
 
-    /** Whether this process has CAP_SYS_RESOURCE (bit 24 of CapEff), which CRIU needs to dump a task of another uid. */
-    public static boolean canDumpOtherUids() {
+    /**
+     * Whether templates (and so restored instances) can run as {@link #uid()}. Spore's CRIU ({@code --dump-other-uids})
+     * dumps them anywhere. Stock CRIU needs two things to dump a task of another uid: CAP_SYS_RESOURCE to read its rlimits
+     * ({@code prlimit64}; some sandboxes and CI runners drop it from root: {@code Can't get rlimit 0: Operation not
+     * permitted}) and a {@code /proc} of the JVM's own PID namespace, which its parasite otherwise mounts from inside the
+     * unprivileged task and cannot ({@code Can't create a directory (-13)}): so only with {@link #mountProc()}.
+     */
+    public boolean templatesDropRoot(boolean criuDumpsOtherUids) {
+        return criuDumpsOtherUids || mountProc && hasCapSysResource();
+    }
+
+    /** Whether this process has CAP_SYS_RESOURCE (bit 24 of CapEff), which stock CRIU needs to dump a task of another uid. */
+    public static boolean hasCapSysResource() {
         try {
             for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("CapEff:")) {
@@ -125,7 +181,8 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
         if (uid == null) {
             return List.of();
         }
-        return List.of("setpriv", "--reuid=" + uid, "--regid=" + (gid == null ? uid : gid), "--clear-groups", "--no-new-privs",
+        Integer g = gidFor(uid);
+        return List.of("setpriv", "--reuid=" + uid, "--regid=" + (g == null ? uid : g), "--clear-groups", "--no-new-privs",
                 "--inh-caps=-all", "--bounding-set=-all");
     }
 
@@ -152,10 +209,13 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, boolean mount
         return env;
     }
 
-    /** One line for logs and doctor. */
-    public String describe() {
-        String templates = uid != null && !canDumpOtherUids() ? " (templates: root, no CAP_SYS_RESOURCE for CRIU)" : "";
-        return "cgroups=" + (cgroups ? "on" : "off") + " uid=" + (uid == null ? "root" : uid + ":" + gid) + templates
+    /** One line for logs and doctor; {@code criuDumpsOtherUids} as for {@link #uidFor}. */
+    public String describe(boolean criuDumpsOtherUids) {
+        String templates = uid != null && !templatesDropRoot(criuDumpsOtherUids)
+                ? " (templates: root, this CRIU lacks --dump-other-uids: run scripts/install-criu.sh)" : "";
+        return "cgroups=" + (cgroups ? "on" : "off") + " uid=" + (uid == null ? "root" : uid + ":" + gid)
+                + (uidRangeSize > 0 ? " uid-range=" + uidRangeStart + "-" + (uidRangeStart + uidRangeSize - 1) + " (per function)" : "")
+                + templates
                 + " mount-proc=" + (mountProc ? "on" : "off") + " netns=" + (netns ? "on" : "off")
                 + " cpus=" + (cpuMillis > 0 ? cpuMillis / 1000.0 : "max") + " pids-max=" + pidsMax
                 + " memory.max=heap*1.25+" + overheadMb + "MiB env=allow-list" + envAllow;
