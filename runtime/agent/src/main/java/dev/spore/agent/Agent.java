@@ -144,6 +144,9 @@ public final class Agent implements AutoCloseable {
         warnIfKdatNotOnTmpfs();
         Pipe.load();
         Isolation isolation = Isolation.fromSystemProperties();
+        if (isolation.uid() != null) {
+            SporeRoot.checkReachableByOthers(isolation.uid());
+        }
         Cgroups cgroups = null;
         if (isolation.cgroups()) {
             cgroups = Cgroups.detect();

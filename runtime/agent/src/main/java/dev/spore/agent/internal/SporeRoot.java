@@ -44,6 +44,38 @@ public final class SporeRoot {
         }
     }
 
+    /**
+     * Fails unless a function JVM of another uid can reach the pinned class path and the working directory: every
+     * directory from {@code /} to {@code <root>/classpath} and {@code <root>/cwd} must let others search it
+     * ({@code o+x}); otherwise every JVM dies at start with the JVM's bare "Error opening zip file" on the host jar.
+     *
+     * @throws AgentException naming the first directory that blocks them, its mode and the fix
+     */
+    public static void checkReachableByOthers(int uid) {
+        Path cwd = cwd();
+        for (Path dir : java.util.List.of(classPath(), cwd)) {
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new AgentException("cannot create " + dir + ": " + e.getMessage() + ". Make " + root()
+                        + " writable for the agent, or set -Dspore.root to a directory that is (the same path on every node)");
+            }
+            for (Path d = dir; d != null; d = d.getParent()) {
+                try {
+                    java.util.Set<java.nio.file.attribute.PosixFilePermission> mode = Files.getPosixFilePermissions(d);
+                    if (!mode.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+                        throw new AgentException("spore.root=" + root() + ": function JVMs run as uid " + uid + " and cannot reach "
+                                + dir + ": " + d + " is " + java.nio.file.attribute.PosixFilePermissions.toString(mode)
+                                + " (others may not enter it). Run `chmod o+x " + d + "`, or set -Dspore.root to a directory"
+                                + " every uid can reach (the same path on every node; default " + DEFAULT + ")");
+                    }
+                } catch (IOException e) {
+                    throw new AgentException("cannot read the mode of " + d + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
     /** {@code <root>/facts}: this node's cached facts (JDK fingerprints, HotSpot's CPU features per JDK). */
     public static Path facts() {
         return root().resolve("facts");

@@ -34,6 +34,8 @@ class DiskFullTest {
 
     @BeforeEach
     void mount() throws Exception {
+        // function JVMs run as an unprivileged uid: the pinned jars under spore.root must be theirs to reach
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         nodeFs = Faults.mountTmpfs(tmp.resolve("node-fs"), 128);
         storeFs = Faults.mountTmpfs(tmp.resolve("store-fs"), 128);
         oldRoot = System.getProperty("spore.root");
