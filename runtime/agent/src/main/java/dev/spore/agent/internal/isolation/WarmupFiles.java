@@ -32,7 +32,7 @@ public final class WarmupFiles {
         int n = 0;
         try {
             Files.createDirectories(dir);
-            // as Agent.writeConfig: every uid may traverse <spore.root>/config, none may list it
+            // as JvmCommand.writeConfig: every uid may traverse <spore.root>/config, none may list it
             Files.setPosixFilePermissions(dir.getParent(), PosixFilePermissions.fromString("rwx--x--x"));
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
             own(dir, uid, gid);
