@@ -45,11 +45,13 @@ public final class PackBench {
         Path home = Path.of(System.getProperty("spore.home", ".")).toAbsolutePath().normalize();
         Path dataParent = home.resolve("bench/target");
         boolean write = true;
+        boolean compression = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--gb-size" -> mib = Integer.parseInt(args[++i]);
                 case "--data-dir" -> dataParent = Path.of(args[++i]);
                 case "--no-write" -> write = false;
+                case "--no-compression" -> compression = false; // throughput only (profiling runs)
                 default -> { }
             }
         }
@@ -58,7 +60,7 @@ public final class PackBench {
         Path disk = Files.createTempDirectory(dataParent, "spore-pack-bench-");
         try {
             PackBench b = new PackBench();
-            b.run(home, shm, disk, mib);
+            b.run(home, shm, disk, mib, compression);
             System.out.println(b.md);
             if (write) {
                 Path dir = home.resolve("bench/results");
@@ -76,8 +78,12 @@ public final class PackBench {
 
     /** A heap-like image: 30% zero pages, 35% random, 20% sparse object pages, 15% repeats of earlier pages. */
     static Path heapImage(Path dir, int mib) throws IOException {
+        return heapImage(dir, mib, 7);
+    }
+
+    static Path heapImage(Path dir, int mib, long seed) throws IOException {
         Files.createDirectories(dir);
-        Random r = new Random(7);
+        Random r = new Random(seed);
         byte[] page = new byte[4096];
         byte[][] recent = new byte[64][];
         try (FileChannel ch = FileChannel.open(dir.resolve("pages-1.img"), StandardOpenOption.CREATE_NEW,
@@ -124,14 +130,15 @@ public final class PackBench {
         return dir;
     }
 
-    private void run(Path home, Path shm, Path disk, int mib) throws Exception {
+    private void run(Path home, Path shm, Path disk, int mib, boolean withCompression) throws Exception {
         json.put("machine", Machine.describe(System.getProperty("java.home")));
         json.put("image_mib", mib);
         Path img = heapImage(shm.resolve("img"), mib);
         long bytes = dirBytes(img);
         md.append("# Snapshot store with a ").append(mib).append(" MiB image: packs, throughput, compression\n\n");
         md.append("Image on tmpfs (as CRIU dumps it), store data dir on the disk (`").append(disk)
-                .append("`, fsync on), fetch targets on tmpfs. One run; store server and client in one JVM.\n\n");
+                .append("`, fsync on), fetch targets on tmpfs. One run; store server and client in one JVM, warmed up "
+                        + "first with a 128 MiB publish and fetch of other content (JIT).\n\n");
 
         // raw limits on the same bytes
         ByteBuffer all = map(img.resolve("pages-1.img"));
@@ -141,6 +148,7 @@ public final class PackBench {
         double socket = RawCopy.socket(all);
         socket = Math.min(socket, RawCopy.socket(all));
 
+        warmUp(shm, disk);
         StoreConfig cfg = StoreConfig.builder(disk.resolve("data")).bind("127.0.0.1", 0).rdmaPort(-1)
                 .memoryBudget(Math.max(64L << 20, 2L * mib << 20)).build();
         Map<String, Double> cpu = new LinkedHashMap<>();
@@ -210,7 +218,35 @@ public final class PackBench {
         md.append(String.format(Locale.ROOT, "%nRecovery (open the data dir: %d segments, indexes read, memory budget 0): %.3f s.%n"
                 + "Load average after: %s (2 cores shared with other work).%n%n", segments, recovery, tp.get("load_avg_after")));
 
-        compression(home, shm, img);
+        if (withCompression) {
+            compression(home, shm, img);
+        }
+    }
+
+    /**
+     * Publishes and fetches a 128 MiB image of other content through a throw-away store first, so that the
+     * measured runs see JIT-compiled code, as a long-running store and agent do: in a fresh JVM the C2 compiler
+     * threads took 1-3 CPU s per path (measured per thread, 2026-11-30), which on 2 shared cores is seconds of wall.
+     */
+    private void warmUp(Path shm, Path disk) throws Exception {
+        Path img = heapImage(shm.resolve("warm-img"), 128, 11);
+        StoreConfig cfg = StoreConfig.builder(disk.resolve("warm-data")).bind("127.0.0.1", 0).rdmaPort(-1)
+                .memoryBudget(512L << 20).build();
+        long t0 = System.nanoTime();
+        try (StoreServer server = StoreServer.start(cfg)) {
+            try (SnapshotStore local = server.localClient(null)) {
+                local.publish("warm-local", img, Map.of());
+            }
+            try (SnapshotStore tcp = StoreClient.builder("tcp://127.0.0.1:" + server.port()).cacheDir(shm.resolve("warm-cache")).build()) {
+                tcp.publish("warm", img, Map.of());
+                tcp.fetch("warm", shm.resolve("warm-out"));
+            }
+        }
+        dev.spore.store.FileTrees.deleteTree(disk.resolve("warm-data"));
+        dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-cache"));
+        dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-out"));
+        dev.spore.store.FileTrees.deleteTree(img);
+        json.put("warm_up_s", round((System.nanoTime() - t0) / 1e9));
     }
 
     private void compression(Path home, Path shm, Path heap) throws Exception {

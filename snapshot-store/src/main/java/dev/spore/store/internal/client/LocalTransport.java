@@ -67,8 +67,9 @@ public class LocalTransport implements Transport {
 
     @Override
     public void put(long session, Map<String, ByteBuffer> chunks) {
-        // each put verifies, compresses and copies its chunk: spread them over the cores (appends serialize inside)
-        chunks.entrySet().parallelStream().forEach(c -> engine.put(session, c.getKey(), c.getValue()));
+        // batches of ~4 MiB: each is hashed on every core, then appended with one write; two batches in flight
+        // at a time overlap one's hashing with the other's append (appends serialize inside the packs)
+        Batches.of(chunks, Batches.BYTES).parallelStream().forEach(b -> engine.putAll(session, b.digests(), b.data()));
     }
 
     @Override

@@ -42,6 +42,17 @@ public interface Transport extends AutoCloseable {
     /** Uploads chunks (pipelined where the transport can); buffers are read, not consumed. */
     void put(long session, Map<String, ByteBuffer> chunks);
 
+    /**
+     * Uploads batches as they are produced: {@code batches.next()} may block while the next batch is being hashed,
+     * so hashing overlaps the upload. Each batch is about 4 MiB. Default: one {@link #put(long, Map)} per batch;
+     * TCP keeps several batches in flight across them.
+     */
+    default void putAll(long session, java.util.Iterator<Map<String, ByteBuffer>> batches) {
+        while (batches.hasNext()) {
+            put(session, batches.next());
+        }
+    }
+
     Manifest commit(long session, Manifest manifest);
 
     void abort(long session);

@@ -35,7 +35,7 @@ final class Segment {
     long end;
     long live;
     long recordBytes;
-    boolean sealed;
+    volatile boolean sealed; // set by the sealer thread, read under the store's lock
     final List<Entry> entries = new ArrayList<>();
 
     private Segment(int id, Path dir, FileChannel channel, long end) {
