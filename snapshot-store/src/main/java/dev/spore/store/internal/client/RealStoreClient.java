@@ -324,12 +324,20 @@ public final class RealStoreClient implements SnapshotStore {
             }
             // every chunk is verified as it arrives, before its bytes are written into this private temp directory
             // (verifying the written files afterwards cost a second pass: mapping 1 GB faulted 262,144 pages in)
-            Set<String> good = new java.util.HashSet<>();
-            Transport.ChunkSink sink = (d, data) -> {
-                Manifest.ChunkRef ref = refs.get(d);
-                if (ref != null && data.remaining() == ref.length() && Digests.sha256(data).equals(d)) {
-                    write(data, where.get(d), out);
-                    good.add(d);
+            Set<String> good = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            Transport.ChunkSink sink = new Transport.ChunkSink() {
+                @Override
+                public void accept(String d, ByteBuffer data) throws IOException {
+                    Manifest.ChunkRef ref = refs.get(d);
+                    if (ref != null && data.remaining() == ref.length() && Digests.sha256(data).equals(d)) {
+                        write(data, where.get(d), out); // positional writes: safe from several threads
+                        good.add(d);
+                    }
+                }
+
+                @Override
+                public boolean concurrent() {
+                    return true;
                 }
             };
             transport.read(remote, sink);

@@ -125,7 +125,7 @@ public final class StoreEngine implements AutoCloseable {
 
     /**
      * Stores many chunks of one publish session; returns how many were new to the store. Their SHA-256 (and
-     * CRC32C) are computed on every core first; if one does not hash to its digest, nothing of the batch is
+     * CRC32C) are computed first; if one does not hash to its digest, nothing of the batch is
      * stored ({@link CorruptChunkException} names it). The new ones are appended to the packs in one gathering
      * write and indexed under one lock; the ones the store has are pinned to the session. Thread-safe; the
      * transports call it with ~4 MiB batches (a per-chunk call cost a seek, a write and two lock rounds each).
@@ -138,17 +138,16 @@ public final class StoreEngine implements AutoCloseable {
                         + MAX_CHUNK + ": use a chunker with smaller chunks");
             }
         }
-        String[] actual = new String[n];
+        // on the calling thread: the transports run two batches at once (one's hashing overlaps the other's
+        // append), which keeps both cores busy without nesting a parallel stream in each batch
         int[] crcs = new int[n];
-        java.util.stream.IntStream.range(0, n).parallel().forEach(i -> {
-            actual[i] = Digests.sha256(data.get(i));
-            crcs[i] = Digests.crc32c(data.get(i));
-        });
         for (int i = 0; i < n; i++) {
-            if (!actual[i].equals(digests.get(i))) {
+            String actual = Digests.sha256(data.get(i));
+            if (!actual.equals(digests.get(i))) {
                 throw new CorruptChunkException(digests.get(i), "chunk=" + digests.get(i) + " arrived corrupt: its content "
-                        + "hashes to " + actual[i] + "; the publisher should send it again");
+                        + "hashes to " + actual + "; the publisher should send it again");
             }
+            crcs[i] = Digests.crc32c(data.get(i));
         }
         List<Integer> fresh = new ArrayList<>();
         synchronized (this) {

@@ -504,9 +504,28 @@ public final class TcpTransport implements Transport {
             throw new StoreException("store=" + address + " sent " + p.readableBytes() + " chunk bytes, its table says "
                     + total + ": protocol mismatch, reconnect");
         }
-        for (int i = 0; i < n; i++) {
-            sink.accept(batch.get(i).digest(), p.nioBuffer(p.readerIndex(), lengths[i]));
-            p.skipBytes(lengths[i]);
+        int[] offsets = new int[n];
+        for (int i = 0, at = p.readerIndex(); i < n; i++) {
+            offsets[i] = at;
+            at += lengths[i];
+        }
+        if (!sink.concurrent()) {
+            for (int i = 0; i < n; i++) {
+                sink.accept(batch.get(i).digest(), p.nioBuffer(offsets[i], lengths[i]));
+            }
+            return;
+        }
+        // a sink that verifies (SHA-256) on every core while the I/O thread receives the next responses
+        try {
+            java.util.stream.IntStream.range(0, n).parallel().forEach(i -> {
+                try {
+                    sink.accept(batch.get(i).digest(), p.nioBuffer(offsets[i], lengths[i]));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
         }
     }
 
