@@ -236,6 +236,7 @@ public final class PackBench {
         try (StoreServer server = StoreServer.start(cfg)) {
             try (SnapshotStore local = server.localClient(null)) {
                 local.publish("warm-local", img, Map.of());
+                local.delete("warm-local"); // so that the TCP publish below uploads every chunk, as measured later
             }
             try (SnapshotStore tcp = StoreClient.builder("tcp://127.0.0.1:" + server.port()).cacheDir(shm.resolve("warm-cache")).build()) {
                 tcp.publish("warm", img, Map.of());
