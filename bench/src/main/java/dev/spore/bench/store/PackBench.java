@@ -46,12 +46,14 @@ public final class PackBench {
         Path dataParent = home.resolve("bench/target");
         boolean write = true;
         boolean compression = true;
+        String stem = "store-gb-" + LocalDate.now();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--gb-size" -> mib = Integer.parseInt(args[++i]);
                 case "--data-dir" -> dataParent = Path.of(args[++i]);
                 case "--no-write" -> write = false;
                 case "--no-compression" -> compression = false; // throughput only (profiling runs)
+                case "--out-stem" -> stem = args[++i]; // results file name without extension
                 default -> { }
             }
         }
@@ -65,7 +67,6 @@ public final class PackBench {
             if (write) {
                 Path dir = home.resolve("bench/results");
                 Files.createDirectories(dir);
-                String stem = "store-gb-" + LocalDate.now();
                 Files.writeString(dir.resolve(stem + ".json"), JsonOut.write(b.json) + "\n");
                 Files.writeString(dir.resolve(stem + ".md"), b.md.toString());
                 System.out.println("wrote " + dir.resolve(stem + ".json") + " and .md");
@@ -131,7 +132,8 @@ public final class PackBench {
     }
 
     private void run(Path home, Path shm, Path disk, int mib, boolean withCompression) throws Exception {
-        json.put("machine", Machine.describe(System.getProperty("java.home")));
+        Map<String, Object> machine = Machine.describe(System.getProperty("java.home"));
+        json.put("machine", machine);
         json.put("image_mib", mib);
         Path img = heapImage(shm.resolve("img"), mib);
         long bytes = dirBytes(img);
@@ -216,7 +218,9 @@ public final class PackBench {
         row("Spore fetch over loopback TCP through the node cache (+ copy to target)", fetchTcpCached, bytes,
                 (bytes / fetchTcpCached) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp_cached"));
         md.append(String.format(Locale.ROOT, "%nRecovery (open the data dir: %d segments, indexes read, memory budget 0): %.3f s.%n"
-                + "Load average after: %s (2 cores shared with other work).%n%n", segments, recovery, tp.get("load_avg_after")));
+                + "Load average at start: %s; after: %s (2 cores shared with other work).%n"
+                + "Machine: %s, %s CPUs, kernel %s, JDK %s.%n%n", segments, recovery, machine.get("load_avg_at_start"),
+                tp.get("load_avg_after"), machine.get("cpu_model"), machine.get("cpus"), machine.get("kernel"), machine.get("bench_jdk")));
 
         if (withCompression) {
             compression(home, shm, img);
