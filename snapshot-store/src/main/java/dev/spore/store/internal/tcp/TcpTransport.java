@@ -7,7 +7,6 @@ import dev.spore.store.Stats;
 import dev.spore.store.StoreAccessException;
 import dev.spore.store.StoreException;
 import dev.spore.store.StoreUnavailableException;
-import dev.spore.store.internal.client.Batches;
 import dev.spore.store.internal.client.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -51,8 +50,6 @@ public final class TcpTransport implements Transport {
     static final int WINDOW = 4;
     static final int BATCH_BYTES = 4 << 20;
     static final int BATCH_CHUNKS = 1024;
-    /** Uploads in flight: one chunk per PUT, so more of them than reads. */
-    static final int PUT_WINDOW = 64;
 
     private final String address;
     private final String host;
@@ -375,61 +372,10 @@ public final class TcpTransport implements Transport {
 
     @Override
     public void putAll(long session, java.util.Iterator<Map<String, ByteBuffer>> batches) {
-        if (!"1".equals(hello.get("put-batch"))) {
-            while (batches.hasNext()) {
-                putEach(session, batches.next()); // a store older than PUT_BATCH
-            }
-            return;
-        }
-        // ~4 MiB per frame, WINDOW frames in flight across the caller's batches: one answer per 256 chunks instead of
-        // one per chunk. Every part is direct (the chunks are views of the mapped image), so the epoll transport
-        // writes them with writev without copying; a single heap part would make it copy the whole frame.
-        int maxBytes = Math.max(1, Math.min(Batches.BYTES, maxFrame - 12 - 36 * Batches.CHUNKS));
-        Deque<CompletableFuture<Frame>> inflight = new ArrayDeque<>();
-        try {
-            while (batches.hasNext()) {
-                for (Batches.Batch b : Batches.of(batches.next(), maxBytes)) {
-                    inflight.add(send(Frame.PUT_BATCH, putBatch(session, b), true));
-                    if (inflight.size() >= WINDOW) {
-                        await(inflight.poll()).payload().release();
-                    }
-                }
-            }
-            while (!inflight.isEmpty()) {
-                await(inflight.poll()).payload().release();
-            }
-        } finally {
-            inflight.forEach(p -> p.thenAccept(fr -> fr.payload().release()));
-        }
-    }
-
-    /** PUT_BATCH payload: u64 session, u32 count, count x (32-byte SHA-256, u32 length), the chunks back to back. */
-    private static ByteBuf putBatch(long session, Batches.Batch b) {
-        int n = b.digests().size();
-        ByteBuf table = io.netty.buffer.PooledByteBufAllocator.DEFAULT.directBuffer(12 + 36 * n);
-        table.writeLong(session).writeInt(n);
-        ByteBuf[] parts = new ByteBuf[n + 1];
-        parts[0] = table;
-        for (int i = 0; i < n; i++) {
-            Wire.writeDigest(table, b.digests().get(i));
-            table.writeInt(b.data().get(i).remaining());
-            parts[i + 1] = Unpooled.wrappedBuffer(b.data().get(i).duplicate());
-        }
-        return Unpooled.wrappedBuffer(parts.length, parts);
-    }
-
-    private void putEach(long session, Map<String, ByteBuffer> chunks) {
-        Deque<CompletableFuture<Frame>> inflight = new ArrayDeque<>();
-        for (Map.Entry<String, ByteBuffer> c : chunks.entrySet()) {
-            ByteBuf head = Unpooled.buffer(40).writeLong(session);
-            Wire.writeDigest(head, c.getKey());
-            inflight.add(send(Frame.PUT, Unpooled.wrappedBuffer(head, Unpooled.wrappedBuffer(c.getValue().duplicate())), true));
-            if (inflight.size() >= PUT_WINDOW) {
-                await(inflight.poll()).payload().release();
-            }
-        }
-        while (!inflight.isEmpty()) {
-            await(inflight.poll()).payload().release();
+        if ("1".equals(hello.get("put-batch"))) {
+            Uploads.batched(this, maxFrame, session, batches);
+        } else {
+            Uploads.perChunk(this, session, batches); // a store older than PUT_BATCH
         }
     }
 
