@@ -20,12 +20,13 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The chunks of a data directory, in append-only segments ({@link PackFormat}). One segment is active
- * (appended to); when the next record would take it past the cap it is forced, its index is written, and a
- * new one starts. Appends are serialized on this object; reads are positional and lock-free.
+ * (appended to); when the next record would take it past the cap it is sealed (forced, then its index written,
+ * on the sealer thread) and a new one starts. Appends are serialized on this object; reads are positional and
+ * lock-free.
  *
- * <p>Durability: {@link #append} writes without fsync; {@link #flush} waits for the segments sealed since (each
- * forced, then indexed, on a background thread while appends go on) and forces the active one. The engine flushes before it writes a manifest, so every record a
- * committed manifest names is durable; records of a publish that never committed are dead bytes, reclaimed by
+ * <p>Durability: {@link #append} writes without fsync; {@link #flush} waits for the seals started so far and
+ * forces the active segment. The engine flushes before it writes a manifest, so every record a committed
+ * manifest names is durable; records of a publish that never committed are dead bytes, reclaimed by
  * compaction. Recovery ({@link #recover}) reads each sealed segment's index, and scans only segments without a
  * valid one, cutting a torn tail at the first record whose framing or CRC fails.
  *
