@@ -127,7 +127,7 @@ public final class StoreEngine implements AutoCloseable {
      * Stores many chunks of one publish session; returns how many were new to the store. Their SHA-256 (and
      * CRC32C) are computed first; if one does not hash to its digest, nothing of the batch is
      * stored ({@link CorruptChunkException} names it). The new ones are appended to the packs in one gathering
-     * write and indexed under one lock; the ones the store has are pinned to the session. Thread-safe; the
+     * write, then indexed and copied into memory; the ones the store has are pinned to the session. Thread-safe; the
      * transports call it with ~4 MiB batches (a per-chunk call cost a seek, a write and two lock rounds each).
      */
     public int putAll(long session, List<String> digests, List<ByteBuffer> data) {
@@ -181,9 +181,12 @@ public final class StoreEngine implements AutoCloseable {
                     + disk.packs().dir() + ": " + e.getMessage() + " (disk full?)", e);
         }
         int stored = 0;
-        synchronized (this) {
-            PublishSession s = sessions.get(session);
-            for (int k = 0; k < fresh.size(); k++) {
+        boolean aborted = false;
+        for (int k = 0; k < fresh.size(); k++) {
+            // the lock per chunk, not per batch: copying 4 MiB into memory under it would stall the I/O threads'
+            // in-memory reads (lazy restores' page faults) for milliseconds
+            synchronized (this) {
+                PublishSession s = sessions.get(session);
                 String d = freshDigests.get(k);
                 if (s == null || chunks.containsKey(d)) {
                     // session aborted meanwhile, or a concurrent publish stored it: this record is dead
@@ -191,6 +194,7 @@ public final class StoreEngine implements AutoCloseable {
                     if (s != null) {
                         pin(session, d);
                     }
+                    aborted |= s == null;
                     continue;
                 }
                 ChunkEntry e = new ChunkEntry(freshData.get(k).remaining());
@@ -203,7 +207,9 @@ public final class StoreEngine implements AutoCloseable {
                 s.pinned.add(d);
                 stored++;
             }
-            if (s == null) {
+        }
+        if (aborted) {
+            synchronized (this) {
                 session(session); // throws the usual message
             }
         }
