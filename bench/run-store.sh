@@ -2,7 +2,7 @@
 # Snapshot store benchmark: dedup per chunking (real CRIU images), fetch throughput vs raw socket/memcpy,
 # materialize times. Writes bench/results/store-<date>.{json,md}.
 # Usage: bash bench/run-store.sh [--reps N] [--chunking fixed-16384|fixed-4096|page-16384|gear-65536]
-#        bash bench/run-store.sh --gb [--gb-size MiB] [--data-dir DIR]   # 1 GiB image: publish/fetch vs disk and
+#        bash bench/run-store.sh --gb [--gb-size MiB] [--data-dir DIR] [--no-compression] [--out-stem NAME]  # 1 GiB image: publish/fetch vs disk and
 #             socket limits, compression ratios, recovery (PackBench); writes bench/results/store-gb-<date>.{json,md}
 # Builds the store module, then compiles the bench's store classes on their own (javac), so that a module
 # the store bench does not need cannot stop it. Needs the agent and host built (`mvn -q package -DskipTests`).

@@ -45,11 +45,15 @@ public final class PackBench {
         Path home = Path.of(System.getProperty("spore.home", ".")).toAbsolutePath().normalize();
         Path dataParent = home.resolve("bench/target");
         boolean write = true;
+        boolean compression = true;
+        String stem = "store-gb-" + LocalDate.now();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--gb-size" -> mib = Integer.parseInt(args[++i]);
                 case "--data-dir" -> dataParent = Path.of(args[++i]);
                 case "--no-write" -> write = false;
+                case "--no-compression" -> compression = false; // throughput only (profiling runs)
+                case "--out-stem" -> stem = args[++i]; // results file name without extension
                 default -> { }
             }
         }
@@ -58,12 +62,11 @@ public final class PackBench {
         Path disk = Files.createTempDirectory(dataParent, "spore-pack-bench-");
         try {
             PackBench b = new PackBench();
-            b.run(home, shm, disk, mib);
+            b.run(home, shm, disk, mib, compression);
             System.out.println(b.md);
             if (write) {
                 Path dir = home.resolve("bench/results");
                 Files.createDirectories(dir);
-                String stem = "store-gb-" + LocalDate.now();
                 Files.writeString(dir.resolve(stem + ".json"), JsonOut.write(b.json) + "\n");
                 Files.writeString(dir.resolve(stem + ".md"), b.md.toString());
                 System.out.println("wrote " + dir.resolve(stem + ".json") + " and .md");
@@ -76,8 +79,12 @@ public final class PackBench {
 
     /** A heap-like image: 30% zero pages, 35% random, 20% sparse object pages, 15% repeats of earlier pages. */
     static Path heapImage(Path dir, int mib) throws IOException {
+        return heapImage(dir, mib, 7);
+    }
+
+    static Path heapImage(Path dir, int mib, long seed) throws IOException {
         Files.createDirectories(dir);
-        Random r = new Random(7);
+        Random r = new Random(seed);
         byte[] page = new byte[4096];
         byte[][] recent = new byte[64][];
         try (FileChannel ch = FileChannel.open(dir.resolve("pages-1.img"), StandardOpenOption.CREATE_NEW,
@@ -124,14 +131,16 @@ public final class PackBench {
         return dir;
     }
 
-    private void run(Path home, Path shm, Path disk, int mib) throws Exception {
-        json.put("machine", Machine.describe(System.getProperty("java.home")));
+    private void run(Path home, Path shm, Path disk, int mib, boolean withCompression) throws Exception {
+        Map<String, Object> machine = Machine.describe(System.getProperty("java.home"));
+        json.put("machine", machine);
         json.put("image_mib", mib);
         Path img = heapImage(shm.resolve("img"), mib);
         long bytes = dirBytes(img);
         md.append("# Snapshot store with a ").append(mib).append(" MiB image: packs, throughput, compression\n\n");
         md.append("Image on tmpfs (as CRIU dumps it), store data dir on the disk (`").append(disk)
-                .append("`, fsync on), fetch targets on tmpfs. One run; store server and client in one JVM.\n\n");
+                .append("`, fsync on), fetch targets on tmpfs. One run; store server and client in one JVM, warmed up "
+                        + "first with a 128 MiB publish and fetch of other content (JIT).\n\n");
 
         // raw limits on the same bytes
         ByteBuffer all = map(img.resolve("pages-1.img"));
@@ -141,6 +150,7 @@ public final class PackBench {
         double socket = RawCopy.socket(all);
         socket = Math.min(socket, RawCopy.socket(all));
 
+        warmUp(shm, disk);
         StoreConfig cfg = StoreConfig.builder(disk.resolve("data")).bind("127.0.0.1", 0).rdmaPort(-1)
                 .memoryBudget(Math.max(64L << 20, 2L * mib << 20)).build();
         Map<String, Double> cpu = new LinkedHashMap<>();
@@ -208,9 +218,40 @@ public final class PackBench {
         row("Spore fetch over loopback TCP through the node cache (+ copy to target)", fetchTcpCached, bytes,
                 (bytes / fetchTcpCached) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp_cached"));
         md.append(String.format(Locale.ROOT, "%nRecovery (open the data dir: %d segments, indexes read, memory budget 0): %.3f s.%n"
-                + "Load average after: %s (2 cores shared with other work).%n%n", segments, recovery, tp.get("load_avg_after")));
+                + "Load average at start: %s; after: %s (2 cores shared with other work).%n"
+                + "Machine: %s, %s CPUs, kernel %s, JDK %s.%n%n", segments, recovery, machine.get("load_avg_at_start"),
+                tp.get("load_avg_after"), machine.get("cpu_model"), machine.get("cpus"), machine.get("kernel"), machine.get("bench_jdk")));
 
-        compression(home, shm, img);
+        if (withCompression) {
+            compression(home, shm, img);
+        }
+    }
+
+    /**
+     * Publishes and fetches a 128 MiB image of other content through a throw-away store first, so that the
+     * measured runs see JIT-compiled code, as a long-running store and agent do: in a fresh JVM the C2 compiler
+     * threads took 1-3 CPU s per path (measured per thread, 2026-11-30), which on 2 shared cores is seconds of wall.
+     */
+    private void warmUp(Path shm, Path disk) throws Exception {
+        Path img = heapImage(shm.resolve("warm-img"), 128, 11);
+        StoreConfig cfg = StoreConfig.builder(disk.resolve("warm-data")).bind("127.0.0.1", 0).rdmaPort(-1)
+                .memoryBudget(512L << 20).build();
+        long t0 = System.nanoTime();
+        try (StoreServer server = StoreServer.start(cfg)) {
+            try (SnapshotStore local = server.localClient(null)) {
+                local.publish("warm-local", img, Map.of());
+                local.delete("warm-local"); // so that the TCP publish below uploads every chunk, as measured later
+            }
+            try (SnapshotStore tcp = StoreClient.builder("tcp://127.0.0.1:" + server.port()).cacheDir(shm.resolve("warm-cache")).build()) {
+                tcp.publish("warm", img, Map.of());
+                tcp.fetch("warm", shm.resolve("warm-out"));
+            }
+        }
+        dev.spore.store.FileTrees.deleteTree(disk.resolve("warm-data"));
+        dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-cache"));
+        dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-out"));
+        dev.spore.store.FileTrees.deleteTree(img);
+        json.put("warm_up_s", round((System.nanoTime() - t0) / 1e9));
     }
 
     private void compression(Path home, Path shm, Path heap) throws Exception {

@@ -67,8 +67,50 @@ public class LocalTransport implements Transport {
 
     @Override
     public void put(long session, Map<String, ByteBuffer> chunks) {
-        // each put verifies, compresses and copies its chunk: spread them over the cores (appends serialize inside)
-        chunks.entrySet().parallelStream().forEach(c -> engine.put(session, c.getKey(), c.getValue()));
+        // batches of ~4 MiB: each is hashed on every core, then appended with one write; two batches in flight
+        // at a time overlap one's hashing with the other's append (appends serialize inside the packs)
+        Batches.of(chunks, Batches.BYTES).parallelStream().forEach(b -> engine.putAll(session, b.digests(), b.data()));
+    }
+
+    /** Two threads take batches as they come: one batch's SHA-256 check overlaps the other's append and copy. */
+    @Override
+    public void putAll(long session, java.util.Iterator<Map<String, ByteBuffer>> batches) {
+        java.util.concurrent.atomic.AtomicReference<RuntimeException> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        Runnable drain = () -> {
+            while (failed.get() == null) {
+                Map<String, ByteBuffer> next;
+                synchronized (batches) {
+                    if (!batches.hasNext()) {
+                        return;
+                    }
+                    next = batches.next();
+                }
+                try {
+                    for (Batches.Batch b : Batches.of(next, Batches.BYTES)) {
+                        engine.putAll(session, b.digests(), b.data());
+                    }
+                } catch (RuntimeException e) {
+                    failed.compareAndSet(null, e);
+                }
+            }
+        };
+        Thread second = new Thread(drain, "spore-local-put");
+        second.setDaemon(true);
+        second.start();
+        try {
+            drain.run();
+        } catch (RuntimeException e) {
+            failed.compareAndSet(null, e); // from the iterator (the publisher's hashing failed)
+        }
+        try {
+            second.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failed.compareAndSet(null, new dev.spore.store.StoreException("publish interrupted"));
+        }
+        if (failed.get() != null) {
+            throw failed.get();
+        }
     }
 
     @Override

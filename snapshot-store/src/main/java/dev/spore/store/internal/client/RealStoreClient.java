@@ -23,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
-import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -195,35 +194,31 @@ public final class RealStoreClient implements SnapshotStore {
         if (paths.isEmpty()) {
             throw new StoreException("snapshot=" + snapshotName + ": " + imageDir + " has no files to publish");
         }
-        List<Manifest.FileEntry> files = new ArrayList<>();
-        Map<String, ByteBuffer> chunks = new LinkedHashMap<>();
-        try {
-            for (Path p : paths) {
-                files.add(chunkFile(p, chunks));
-            }
-        } catch (IOException e) {
-            throw new StoreException("snapshot=" + snapshotName + ": cannot read " + imageDir + ": " + e.getMessage(), e);
-        }
-        Manifest m = trust.sign(new Manifest(snapshotName, Instant.now(), mergedMetadata(imageDir, metadata), files));
+        long t0 = System.nanoTime();
         long session = transport.begin(snapshotName);
         try {
-            List<String> missing = transport.missing(session, List.copyOf(chunks.keySet()));
-            Map<String, ByteBuffer> upload = new LinkedHashMap<>();
-            missing.forEach(d -> upload.put(d, chunks.get(d)));
+            Publisher.Result up;
             try {
-                transport.put(session, upload);
+                up = new Publisher(transport, chunker).upload(snapshotName, session, paths, f -> mode(paths.get(f)));
+            } catch (IOException e) {
+                throw new StoreException("snapshot=" + snapshotName + ": cannot read " + imageDir + ": " + e.getMessage(), e);
             } catch (StoreException e) {
                 if (!DiskSpace.isFull(e)) {
                     throw e;
                 }
-                long need = upload.values().stream().mapToLong(ByteBuffer::remaining).sum();
-                throw new StoreException("snapshot=" + snapshotName + ": the store ran out of disk while taking " + missing.size()
-                        + " new chunk(s), " + DiskSpace.mib(need) + " in all: " + e.getMessage(), e);
+                throw new StoreException("snapshot=" + snapshotName + ": the store ran out of disk while taking the image's new "
+                        + "chunks: " + e.getMessage(), e);
             }
+            long t1 = System.nanoTime();
+            Manifest m = trust.sign(new Manifest(snapshotName, Instant.now(), mergedMetadata(imageDir, metadata), up.files()));
+            long t2 = System.nanoTime();
             Manifest committed = transport.commit(session, m);
+            long t3 = System.nanoTime();
+            // per stage, so that a slow publish says where its time went (hashing overlaps the upload)
             LOG.log(System.Logger.Level.INFO, "snapshot=" + snapshotName + " published via " + transport.name()
-                    + ": bytes=" + m.totalBytes() + " chunks=" + chunks.size() + " new-chunks=" + missing.size()
-                    + " key=" + m.signer());
+                    + ": bytes=" + m.totalBytes() + " chunks=" + up.chunks() + " new-chunks=" + up.uploaded()
+                    + " key=" + m.signer() + " ms: hash+upload=" + ms(t1 - t0) + " (hashing " + ms(up.hashNanos())
+                    + ") sign=" + ms(t2 - t1) + " commit=" + ms(t3 - t2));
             return committed;
         } catch (RuntimeException e) {
             try {
@@ -235,34 +230,8 @@ public final class RealStoreClient implements SnapshotStore {
         }
     }
 
-    /** Maps the file, cuts it, hashes each chunk; the file's digest is SHA-256 over its chunk digests (a Merkle root). */
-    private Manifest.FileEntry chunkFile(Path p, Map<String, ByteBuffer> chunks) throws IOException {
-        long size = Files.size(p);
-        if (size > Integer.MAX_VALUE) {
-            throw new StoreException("file " + p + " is " + size + " bytes, limit " + Integer.MAX_VALUE + " per image file");
-        }
-        ByteBuffer data;
-        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-            data = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
-        }
-        List<int[]> cuts = new ArrayList<>();
-        for (int off = 0; off < size; ) {
-            int len = chunker.next(data, off, (int) size);
-            cuts.add(new int[] {off, len});
-            off += len;
-        }
-        // SHA-256 is ~1 GB/s per core: hash the chunks on every core (the cuts above are cheap and sequential)
-        String[] digests = new String[cuts.size()];
-        java.util.stream.IntStream.range(0, cuts.size()).parallel()
-                .forEach(i -> digests[i] = Digests.sha256(data.slice(cuts.get(i)[0], cuts.get(i)[1])));
-        List<Manifest.ChunkRef> refs = new ArrayList<>(cuts.size());
-        MessageDigest root = Digests.newSha256();
-        for (int i = 0; i < cuts.size(); i++) {
-            refs.add(new Manifest.ChunkRef(digests[i], cuts.get(i)[1]));
-            chunks.putIfAbsent(digests[i], data.slice(cuts.get(i)[0], cuts.get(i)[1]));
-            root.update(Digests.toBytes(digests[i]));
-        }
-        return new Manifest.FileEntry(p.getFileName().toString(), size, mode(p), Digests.toHex(root.digest()), refs);
+    private static long ms(long nanos) {
+        return nanos / 1_000_000;
     }
 
     private Map<String, String> mergedMetadata(Path imageDir, Map<String, String> given) {
@@ -472,17 +441,32 @@ public final class RealStoreClient implements SnapshotStore {
                     remote.add(refs.get(d));
                 }
             }
-            // bytes go into this private temp directory first and are verified there, on every core, before the
-            // directory is renamed or copied anywhere a restore could see it
-            Transport.ChunkSink sink = (d, data) -> write(data, where.get(d), out);
+            // every chunk is verified as it arrives, before its bytes are written into this private temp directory
+            // (verifying the written files afterwards cost a second pass: mapping 1 GB faulted 262,144 pages in)
+            Set<String> good = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            Transport.ChunkSink sink = new Transport.ChunkSink() {
+                @Override
+                public void accept(String d, ByteBuffer data) throws IOException {
+                    Manifest.ChunkRef ref = refs.get(d);
+                    if (ref != null && data.remaining() == ref.length() && Digests.sha256(data).equals(d)) {
+                        write(data, where.get(d), out); // positional writes: safe from several threads
+                        good.add(d);
+                    }
+                }
+
+                @Override
+                public boolean concurrent() {
+                    return true;
+                }
+            };
             transport.read(remote, sink);
-            List<String> bad = unverified(m, dir, remote, where);
+            List<String> bad = notIn(good, remote);
             if (!bad.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "snapshot=" + m.name() + ": " + bad.size() + " chunk(s) failed "
                         + "SHA-256 verification (first chunk=" + bad.get(0) + "); fetching them once more");
                 List<Manifest.ChunkRef> retry = bad.stream().map(refs::get).toList();
                 transport.read(retry, sink);
-                bad = unverified(m, dir, retry, where);
+                bad = notIn(good, retry);
                 if (!bad.isEmpty()) {
                     throw new CorruptChunkException(bad.get(0), "snapshot=" + m.name() + " chunk=" + bad.get(0)
                             + " arrived corrupt twice over " + transport.name() + ": the store's copy is damaged; "
@@ -499,25 +483,9 @@ public final class RealStoreClient implements SnapshotStore {
         }
     }
 
-    /** Digests of {@code chunks} whose bytes, as written into {@code dir}, do not hash to their name. */
-    private static List<String> unverified(Manifest m, Path dir, List<Manifest.ChunkRef> chunks,
-                                           Map<String, List<long[]>> where) throws IOException {
-        ByteBuffer[] maps = new ByteBuffer[m.files().size()];
-        for (int i = 0; i < maps.length; i++) {
-            try (FileChannel ch = FileChannel.open(dir.resolve(m.files().get(i).name()), StandardOpenOption.READ)) {
-                maps[i] = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
-            }
-        }
-        return chunks.parallelStream().filter(c -> {
-            for (long[] t : where.get(c.digest())) { // every copy: each was a separate write
-                ByteBuffer f = maps[(int) t[0]];
-                if (t[1] + c.length() > f.limit()
-                        || !Digests.sha256(f.slice((int) t[1], c.length())).equals(c.digest())) {
-                    return true;
-                }
-            }
-            return false;
-        }).map(Manifest.ChunkRef::digest).distinct().toList();
+    /** Digests of {@code chunks} that did not arrive verified (corrupt, or never delivered). */
+    private static List<String> notIn(Set<String> good, List<Manifest.ChunkRef> chunks) {
+        return chunks.stream().map(Manifest.ChunkRef::digest).filter(d -> !good.contains(d)).distinct().toList();
     }
 
     private static boolean copyLocal(String d, NodeCache.Location loc, List<long[]> targets, List<FileChannel> out) {

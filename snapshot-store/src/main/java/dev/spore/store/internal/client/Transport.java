@@ -15,10 +15,21 @@ import java.util.Map;
  */
 public interface Transport extends AutoCloseable {
 
-    /** Receives a fetched chunk; called on the thread that called {@link #read}, the buffer valid only during the call. */
+    /**
+     * Receives a fetched chunk; called on the thread that called {@link #read} (or, if {@link #concurrent()},
+     * also on pool threads while {@code read} waits for them), the buffer valid only during the call.
+     */
     @FunctionalInterface
     interface ChunkSink {
         void accept(String digest, ByteBuffer data) throws IOException;
+
+        /**
+         * True if {@link #accept} may be called from several threads at once (then a transport may hand the
+         * chunks of one response to every core, each call still with a buffer valid only during it).
+         */
+        default boolean concurrent() {
+            return false;
+        }
     }
 
     /** local, tcp or rdma: shown in stats and logs. */
@@ -41,6 +52,17 @@ public interface Transport extends AutoCloseable {
 
     /** Uploads chunks (pipelined where the transport can); buffers are read, not consumed. */
     void put(long session, Map<String, ByteBuffer> chunks);
+
+    /**
+     * Uploads batches as they are produced: {@code batches.next()} may block while the next batch is being hashed,
+     * so hashing overlaps the upload. Each batch is about 4 MiB. Default: one {@link #put(long, Map)} per batch;
+     * TCP keeps several batches in flight across them.
+     */
+    default void putAll(long session, java.util.Iterator<Map<String, ByteBuffer>> batches) {
+        while (batches.hasNext()) {
+            put(session, batches.next());
+        }
+    }
 
     Manifest commit(long session, Manifest manifest);
 

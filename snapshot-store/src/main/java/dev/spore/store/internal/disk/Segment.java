@@ -35,7 +35,9 @@ final class Segment {
     long end;
     long live;
     long recordBytes;
-    boolean sealed;
+    volatile boolean sealed; // set by the sealer thread, read under the store's lock
+    /** A seal of this segment has begun: nothing more is appended to it, and it is never sealed twice. Store's lock. */
+    boolean sealRequested;
     final List<Entry> entries = new ArrayList<>();
 
     private Segment(int id, Path dir, FileChannel channel, long end) {

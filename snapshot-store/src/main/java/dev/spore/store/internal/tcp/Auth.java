@@ -15,7 +15,7 @@ import java.util.Locale;
 /**
  * Who may do what on the store's TCP protocol. A connection starts unauthenticated; its first frame is a
  * HELLO carrying {@code token=…}, which grants the role of the matching configured token. Roles nest:
- * {@code read} (LIST, GET_MANIFEST, READ, STATS, LOCATE) &lt; {@code publish} (BEGIN, MISSING, PUT, COMMIT,
+ * {@code read} (LIST, GET_MANIFEST, READ, STATS, LOCATE) &lt; {@code publish} (BEGIN, MISSING, PUT, PUT_BATCH, COMMIT,
  * ABORT) &lt; {@code admin} (DELETE). Tokens are compared with {@link MessageDigest#isEqual} against every
  * configured token, so the time taken says nothing about how much of a guess was right.
  *
@@ -117,7 +117,7 @@ public final class Auth {
     public static Role required(byte type) {
         return switch (type) {
             case Frame.HELLO -> null;
-            case Frame.BEGIN, Frame.MISSING, Frame.PUT, Frame.COMMIT, Frame.ABORT -> Role.PUBLISH;
+            case Frame.BEGIN, Frame.MISSING, Frame.PUT, Frame.PUT_BATCH, Frame.COMMIT, Frame.ABORT -> Role.PUBLISH;
             case Frame.DELETE -> Role.ADMIN;
             default -> Role.READ;
         };

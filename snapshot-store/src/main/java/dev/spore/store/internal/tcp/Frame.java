@@ -32,6 +32,8 @@ public record Frame(byte type, int requestId, ByteBuf payload, Integer crc32c) {
     public static final byte HELLO_OK = 21;
     public static final byte GET_MANIFEST_ID = 22;
     public static final byte MANIFEST_ID = 23;
+    /** Many chunks of a publish in one frame, answered by one OK (see {@link StoreServerHandler}); HELLO_OK says put-batch=1. */
+    public static final byte PUT_BATCH = 24;
     public static final byte ERROR = 127;
 
     /** Error codes carried by an {@link #ERROR} frame. */
@@ -50,7 +52,7 @@ public record Frame(byte type, int requestId, ByteBuf payload, Integer crc32c) {
     }
 
     static boolean known(byte type) {
-        return (type >= LIST && type <= MANIFEST_ID) || type == ERROR;
+        return (type >= LIST && type <= PUT_BATCH) || type == ERROR;
     }
 
     public int length() {

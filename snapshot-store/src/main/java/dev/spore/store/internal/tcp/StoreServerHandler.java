@@ -39,15 +39,23 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
     private final List<ChunkHandle> leased = new ArrayList<>();
 
     private final Auth auth;
+    /** Where PUT_BATCHes are stored; several at once, so one batch's hashing overlaps another's append. */
+    private final java.util.concurrent.Executor puts;
 
     public StoreServerHandler(StoreEngine engine, RegionRegistry rdma) {
         this(engine, rdma, Auth.open());
     }
 
     public StoreServerHandler(StoreEngine engine, RegionRegistry rdma, Auth auth) {
+        this(engine, rdma, auth, Runnable::run);
+    }
+
+    /** @param puts runs {@code StoreEngine.putAll} of PUT_BATCH frames (answered when done, in any order) */
+    public StoreServerHandler(StoreEngine engine, RegionRegistry rdma, Auth auth, java.util.concurrent.Executor puts) {
         this.engine = engine;
         this.rdma = rdma;
         this.auth = auth;
+        this.puts = puts;
     }
 
     @Override
@@ -55,22 +63,29 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
         ByteBuf in = f.payload();
         try {
             handle(ctx, f, in);
-        } catch (SnapshotNotFoundException e) {
-            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_NOT_FOUND, e.snapshotName(), e.getMessage()));
-        } catch (CorruptChunkException e) {
-            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_CORRUPT, e.digest(), e.getMessage()));
-        } catch (StoreException e) {
-            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_BAD_REQUEST, "", e.getMessage()));
-        } catch (IndexOutOfBoundsException | IllegalArgumentException e) {
+        } catch (RuntimeException e) {
+            failed(ctx, f, e);
+        } finally {
+            in.release();
+        }
+    }
+
+    /** Answers a request that threw: request errors become ERROR frames, a malformed payload closes the connection. */
+    private static void failed(ChannelHandlerContext ctx, Frame f, RuntimeException e) {
+        if (e instanceof SnapshotNotFoundException nf) {
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_NOT_FOUND, nf.snapshotName(), nf.getMessage()));
+        } else if (e instanceof CorruptChunkException cc) {
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_CORRUPT, cc.digest(), cc.getMessage()));
+        } else if (e instanceof StoreException se) {
+            reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_BAD_REQUEST, "", se.getMessage()));
+        } else if (e instanceof IndexOutOfBoundsException || e instanceof IllegalArgumentException) {
             LOG.log(System.Logger.Level.WARNING, "peer=" + ctx.channel().remoteAddress() + " closing connection: "
                     + "malformed payload in frame type=" + f.type() + " id=" + f.requestId() + " (" + e.getMessage() + ")");
             ctx.close();
-        } catch (RuntimeException e) {
+        } else {
             LOG.log(System.Logger.Level.ERROR, "peer=" + ctx.channel().remoteAddress() + " frame type=" + f.type()
                     + " failed: " + e, e);
             reply(ctx, Frame.ERROR, f, Wire.error(Frame.E_INTERNAL, "", "store internal error: " + e));
-        } finally {
-            in.release();
         }
     }
 
@@ -119,6 +134,7 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
                 info.put("role", ctx.channel().attr(Auth.ROLE).get().name().toLowerCase(java.util.Locale.ROOT));
                 info.put("protocol", Byte.toString(FrameCodec.VERSION));
                 info.put("rdma-port", Integer.toString(rdma.port()));
+                info.put("put-batch", "1");
                 reply(ctx, Frame.HELLO_OK, f, Wire.map(info));
             }
             case Frame.LIST -> {
@@ -162,6 +178,7 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
                 engine.put(session, digest, in.nioBuffer());
                 reply(ctx, Frame.OK, f, Unpooled.EMPTY_BUFFER);
             }
+            case Frame.PUT_BATCH -> putBatch(ctx, f, in);
             case Frame.COMMIT -> {
                 long session = in.readLong();
                 Manifest m = engine.commit(session, Manifest.decode(Wire.bytes(in)));
@@ -181,6 +198,54 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
             case Frame.STATS -> reply(ctx, Frame.STATS_OK, f, Wire.map(engine.stats().toMap()));
             case Frame.LOCATE -> locate(ctx, f, in);
             default -> throw new IllegalArgumentException("frame type " + f.type() + " is not a request");
+        }
+    }
+
+    /**
+     * PUT_BATCH payload: u64 session, u32 count, count x (32-byte SHA-256, u32 length), then the chunks back to
+     * back. The chunks are handed to the engine as views of the received buffers (no copy unless one straddles
+     * two socket reads); the answer is OK with u32 = how many were new to the store.
+     */
+    private void putBatch(ChannelHandlerContext ctx, Frame f, ByteBuf in) {
+        long session = in.readLong();
+        int n = in.readInt();
+        if (n < 1 || (long) n * 36 > in.readableBytes()) {
+            throw new IllegalArgumentException("PUT_BATCH count " + n + " does not fit the payload of " + in.readableBytes() + " bytes");
+        }
+        List<String> digests = new ArrayList<>(n);
+        int[] lengths = new int[n];
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            digests.add(Wire.readDigest(in));
+            lengths[i] = in.readInt();
+            if (lengths[i] < 1) {
+                throw new IllegalArgumentException("PUT_BATCH chunk " + i + " has length " + lengths[i]);
+            }
+            total += lengths[i];
+        }
+        if (total != in.readableBytes()) {
+            throw new IllegalArgumentException("PUT_BATCH table says " + total + " chunk bytes, the payload has "
+                    + in.readableBytes());
+        }
+        List<java.nio.ByteBuffer> data = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            data.add(in.nioBuffer(in.readerIndex(), lengths[i]));
+            in.skipBytes(lengths[i]);
+        }
+        in.retain(); // the views above stay valid until the engine has stored them
+        try {
+            puts.execute(() -> {
+                try {
+                    reply(ctx, Frame.OK, f, Unpooled.buffer(4).writeInt(engine.putAll(session, digests, data)));
+                } catch (RuntimeException e) {
+                    failed(ctx, f, e);
+                } finally {
+                    in.release();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            in.release();
+            throw new StoreException("store is shutting down: publish again once it is back");
         }
     }
 

@@ -85,6 +85,32 @@ class PackStoreTest {
     }
 
     @Test
+    void batchAppendsSplitAtTheSegmentCapAndSealedSegmentsAreIndexedByFlush() throws IOException {
+        Path dir = tmp.resolve("packs");
+        Map<String, ByteBuffer> want = chunks(150, 4); // ~2.4 MiB in one batch: crosses two 1 MiB caps
+        try (PackStore p = open(dir, "none")) {
+            p.recover();
+            java.util.List<String> digests = java.util.List.copyOf(want.keySet());
+            java.util.List<ByteBuffer> data = java.util.List.copyOf(want.values());
+            int[] crcs = data.stream().mapToInt(Digests::crc32c).toArray();
+            java.util.List<PackFormat.Location> at = p.appendAll(digests, data, crcs);
+            assertThat(at).hasSize(150);
+            assertThat(at.stream().map(PackFormat.Location::segment).distinct()).hasSizeGreaterThanOrEqualTo(3);
+            for (int i = 0; i < at.size(); i++) {
+                assertThat(Digests.sha256(p.read(at.get(i)))).isEqualTo(digests.get(i)); // CRC combined, then checked on read
+            }
+            p.flush(); // waits for the background seals
+            assertThat(Files.exists(dir.resolve("seg-00000001.idx"))).isTrue();
+            assertThat(Files.exists(dir.resolve("seg-00000002.idx"))).isTrue();
+        }
+        try (PackStore p = open(dir, "none")) {
+            Map<String, PackFormat.Location> where = p.recover();
+            assertThat(where).hasSize(150);
+            assertAllReadable(p, where, want);
+        }
+    }
+
+    @Test
     void tornTailOfTheActiveSegmentIsCutAndAppendsContinue() throws IOException {
         Path dir = tmp.resolve("packs");
         Map<String, ByteBuffer> first = chunks(10, 2);

@@ -67,6 +67,29 @@ class TcpStoreTest {
     }
 
     @Test
+    void putBatchWithAChunkThatDoesNotHashToItsNameStoresNothingOfTheBatchAndTheConnectionStays() {
+        try (TcpTransport t = new TcpTransport("127.0.0.1", server.port(), 8 << 20, java.time.Duration.ofSeconds(30))) {
+            assertThat(t.hello()).containsEntry("put-batch", "1");
+            byte[] good = new byte[16384];
+            byte[] bad = new byte[16384];
+            new java.util.Random(5).nextBytes(good);
+            new java.util.Random(6).nextBytes(bad);
+            String goodDigest = dev.spore.store.internal.chunking.Digests.sha256(good);
+            String claimed = dev.spore.store.internal.chunking.Digests.sha256(new byte[16384]);
+            Map<String, java.nio.ByteBuffer> batch = new java.util.LinkedHashMap<>();
+            batch.put(goodDigest, java.nio.ByteBuffer.wrap(good));
+            batch.put(claimed, java.nio.ByteBuffer.wrap(bad));
+            long session = t.begin("lying");
+            assertThatThrownBy(() -> t.putAll(session, List.of(batch).iterator()))
+                    .isInstanceOf(dev.spore.store.CorruptChunkException.class)
+                    .hasMessageContaining("chunk=" + claimed + " arrived corrupt");
+            assertThat(t.missing(session, List.of(goodDigest, claimed))).containsExactly(goodDigest, claimed);
+            t.abort(session);
+            assertThat(t.list()).isEmpty(); // same connection, still serving
+        }
+    }
+
+    @Test
     void notFoundAndDeleteTravelAsTypedErrors() throws IOException {
         try (SnapshotStore c = client(null)) {
             assertThatThrownBy(() -> c.fetch("ghost", tmp.resolve("o"))).isInstanceOf(SnapshotNotFoundException.class)
