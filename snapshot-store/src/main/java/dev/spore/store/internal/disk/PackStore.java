@@ -295,11 +295,22 @@ public final class PackStore implements AutoCloseable {
         try {
             pending.join();
         } catch (java.util.concurrent.CompletionException e) {
+            // a seal failed (disk full: its index could not be written; the segment keeps its entries): try those
+            // segments again now, on this thread, since space may be back; only if that fails too is the flush refused
             synchronized (this) {
-                sealing = CompletableFuture.completedFuture(null); // reported once; the next seal starts clean
+                sealing = CompletableFuture.completedFuture(null);
+                for (Segment s : segments.values()) {
+                    if (s.sealRequested && !s.sealed) {
+                        try {
+                            s.seal(fsync);
+                        } catch (IOException again) {
+                            Throwable c = e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause() : e.getCause();
+                            again.addSuppressed(c);
+                            throw again;
+                        }
+                    }
+                }
             }
-            Throwable c = e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause() : e.getCause();
-            throw c instanceof IOException io ? io : new IOException("packs=" + dir + ": sealing a segment failed: " + c, c);
         }
     }
 
