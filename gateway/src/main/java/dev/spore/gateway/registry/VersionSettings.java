@@ -98,6 +98,7 @@ public record VersionSettings(int memoryMb, int timeoutMs, int concurrency, int 
                 throw new IllegalArgumentException("env " + k + ": the value contains a NUL character, which no environment can hold");
             }
         }
+        dev.spore.agent.internal.isolation.Isolation.checkFunctionEnv(env);
         try {
             return checkConfig(env);
         } catch (IllegalArgumentException e) {

@@ -96,6 +96,12 @@ class BadInputsTest {
         tried("environment name with '='", "POST /functions/f/versions {env: {\"A=B\": 1}}", 400, "A=B",
                 r -> json(r, deploy("dev.spore.gateway.fixtures.Echo", Map.of("env", Map.of("A=B", "1"))))
                         .post("/functions/" + FN + "-x/versions"));
+        tried("environment that would run code as root (LD_PRELOAD)", "POST /functions/f/versions {env: {LD_PRELOAD: /tmp/x.so}}", 400,
+                "LD_PRELOAD is not allowed", r -> json(r, deploy("dev.spore.gateway.fixtures.Echo",
+                        Map.of("env", Map.of("LD_PRELOAD", "/tmp/x.so")))).post("/functions/" + FN + "-x/versions"));
+        tried("environment that replaces PATH", "POST /functions/f/versions {env: {PATH: /tmp/bin}}", 400, "PATH is not allowed",
+                r -> json(r, deploy("dev.spore.gateway.fixtures.Echo", Map.of("env", Map.of("PATH", "/tmp/bin"))))
+                        .post("/functions/" + FN + "-x/versions"));
         tried("javaHome that is not a JDK", "POST /functions/f/versions {javaHome: /tmp}", 400, "/tmp",
                 r -> json(r, deploy("dev.spore.gateway.fixtures.Echo", Map.of("javaHome", "/tmp"))).post("/functions/" + FN + "-x/versions"));
         tried("upload id that does not exist", "POST /functions/f/versions {upload: nosuch}", 400, "nosuch",
@@ -131,7 +137,7 @@ class BadInputsTest {
         // the gateway is still up and still serves the good function
         given().get("/q/health/ready").then().statusCode(200);
         given().body("still here").post("/invoke/" + FN).then().statusCode(200);
-        assertThat(TABLE).hasSize(32);
+        assertThat(TABLE).hasSize(34);
         SOFTLY.assertAll();
     }
 

@@ -192,6 +192,11 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeS
      * gateway's) environment reaches a function. Sorted.
      */
     public Map<String, String> environment(Path cwd, String javaHome, Map<String, String> own) {
+        try {
+            checkFunctionEnv(own);
+        } catch (IllegalArgumentException e) {
+            throw new dev.spore.agent.AgentException(e.getMessage(), e);
+        }
         Map<String, String> env = new TreeMap<>();
         Map<String, String> agent = System.getenv();
         for (String name : envAllow) {
@@ -200,13 +205,47 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeS
                 env.put(name, v);
             }
         }
-        env.putIfAbsent("PATH", SAFE_PATH);
+        // never the agent's PATH (root's, e.g. ~/.cargo/bin): the launch chain up to setpriv runs as root
+        env.put("PATH", SAFE_PATH);
         env.put("HOME", cwd.toString());
         if (javaHome != null) {
             env.put("JAVA_HOME", javaHome);
         }
         env.putAll(own);
         return env;
+    }
+
+    /**
+     * Names a function's own environment may not set: they change which programs run or what they load, and a cold
+     * start's launch chain ({@code sh}, {@code unshare}, {@code setsid}, {@code setpriv}) runs as root with that
+     * environment before it drops to the function's uid ({@code LD_PRELOAD=/tmp/x.so} would run code as root), or they
+     * are Spore's own ({@code PATH}, {@code HOME}, {@code JAVA_HOME}, {@code SPORE_*}).
+     */
+    static final java.util.Set<String> DENIED_ENV = java.util.Set.of("PATH", "HOME", "JAVA_HOME", "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_OPTIONS", "CLASSPATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS",
+            "PS4", "IFS", "CDPATH", "GLOBIGNORE", "GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCPATH", "NLSPATH",
+            "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR", "GLIBC_TUNABLES", "NIS_PATH", "LOCALDOMAIN");
+
+    /**
+     * Refuses a function environment that could escape the uid drop or override Spore's own variables: names in
+     * {@link #DENIED_ENV} and every {@code LD_*}, {@code DYLD_*}, {@code MALLOC_*}, {@code SPORE_*}.
+     *
+     * @throws IllegalArgumentException naming the first such variable and why
+     */
+    public static void checkFunctionEnv(Map<String, String> own) {
+        if (own == null) {
+            return;
+        }
+        for (String k : own.keySet()) {
+            String u = k == null ? "" : k.toUpperCase(java.util.Locale.ROOT);
+            if (DENIED_ENV.contains(u) || u.startsWith("LD_") || u.startsWith("DYLD_") || u.startsWith("MALLOC_")
+                    || u.startsWith("SPORE_")) {
+                throw new IllegalArgumentException("env " + k + " is not allowed: it changes which programs run or what they "
+                        + "load (dynamic loader, shell, JVM launcher and Spore's own variables: LD_*, PATH, JAVA_TOOL_OPTIONS, "
+                        + "SPORE_*...), and a cold start's launch runs as root until it drops to the function's uid. Give the "
+                        + "function its settings under another name, or as config");
+            }
+        }
     }
 
     /** One line for logs and doctor; {@code criuDumpsOtherUids} as for {@link #uidFor}. */
