@@ -86,21 +86,23 @@ class IsolationTest {
             assertThat(g).isNotNull();
             assertThat(g.memoryMax()).as("memory.max = 64 MiB heap * 1.25 + 192 MiB").isEqualTo((64 + 16 + 192L) << 20);
         }
-        assertThat(call(cold, "uid")).as("a cold start runs unprivileged").isEqualTo("65534");
+        String uid = String.valueOf(node.agent().isolation().functionUid("probe"));
+        assertThat(Integer.parseInt(uid)).as("the function's own uid (default uid-range)").isBetween(1_000_000, 1_999_999);
+        assertThat(call(cold, "uid")).as("a cold start runs unprivileged").isEqualTo(uid);
         // this host's root lacks CAP_SYS_RESOURCE (as CI's): only Spore's CRIU patch lets templates drop root here
         assertThat(node.agent().criu().dumpsOtherUids()).as("Spore's CRIU has --dump-other-uids: run scripts/install-criu.sh").isTrue();
         for (NodeInstance i : List.of(restored, sibling, cold)) {
             assertThat(call(i, "status")).as("%s: the kernel's view of its credentials", i.id())
-                    .contains("Uid: 65534 65534 65534 65534", "Gid: 65534 65534 65534 65534", "Groups:,",
+                    .contains("Uid: " + uid + " " + uid + " " + uid + " " + uid, "Gid: " + uid + " " + uid + " " + uid + " " + uid, "Groups:,",
                             "CapPrm: 0000000000000000", "CapEff: 0000000000000000", "CapBnd: 0000000000000000",
                             "CapInh: 0000000000000000", "CapAmb: 0000000000000000", "NoNewPrivs: 1");
             long pid = ((LocalInstance) i).instance().pid();
             assertThat(Files.readString(Path.of("/proc/" + pid + "/status"))).as("seen from the node too")
-                    .containsPattern("Uid:\\s+65534\\s+65534\\s+65534\\s+65534").containsPattern("NoNewPrivs:\\s+1");
+                    .containsPattern("Uid:\\s+" + uid + "\\s+" + uid + "\\s+" + uid + "\\s+" + uid).containsPattern("NoNewPrivs:\\s+1");
             assertThat(call(i, "peek:" + agentPid)).as("%s cannot list the agent's descriptors", i.id()).isEqualTo("denied");
             assertThat(call(i, "read:/proc/" + agentPid + "/environ")).as("nor read the agent's environment").isEqualTo("denied");
         }
-        assertThat(dev.spore.agent.Snapshot.open(tmp.resolve("node-a/images/probe.v1")).get("isolation.uid")).isEqualTo("65534");
+        assertThat(dev.spore.agent.Snapshot.open(tmp.resolve("node-a/images/probe.v1")).get("isolation.uid")).isEqualTo(uid);
 
         byte[] secret = System.getenv(SECRET).getBytes(StandardCharsets.UTF_8);
         try (Stream<Path> files = Files.walk(tmp.resolve("node-a/images/probe.v1"))) {

@@ -17,7 +17,8 @@ import java.util.TreeMap;
  *   <tr><td>{@code spore.instance.uid} / {@code .gid}</td><td>the uid/gid function JVMs run as (default 65534, nobody);
  *       {@code root} keeps root</td></tr>
  *   <tr><td>{@code spore.instance.uid-range}</td><td>{@code START-END}: each function gets its own uid (and gid) of this
- *       range, derived from its name ({@link #functionUid}); default none (all share {@code spore.instance.uid})</td></tr>
+ *       range, derived from its name ({@link #functionUid}); default {@value #DEFAULT_UID_RANGE} unless
+ *       {@code spore.instance.uid} is set; empty: all functions share {@code spore.instance.uid}</td></tr>
  *   <tr><td>{@code spore.instance.mount-proc}</td><td>a mount namespace with its own {@code /proc} (default off: it costs
  *       each restore tens of ms and ties an image to the node's mount table)</td></tr>
  *   <tr><td>{@code spore.instance.netns}</td><td>a network namespace with only loopback (default off)</td></tr>
@@ -37,14 +38,21 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeS
     public static final int DEFAULT_HEAP_MB = 512;
     /** The environment names every function gets from the agent when set there. */
     public static final List<String> BASE_ALLOW = List.of("PATH", "LANG", "LC_ALL", "TZ");
-    static final String SAFE_PATH = "/usr/local/bin:/usr/bin:/bin";
+    static final String SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; // CRIU runs iptables-restore
+    /**
+     * A uid per function by default: with one shared uid, any function could read another's memory and environment
+     * (its secrets) through the node's {@code /proc} (found by trying: {@code /proc/<pid>/mem} is the owner's to read).
+     * A million uids above the usual account and subordinate-uid ranges (100000-165535 for the first container user).
+     */
+    public static final String DEFAULT_UID_RANGE = "1000000-1999999";
 
     public static Isolation fromSystemProperties() {
         boolean on = !"false".equals(System.getProperty("spore.isolation"));
         String uid = System.getProperty("spore.instance.uid", "65534");
         Integer u = !on || uid.equals("root") || uid.equals("0") ? null : Integer.valueOf(uid);
         Integer g = u == null ? null : Integer.getInteger("spore.instance.gid", u);
-        int[] range = u == null ? new int[] {0, 0} : uidRange(System.getProperty("spore.instance.uid-range", ""));
+        String rangeDefault = System.getProperty("spore.instance.uid") == null ? DEFAULT_UID_RANGE : "";
+        int[] range = u == null ? new int[] {0, 0} : uidRange(System.getProperty("spore.instance.uid-range", rangeDefault));
         String cpus = System.getProperty("spore.instance.cpus");
         int cpuMillis = cpus == null || cpus.isBlank() ? 0 : (int) Math.round(Double.parseDouble(cpus) * 1000);
         List<String> allow = new ArrayList<>(BASE_ALLOW);
