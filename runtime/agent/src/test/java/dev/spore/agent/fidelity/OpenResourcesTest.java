@@ -133,6 +133,8 @@ class OpenResourcesTest {
                     .hasMessageContaining("CheckpointOpenFileException").hasMessageContaining(log.toString())
                     .hasMessageContaining("CheckpointOpenSocketException").hasMessageContaining("tcp");
 
+            // "held" created the log as its own uid (a uid per function): another function may not append to it
+            Files.deleteIfExists(log);
             LaunchSpec.Builder withPolicy = function(OpenResourceHandlers.PolicyHeld.class.getName(), "policy", jdk)
                     .jvmOption("-Dcase.log=" + log).jvmOption("-Dcase.port=" + echo.port()).jvmOption("-Dcase.data=" + data)
                     .jvmOption("-Dspore.resource-policies=" + policies);

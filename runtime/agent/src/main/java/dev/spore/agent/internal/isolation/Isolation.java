@@ -227,7 +227,7 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeS
      * Names a function's own environment may not set: they change which programs run or what they load, and a cold
      * start's launch chain ({@code sh}, {@code unshare}, {@code setsid}, {@code setpriv}) runs as root with that
      * environment before it drops to the function's uid ({@code LD_PRELOAD=/tmp/x.so} would run code as root), or they
-     * are Spore's own ({@code PATH}, {@code HOME}, {@code JAVA_HOME}, {@code SPORE_*}).
+     * are Spore's own ({@code PATH}, {@code HOME}, {@code JAVA_HOME}).
      */
     static final java.util.Set<String> DENIED_ENV = java.util.Set.of("PATH", "HOME", "JAVA_HOME", "JAVA_TOOL_OPTIONS",
             "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_OPTIONS", "CLASSPATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS",
@@ -236,7 +236,7 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeS
 
     /**
      * Refuses a function environment that could escape the uid drop or override Spore's own variables: names in
-     * {@link #DENIED_ENV} and every {@code LD_*}, {@code DYLD_*}, {@code MALLOC_*}, {@code SPORE_*}.
+     * {@link #DENIED_ENV} and every {@code LD_*}, {@code DYLD_*}, {@code MALLOC_*}.
      *
      * @throws IllegalArgumentException naming the first such variable and why
      */
@@ -246,11 +246,9 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeS
         }
         for (String k : own.keySet()) {
             String u = k == null ? "" : k.toUpperCase(java.util.Locale.ROOT);
-            if (DENIED_ENV.contains(u) || u.startsWith("LD_") || u.startsWith("DYLD_") || u.startsWith("MALLOC_")
-                    || u.startsWith("SPORE_")) {
+            if (DENIED_ENV.contains(u) || u.startsWith("LD_") || u.startsWith("DYLD_") || u.startsWith("MALLOC_")) {
                 throw new IllegalArgumentException("env " + k + " is not allowed: it changes which programs run or what they "
-                        + "load (dynamic loader, shell, JVM launcher and Spore's own variables: LD_*, PATH, JAVA_TOOL_OPTIONS, "
-                        + "SPORE_*...), and a cold start's launch runs as root until it drops to the function's uid. Give the "
+                        + "load (dynamic loader, shell and JVM launcher variables: LD_*, PATH, JAVA_TOOL_OPTIONS, HOME...), and a cold start's launch runs as root until it drops to the function's uid. Give the "
                         + "function its settings under another name, or as config");
             }
         }

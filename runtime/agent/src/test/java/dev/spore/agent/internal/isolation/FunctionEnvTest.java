@@ -11,7 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A function's own environment cannot reach the root part of a cold start's launch chain (sh, unshare, setsid,
- * setpriv run as root with it): loader, shell, JVM-launcher and Spore's variables are refused, whatever their case,
+ * setpriv run as root with it): loader, shell and JVM-launcher variables are refused, whatever their case,
  * and the chain's PATH is always the safe one, never the agent's.
  */
 class FunctionEnvTest {
@@ -19,7 +19,7 @@ class FunctionEnvTest {
     @Test
     void loaderShellJvmAndSporeVariablesAreRefusedByName() {
         for (String k : new String[] {"LD_PRELOAD", "ld_library_path", "LD_AUDIT", "PATH", "JAVA_TOOL_OPTIONS", "BASH_ENV",
-                "GCONV_PATH", "GLIBC_TUNABLES", "MALLOC_CHECK_", "SPORE_TOKEN", "HOME", "IFS"}) {
+                "GCONV_PATH", "GLIBC_TUNABLES", "MALLOC_CHECK_", "HOME", "IFS"}) {
             assertThatThrownBy(() -> Isolation.checkFunctionEnv(Map.of(k, "x"))).as(k)
                     .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("env " + k + " is not allowed");
         }
