@@ -135,6 +135,8 @@ class GatewayEndToEndTest {
         try (var quarantined = Files.list(images.resolve(".quarantine"))) {
             assertThat(quarantined.map(q -> q.getFileName().toString())).anyMatch(n -> n.startsWith(v.snapshot()));
         }
+        assertThat(meters.find("spore.node.quarantined.copies").tag("node", "local").gauge()).as("counted in the metrics")
+                .isNotNull().satisfies(g -> assertThat(g.value()).isGreaterThanOrEqualTo(1));
         // (a restore that fails for another reason falls back to a cold start: RestoreHookFailureEndToEndTest)
     }
 

@@ -106,6 +106,14 @@ public interface SnapshotStore extends AutoCloseable {
 
     Stats stats();
 
+    /**
+     * Node copies (and cached images) this client found modified or unsealed before a restore and set aside, since it
+     * started: cheap, no call to the store (what {@link #stats()} reports as {@code quarantined}).
+     */
+    default long quarantinedCopies() {
+        return 0;
+    }
+
     @Override
     void close();
 }

@@ -28,7 +28,7 @@ final class EchoNode implements Node {
 
     @Override
     public NodeFacts facts() {
-        return new NodeFacts("echo", "", 0, 0, 0, 0, 1, List.of(), "", List.of(), "", false);
+        return new NodeFacts("echo", "", 0, 0, 0, 0, 1, List.of(), "", List.of(), "", false, 0);
     }
 
     @Override

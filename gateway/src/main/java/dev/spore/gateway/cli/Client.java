@@ -67,7 +67,15 @@ final class Client {
     }
 
     private HttpRequest.Builder request(String path) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofMinutes(15));
+        URI uri;
+        try {
+            uri = URI.create(base + path);
+        } catch (IllegalArgumentException e) {
+            // a name with a space or another character no URL path takes: say which, as the gateway would
+            throw new CliException("'" + path + "' cannot be sent to the gateway: " + e.getMessage().replaceFirst(" at index \\d+.*", "")
+                    + ". Function names use 1-40 of [a-z0-9-], starting with a letter or digit");
+        }
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(15));
         if (token != null) {
             b.header("Authorization", "Bearer " + token);
         }

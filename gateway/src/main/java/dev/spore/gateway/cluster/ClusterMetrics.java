@@ -31,6 +31,15 @@ public final class ClusterMetrics {
         Counter.builder("spore.placements").tags("node", node, "kind", kind).register(registry).increment();
     }
 
+    /**
+     * {@code spore.node.quarantined.copies{node}}: the node's image copies found tampered before a restore and set aside
+     * (none restored), as its last facts report it. Registered once per node name (a rejoin keeps the gauge).
+     */
+    void quarantined(NodeRegistry nodes, String node) {
+        Gauge.builder("spore.node.quarantined.copies", nodes, n -> n.quarantinedCopies(node)).tags("node", node)
+                .description("image copies found tampered before a restore and quarantined (never restored)").register(registry);
+    }
+
     void nodeDown(String node) {
         Counter.builder("spore.node.down").tags("node", node).register(registry).increment();
     }

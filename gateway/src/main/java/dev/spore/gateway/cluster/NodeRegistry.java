@@ -93,6 +93,7 @@ public final class NodeRegistry implements AutoCloseable {
             m.lastHeartbeatMillis = clock.millis();
             members.put(m.name, m);
         }
+        metrics.quarantined(this, node.name());
         LOG.log(System.Logger.Level.INFO, "node=" + node.name() + " added (static, never times out)");
     }
 
@@ -166,6 +167,7 @@ public final class NodeRegistry implements AutoCloseable {
             if (movedGen >= 0) {
                 tellDown(name, movedGen);
             }
+            metrics.quarantined(this, name);
             LOG.log(System.Logger.Level.INFO, "node=" + name + (rejoin ? " rejoined" : " joined") + " address=" + facts.address()
                     + " instances=" + facts.instances() + " cached=" + facts.cachedSnapshots().size()
                     + (rejoin && facts.instances() > 0 ? " (" + facts.instances() + " instances from before it went down are "
@@ -316,6 +318,30 @@ public final class NodeRegistry implements AutoCloseable {
     public synchronized Node node(String name) {
         Member m = members.get(name);
         return m == null || m.down ? null : m.node;
+    }
+
+    /**
+     * The quarantined copies {@code node} reports: asked now for the gateway's static (in-process) node, from the last
+     * heartbeat for the others; 0 for an unknown node.
+     */
+    double quarantinedCopies(String node) {
+        Member m;
+        synchronized (this) {
+            m = members.get(node);
+        }
+        if (m == null) {
+            return 0;
+        }
+        if (m.fixed) {
+            try {
+                return m.node.facts().quarantinedCopies();
+            } catch (RuntimeException e) {
+                // fall back to the last facts read
+            }
+        }
+        synchronized (this) {
+            return m.facts == null ? 0 : m.facts.quarantinedCopies();
+        }
     }
 
     /** The JDKs ({@code java.home} paths) at least one node that is not DOWN can run, sorted; empty when no node is up. */

@@ -53,6 +53,18 @@ public class FunctionsResource {
     @Inject
     SecurityIdentity identity;
 
+    /**
+     * {@code jarPath} makes the gateway read a file of its own machine as root: only an admin may name one (a deploy
+     * token could otherwise run any root-only zip on the gateway's host as a function, and probe which files exist).
+     */
+    private void checkJarPath(DeployRequest request) {
+        if (request != null && request.jarPath() != null && !request.jarPath().isBlank() && !identity.hasRole(ApiTokens.ADMIN)) {
+            throw new dev.spore.gateway.GatewayException(403, "forbidden", "token=" + who() + ": jarPath reads a file on the "
+                    + "gateway's machine, which needs role admin: upload the jar instead (spore deploy without --path does, "
+                    + "POST /uploads)");
+        }
+    }
+
     private String who() {
         return identity.isAnonymous() ? "anonymous" : identity.getPrincipal().getName();
     }
@@ -77,6 +89,7 @@ public class FunctionsResource {
     @RolesAllowed(ApiTokens.DEPLOY)
     public Response deploy(@PathParam("name") String name, DeployRequest request) {
         String who = who();
+        checkJarPath(request);
         try {
             VersionRecord v = gateway().deploy(name, request, s -> { });
             Audit.ok(who, "deploy", v.key());
@@ -97,6 +110,7 @@ public class FunctionsResource {
     @RolesAllowed(ApiTokens.DEPLOY)
     public Multi<Map<String, Object>> deployStreaming(@PathParam("name") String name, DeployRequest request) {
         String who = who();
+        checkJarPath(request);
         return Multi.createFrom().emitter(em -> DEPLOYS.execute(() -> {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("event", "result");

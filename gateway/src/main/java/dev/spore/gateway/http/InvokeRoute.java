@@ -64,9 +64,35 @@ public class InvokeRoute {
         // after SIGTERM was served); the hook runs as the JVM begins to shut down, alongside Quarkus' own.
         Runtime.getRuntime().addShutdownHook(new Thread(inFlight::startDraining, "spore-drain"));
         BodyHandler body = BodyHandler.create(false).setBodyLimit(MAX_BODY);
-        router.post("/invoke/:fn").handler(body).handler(this::invoke).failureHandler(InvokeRoute::tooLarge);
-        router.post("/invoke/:fn/:version").handler(body).handler(this::invoke).failureHandler(InvokeRoute::tooLarge);
+        for (String path : new String[] {"/invoke/:fn", "/invoke/:fn/:version"}) {
+            router.post(path).handler(this::authorizeThenRawBody).handler(body).handler(this::invoke)
+                    .failureHandler(InvokeRoute::tooLarge);
+        }
     }
+
+    /**
+     * Before the body is read: the caller's token (nothing of an unauthenticated body is parsed), and a payload is
+     * bytes whatever its Content-Type. Vert.x's body handler decodes {@code application/x-www-form-urlencoded} and
+     * {@code multipart/form-data} into form attributes (2 KiB each): {@code curl -d @file} of more than 2 KiB failed
+     * with an HTML 500 page and a stack trace in the log. The type is hidden from the body handler and given back to
+     * the function ({@link #invoke}).
+     */
+    private void authorizeThenRawBody(RoutingContext ctx) {
+        if (authorize(security, ctx, ApiTokens.INVOKE) == null) {
+            return;
+        }
+        String type = ctx.request().getHeader("Content-Type");
+        if (type != null) {
+            String t = type.toLowerCase(Locale.ROOT);
+            if (t.startsWith("application/x-www-form-urlencoded") || t.startsWith("multipart/")) {
+                ctx.put(ORIGINAL_TYPE, type);
+                ctx.request().headers().set("Content-Type", "application/octet-stream");
+            }
+        }
+        ctx.next();
+    }
+
+    private static final String ORIGINAL_TYPE = "spore.original-content-type";
 
     private void invoke(RoutingContext ctx) {
         if (authorize(security, ctx, ApiTokens.INVOKE) == null) {
@@ -81,6 +107,10 @@ public class InvokeRoute {
         }
         Buffer b = ctx.body().buffer();
         byte[] payload = b == null ? new byte[0] : b.getBytes();
+        String originalType = ctx.get(ORIGINAL_TYPE);
+        if (originalType != null) {
+            ctx.request().headers().set("Content-Type", originalType);
+        }
         Map<String, String> headers = forwarded(ctx.request().headers());
         try {
             lifecycle.gateway().invoke(fn, version, payload, headers).whenComplete((r, e) -> {

@@ -68,7 +68,7 @@ final class FakeNode implements Node {
 
     NodeFacts facts(String address) {
         return new NodeFacts(name, address, 16L << 30, memoryAvailable, reportedInstances, restoring.get(), maxConcurrentRestores,
-                cached, "4.1.1", List.of("/usr/lib/jvm/x"), "6.18", false);
+                cached, "4.1.1", List.of("/usr/lib/jvm/x"), "6.18", false, 0);
     }
 
     @Override

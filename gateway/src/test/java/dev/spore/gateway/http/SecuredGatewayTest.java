@@ -218,12 +218,17 @@ class SecuredGatewayTest {
                 .then().statusCode(400).body("message", containsString("not a jar"));
         awaitNoPartialUploads();
 
+        // jarPath reads a file of the gateway's machine: admin only (a deploy token could run any root-only zip)
         as("deploy").contentType(ContentType.JSON).body(Map.of("handler", "dev.spore.gateway.fixtures.Echo",
+                        "jarPath", FixtureJars.functionJar(Files.createDirectories(Path.of("target/test-jars"))).toAbsolutePath().toString()))
+                .post("/functions/bypath-" + FN + "/versions").then().statusCode(403)
+                .body("message", containsString("jarPath reads a file on the gateway's machine, which needs role admin"));
+        as("admin").contentType(ContentType.JSON).body(Map.of("handler", "dev.spore.gateway.fixtures.Echo",
                         "jarPath", FixtureJars.functionJar(Files.createDirectories(Path.of("target/test-jars"))).toAbsolutePath().toString(),
                         "config", Map.of("bad key!", "v")))
                 .post("/functions/badcfg-" + FN + "/versions").then().statusCode(400)
                 .body("message", containsString("config key 'bad key!' is invalid"));
-        as("deploy").contentType(ContentType.JSON).body(Map.of("handler", "dev.spore.gateway.fixtures.Echo", "jarPath", "/x.jar",
+        as("admin").contentType(ContentType.JSON).body(Map.of("handler", "dev.spore.gateway.fixtures.Echo", "jarPath", "/x.jar",
                         "config", Map.of("big", "v".repeat(5000))))
                 .post("/functions/badcfg-" + FN + "/versions").then().statusCode(400).body("message", containsString("4096"));
     }

@@ -136,7 +136,8 @@ public final class LocalNode implements Node {
     public NodeFacts facts() {
         long[] mem = NodeFiles.meminfo();
         return new NodeFacts(name, "", mem[0], mem[1], (int) instances.values().stream().filter(LocalInstance::isAlive).count(),
-                restoresInFlight.get(), maxRestores, snapshots.cached(), agent.criuVersion(), javaHomes, self.kernel(), false);
+                restoresInFlight.get(), maxRestores, snapshots.cached(), agent.criuVersion(), javaHomes, self.kernel(), false,
+                snapshots.quarantinedCopies());
     }
 
     @Override

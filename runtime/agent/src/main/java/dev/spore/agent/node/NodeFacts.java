@@ -18,10 +18,13 @@ import java.util.List;
  * @param javaHomes          JDKs this node can run ({@code java.home} paths)
  * @param kernel             {@code uname -r}
  * @param cordoned           true when the node takes no new instances (its running ones keep serving)
+ * @param quarantinedCopies  node copies of images found tampered before a restore and set aside since the node
+ *                           started (none of them was restored)
  */
 public record NodeFacts(String name, String address, long memoryTotalBytes, long memoryAvailableBytes, int instances,
                         int restoresInFlight, int maxConcurrentRestores, List<String> cachedSnapshots,
-                        String criuVersion, List<String> javaHomes, String kernel, boolean cordoned) {
+                        String criuVersion, List<String> javaHomes, String kernel, boolean cordoned,
+                        long quarantinedCopies) {
 
     public NodeFacts {
         cachedSnapshots = cachedSnapshots == null ? List.of() : List.copyOf(cachedSnapshots);

@@ -55,7 +55,7 @@ public final class FakeNode implements Node {
     @Override
     public NodeFacts facts() {
         return new NodeFacts("fake", "", 8L << 30, 4L << 30, instances.size(), 0, 4, List.of("hello.v1"), "4.1.1",
-                List.of("/usr/lib/jvm/x"), "6.18.0", false);
+                List.of("/usr/lib/jvm/x"), "6.18.0", false, 0);
     }
 
     @Override

@@ -610,6 +610,11 @@ public final class RealStoreClient implements SnapshotStore {
     }
 
     @Override
+    public long quarantinedCopies() {
+        return quarantined.get();
+    }
+
+    @Override
     public Stats stats() {
         return retrying("stats", transport::stats).withTransport(transport.name()).withClientCounters(quarantined.get(), refused.get());
     }

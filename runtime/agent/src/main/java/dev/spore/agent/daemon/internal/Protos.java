@@ -26,20 +26,21 @@ public final class Protos {
                 .setMemoryAvailableBytes(f.memoryAvailableBytes()).setInstances(f.instances())
                 .setRestoresInFlight(f.restoresInFlight()).setMaxConcurrentRestores(f.maxConcurrentRestores())
                 .addAllCachedSnapshots(f.cachedSnapshots()).setCriuVersion(nz(f.criuVersion()))
-                .addAllJavaHomes(f.javaHomes()).setKernel(nz(f.kernel())).setCordoned(f.cordoned()).build();
+                .addAllJavaHomes(f.javaHomes()).setKernel(nz(f.kernel())).setCordoned(f.cordoned())
+                .setQuarantinedCopies(f.quarantinedCopies()).build();
     }
 
     public static NodeFacts facts(FactsMsg f) {
         return new NodeFacts(f.getName(), f.getAddress(), f.getMemoryTotalBytes(), f.getMemoryAvailableBytes(),
                 f.getInstances(), f.getRestoresInFlight(), f.getMaxConcurrentRestores(), f.getCachedSnapshotsList(),
-                f.getCriuVersion(), f.getJavaHomesList(), f.getKernel(), f.getCordoned());
+                f.getCriuVersion(), f.getJavaHomesList(), f.getKernel(), f.getCordoned(), f.getQuarantinedCopies());
     }
 
     /** The same facts, with the address the daemon is reached at (a node itself does not know it). */
     public static NodeFacts withAddress(NodeFacts f, String address) {
         return new NodeFacts(f.name(), address, f.memoryTotalBytes(), f.memoryAvailableBytes(), f.instances(),
                 f.restoresInFlight(), f.maxConcurrentRestores(), f.cachedSnapshots(), f.criuVersion(), f.javaHomes(),
-                f.kernel(), f.cordoned());
+                f.kernel(), f.cordoned(), f.quarantinedCopies());
     }
 
     public static PrepareEventMsg event(PrepareEvent e) {

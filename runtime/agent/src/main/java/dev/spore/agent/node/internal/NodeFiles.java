@@ -1,12 +1,9 @@
 package dev.spore.agent.node.internal;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -64,22 +61,17 @@ public final class NodeFiles {
         }
     }
 
-    /** The last {@code lines} lines of {@code log}; "" when it does not exist. */
+    /**
+     * The last {@code lines} lines of {@code log} within its last {@link dev.spore.agent.internal.LogTail#MAX_BYTES}
+     * bytes, read backwards from the end (an instance may have written gigabytes, or one line without a newline: a
+     * reader never costs more than 1 MiB); "" when it does not exist.
+     */
     public static String tail(Path log, int lines) {
-        if (!Files.isRegularFile(log)) {
+        try {
+            List<String> last = dev.spore.agent.internal.LogTail.lines(log, Math.max(0, lines), dev.spore.agent.internal.LogTail.MAX_BYTES);
+            return last.isEmpty() ? "" : String.join("\n", last) + "\n";
+        } catch (IOException e) {
             return "";
         }
-        Deque<String> last = new ArrayDeque<>();
-        try (Stream<String> s = Files.lines(log, StandardCharsets.UTF_8)) {
-            s.forEach(l -> {
-                last.addLast(l);
-                if (last.size() > Math.max(0, lines)) {
-                    last.removeFirst();
-                }
-            });
-        } catch (IOException | java.io.UncheckedIOException e) {
-            return "";
-        }
-        return last.isEmpty() ? "" : String.join("\n", last) + "\n";
     }
 }

@@ -45,6 +45,11 @@ public interface SnapshotRepository extends AutoCloseable {
      */
     void evict(String name);
 
+    /** Node copies found tampered (modified or unsealed) before a restore and quarantined since the node started. */
+    default long quarantinedCopies() {
+        return 0;
+    }
+
     /**
      * Marks {@code name} as used by one restore, from before its fetch until its instance ends: its image in the node
      * cache is pinned (the cache's size cap never evicts it, a delete frees it only after the last {@link Use#close}),

@@ -370,4 +370,9 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         retired.clear();
         store.close();
     }
+
+    @Override
+    public long quarantinedCopies() {
+        return store.quarantinedCopies();
+    }
 }
