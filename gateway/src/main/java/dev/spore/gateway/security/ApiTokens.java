@@ -45,6 +45,12 @@ public final class ApiTokens {
         }
     }
 
+    /**
+     * A function JVM calling an open gateway from the same host (its socket's uid is a function uid): it may invoke
+     * functions, nothing else (it could otherwise deploy, replace or delete every function as an admin).
+     */
+    public static final Caller FUNCTION = new Caller("function", Set.of(INVOKE));
+
     /** The caller of an open (loopback, no tokens file) gateway: every role. */
     public static final Caller LOCAL = new Caller("local", Set.of(DEPLOY, INVOKE, READ, ADMIN));
 

@@ -34,7 +34,7 @@ public class BearerAuthMechanism implements HttpAuthenticationMechanism {
     @Override
     public Uni<SecurityIdentity> authenticate(RoutingContext ctx, IdentityProviderManager identities) {
         if (!security.enabled()) {
-            return Uni.createFrom().item(identity(ApiTokens.LOCAL));
+            return Uni.createFrom().item(identity(security.caller(ctx.request())));
         }
         String h = ctx.request().getHeader("Authorization");
         if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {

@@ -68,6 +68,36 @@ class GatewayHttpTest {
                 .post("/functions/Bad_Name/versions").then().statusCode(400).body("message", containsString("function name"));
     }
 
+    /**
+     * Functions share the host's network by default: on an open gateway (loopback, no tokens) a function JVM must not
+     * be an admin. A process of a function uid (here 1500000, inside the default uid-range) may invoke, not deploy,
+     * delete or read.
+     */
+    @Test
+    void aFunctionJvmOnThisHostMayInvokeButNotControlAnOpenGateway() throws Exception {
+        given().contentType(ContentType.JSON).body(Map.of("handler", "dev.spore.gateway.fixtures.Echo",
+                "jarPath", jar().toAbsolutePath().toString())).post("/functions/victim-" + FN + "/versions").then().statusCode(201);
+        String base = "http://localhost:" + io.restassured.RestAssured.port;
+        org.assertj.core.api.Assertions.assertThat(asFunctionUid("-X", "DELETE", base + "/functions/victim-" + FN))
+                .startsWith("403").contains("token=function has roles [invoke]");
+        org.assertj.core.api.Assertions.assertThat(asFunctionUid(base + "/functions")).startsWith("403");
+        org.assertj.core.api.Assertions.assertThat(asFunctionUid("-d", "neighbour", base + "/invoke/victim-" + FN))
+                .startsWith("200").contains("hello neighbour");
+        given().get("/functions/victim-" + FN).then().statusCode(200); // still there; the operator (root) still controls it
+    }
+
+    /** curl run as uid 1500000 (setpriv): "STATUS BODY". */
+    private static String asFunctionUid(String... curlArgs) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("setpriv", "--reuid=1500000", "--regid=1500000",
+                "--clear-groups", "curl", "-s", "-w", "\n%{http_code}"));
+        cmd.addAll(java.util.List.of(curlArgs));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        org.assertj.core.api.Assertions.assertThat(p.waitFor()).as("curl: " + out).isZero();
+        int cut = out.lastIndexOf('\n'); // the body, then -w's status on its own line
+        return out.substring(cut + 1).strip() + " " + out.substring(0, cut);
+    }
+
     @Test
     void openApiAndHealthAreServed() {
         given().get("/q/openapi").then().statusCode(200).body(containsString("/functions/{name}/versions"))
