@@ -189,25 +189,8 @@ public final class PackStore implements AutoCloseable {
                     srcs[3 * (k - i) + 1] = payloads[k].duplicate();
                     srcs[3 * (k - i) + 2] = frames.slice(at + PackFormat.RECORD_HEADER, PackFormat.RECORD_TRAILER);
                 }
-                FileChannel ch = s.channel;
-                if (ch.position() != s.end) {
-                    ch.position(s.end);
-                }
-                long left = bytes;
-                try {
-                    while (left > 0) {
-                        left -= ch.write(srcs);
-                    }
-                } catch (IOException e) {
-                    // records cut part-way (ENOSPC): cut them, so the space comes back and the next append starts clean;
-                    // (records this batch put in an earlier segment stay there, unreferenced by any chunk entry)
-                    try {
-                        ch.truncate(s.end);
-                    } catch (IOException suppressed) {
-                        e.addSuppressed(suppressed); // the next append overwrites from s.end; recovery cuts a torn tail
-                    }
-                    throw e;
-                }
+                // (on failure, records this batch put in an earlier segment stay there, unreferenced by any chunk entry)
+                writeAtEnd(s, srcs, bytes);
                 long at = s.end;
                 for (int k = i; k < j; k++) {
                     PackFormat.Location l = new PackFormat.Location(s.id, at, payloads[k].remaining(), raw[k], flags[k]);
@@ -221,6 +204,31 @@ public final class PackStore implements AutoCloseable {
                 i = j;
             }
             return out;
+        }
+    }
+
+    /**
+     * Writes {@code bytes} of {@code srcs} at the segment's end (one gathering write where the OS allows). A failure part-way
+     * (ENOSPC) cuts what was written, so the space comes back and the next append starts clean; the caller advances
+     * {@code s.end} only on success. Under this store's lock.
+     */
+    private static void writeAtEnd(Segment s, ByteBuffer[] srcs, long bytes) throws IOException {
+        FileChannel ch = s.channel;
+        if (ch.position() != s.end) {
+            ch.position(s.end);
+        }
+        long left = bytes;
+        try {
+            while (left > 0) {
+                left -= ch.write(srcs);
+            }
+        } catch (IOException e) {
+            try {
+                ch.truncate(s.end);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed); // the next append overwrites from s.end; recovery cuts a torn tail
+            }
+            throw e;
         }
     }
 
@@ -244,23 +252,7 @@ public final class PackStore implements AutoCloseable {
             roll();
         }
         Segment s = active;
-        FileChannel ch = s.channel;
-        ch.position(s.end);
-        ByteBuffer[] srcs = {header, payload.duplicate(), trailer};
-        long left = bytes;
-        try {
-            while (left > 0) {
-                left -= ch.write(srcs);
-            }
-        } catch (IOException e) {
-            // a partial record (ENOSPC part-way): cut it, so the space comes back and the next append starts clean
-            try {
-                ch.truncate(s.end);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed); // the next append overwrites it from s.end; recovery cuts a torn tail
-            }
-            throw e;
-        }
+        writeAtEnd(s, new ByteBuffer[] {header, payload.duplicate(), trailer}, bytes);
         PackFormat.Location l = new PackFormat.Location(s.id, s.end, stored, raw, flags);
         s.end += bytes;
         s.live += bytes;
