@@ -55,14 +55,14 @@ public final class StreamPump implements Runnable {
         long[] dropped = {0};
         OutputStream log = null;
         try (InputStream src = in) {
-            log = Files.newOutputStream(file);
+            log = ownerOnly(file);
             long written = 0;
             int n;
             while ((n = src.read(buf)) > 0) {
                 if (written + n > MAX_FILE) {
                     log.close();
                     Files.move(file, file.resolveSibling(file.getFileName() + ".1"), StandardCopyOption.REPLACE_EXISTING);
-                    log = Files.newOutputStream(file);
+                    log = ownerOnly(file);
                     written = 0;
                 }
                 log.write(buf, 0, n);
@@ -111,5 +111,15 @@ public final class StreamPump implements Runnable {
     /** Waits until the stream ended and the log file is complete. */
     public void join(long millis) throws InterruptedException {
         thread.join(millis);
+    }
+
+    /**
+     * The log opened for writing, 0600: an instance's output may hold what its function printed (a secret, a
+     * customer's data), and functions of other uids must not read it; the agent and the gateway read it as root.
+     */
+    private static OutputStream ownerOnly(java.nio.file.Path file) throws java.io.IOException {
+        OutputStream out = Files.newOutputStream(file);
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        return out;
     }
 }

@@ -58,6 +58,10 @@ class BoundedLogsTest {
         assertThat(lines.get(0)).hasSizeLessThan(StreamPump.MAX_LINE + 200).contains("line cut at " + StreamPump.MAX_LINE + " bytes");
         assertThat(Files.size(log)).isLessThanOrEqualTo(StreamPump.MAX_FILE);
         assertThat(Files.size(dir.resolve("stdout.log.1"))).isLessThanOrEqualTo(StreamPump.MAX_FILE);
+        for (String f : new String[] {"stdout.log", "stdout.log.1"}) {
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(f))))
+                    .as("%s: only the agent reads an instance's output, never another function's uid", f).isEqualTo("rw-------");
+        }
         assertThat(Files.size(log) + Files.size(dir.resolve("stdout.log.1"))).isEqualTo(total);
         // the tail of a file that is one endless line is bounded by the read limit, not the file
         List<String> tail = LogTail.lines(log, 10, 4096);
