@@ -8,12 +8,12 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /** Shared by the end-to-end tests: where things are, and what is still running. */
-final class TestSupport {
+public final class TestSupport {
 
     private TestSupport() {
     }
 
-    static Path home() {
+    public static Path home() {
         return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
     }
 
@@ -22,7 +22,7 @@ final class TestSupport {
     }
 
     /** Test classes (the apps) for a launched JVM's class path. */
-    static Path testClasses() {
+    public static Path testClasses() {
         return home().resolve("runtime/agent/target/test-classes");
     }
 
@@ -30,8 +30,8 @@ final class TestSupport {
         return home().resolve("functions/mitosis-demo/target/mitosis-demo.jar");
     }
 
-    /** Pids of live processes whose command line contains {@code marker} (e.g. an instance id). */
-    static List<Long> processesMentioning(String marker) {
+    /** Pids of live, non-zombie processes whose command line contains every one of {@code markers} (e.g. an instance id). */
+    public static List<Long> processesMentioning(String... markers) {
         List<Long> found = new ArrayList<>();
         long self = ProcessHandle.current().pid();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
@@ -41,10 +41,11 @@ final class TestSupport {
                     continue;
                 }
                 try {
-                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline"))).replace('\0', ' ');
+                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline")), java.nio.charset.StandardCharsets.UTF_8)
+                            .replace('\0', ' ');
                     String stat = Files.readString(p.resolve("stat"));
                     boolean zombie = stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
-                    if (!zombie && cmdline.contains(marker)) {
+                    if (!zombie && java.util.Arrays.stream(markers).allMatch(cmdline::contains)) {
                         found.add(Long.parseLong(name));
                     }
                 } catch (IOException e) {

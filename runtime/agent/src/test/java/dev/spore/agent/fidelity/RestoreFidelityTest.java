@@ -58,7 +58,7 @@ class RestoreFidelityTest {
     }
 
     static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
+        return dev.spore.agent.TestSupport.home();
     }
 
     static Path testClasses() {

@@ -46,7 +46,7 @@ class FunctionInvokeTest {
     Path tmp;
 
     static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
+        return dev.spore.agent.TestSupport.home();
     }
 
     static Path built(String relative) {

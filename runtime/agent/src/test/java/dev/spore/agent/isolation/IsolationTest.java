@@ -25,6 +25,8 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static dev.spore.agent.TestSupport.home;
+import static dev.spore.agent.TestSupport.testClasses;
 
 /**
  * Isolation per instance, end to end with real JVMs, real CRIU and the host's real cgroups: what a cold and a
@@ -38,14 +40,6 @@ class IsolationTest {
     @TempDir
     Path tmp;
     LocalNode node;
-
-    private static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
-    }
-
-    private static Path testClasses() {
-        return home().resolve("runtime/agent/target/test-classes");
-    }
 
     @BeforeEach
     void prepare() {

@@ -19,6 +19,8 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static dev.spore.agent.TestSupport.home;
+import static dev.spore.agent.TestSupport.testClasses;
 
 /**
  * {@code spore.instance.uid-range}: each function's JVMs (template, restored, cold) run as a uid of the range derived
@@ -33,14 +35,6 @@ class UidPerFunctionTest {
     @TempDir
     Path tmp;
     LocalNode node;
-
-    private static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
-    }
-
-    private static Path testClasses() {
-        return home().resolve("runtime/agent/target/test-classes");
-    }
 
     @AfterEach
     void close() {

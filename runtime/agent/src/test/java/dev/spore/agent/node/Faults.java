@@ -8,13 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,7 +25,7 @@ final class Faults {
     }
 
     static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
+        return dev.spore.agent.TestSupport.home();
     }
 
     static Path hello() {
@@ -102,29 +100,7 @@ final class Faults {
 
     /** Live, non-zombie processes whose command line contains every one of {@code markers}. */
     static List<Long> processes(String... markers) {
-        List<Long> found = new ArrayList<>();
-        long self = ProcessHandle.current().pid();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : (Iterable<Path>) procs::iterator) {
-                String name = p.getFileName().toString();
-                if (!name.chars().allMatch(Character::isDigit) || Long.parseLong(name) == self) {
-                    continue;
-                }
-                try {
-                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8).replace('\0', ' ');
-                    String stat = Files.readString(p.resolve("stat"));
-                    boolean zombie = stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
-                    if (!zombie && Stream.of(markers).allMatch(cmdline::contains)) {
-                        found.add(Long.parseLong(name));
-                    }
-                } catch (IOException e) {
-                    // exited meanwhile
-                }
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
-        return found;
+        return dev.spore.agent.TestSupport.processesMentioning(markers);
     }
 
     /** Polls {@code condition} until it holds or {@code within} passes (a bound against hangs, not a speed check). */

@@ -15,6 +15,7 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static dev.spore.agent.TestSupport.home;
 
 /**
  * A LocalNode with real CRIU and the sample function {@code functions/hello}: prepare (launch, warm up,
@@ -27,10 +28,6 @@ class LocalNodeTest {
 
     @TempDir
     Path tmp;
-
-    private static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
-    }
 
     private static Path hello() {
         Path jar = home().resolve("functions/hello/target/hello.jar");

@@ -20,6 +20,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static dev.spore.agent.TestSupport.home;
 
 /**
  * Lazy restore (MITOSIS' on-demand paging with prefetch) end to end: node A prepares {@code functions/big-heap} with
@@ -35,10 +36,6 @@ class LazyRestoreTest {
 
     private Path storeData;
     private long imageBytes;
-
-    private static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
-    }
 
     @BeforeEach
     void prepare() throws Exception {

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static dev.spore.agent.TestSupport.home;
 
 /**
  * MITOSIS' remote fork with Spore's parts, on one machine, with nothing shared but the OS and /usr/lib/jvm:
@@ -30,10 +31,6 @@ class RemoteRestoreTest {
 
     @TempDir
     Path tmp;
-
-    private static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
-    }
 
     private List<String> java(String mainClass, String... args) throws java.io.IOException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));

@@ -29,7 +29,7 @@ final class BigHeapSnapshots {
     }
 
     static Path home() {
-        return Path.of(System.getProperty("spore.home", "../..")).toAbsolutePath().normalize();
+        return dev.spore.agent.TestSupport.home();
     }
 
     /** Prepares {@code big-heap.vN} with {@code mb} MiB of heap on {@code node}. */
