@@ -97,10 +97,6 @@ public class ApiSecurity {
     }
 
     /**
-     * The caller for an {@code Authorization} header value: {@link ApiTokens#LOCAL} when the API is open,
-     * null for a missing or unknown token. Microseconds; safe on the event loop.
-     */
-    /**
      * The caller of {@code request}: as {@link #caller(String)}, except that on an open gateway a function JVM of this
      * host (its socket owned by a uid function JVMs run as: {@code spore.instance.uid} or {@code spore.instance.uid-range},
      * see {@link LoopbackPeers}) is {@link ApiTokens#FUNCTION}, which may only invoke. Reads the socket tables once.
@@ -111,7 +107,7 @@ public class ApiSecurity {
         }
         var peer = request.remoteAddress();
         var local = request.localAddress();
-        if (peer != null && local != null) {
+        if (Functions.ISOLATION.uid() != null && peer != null && local != null) {
             java.util.OptionalInt uid = LoopbackPeers.uidOf(peer.port(), local.port());
             if (uid.isPresent() && isFunctionUid(uid.getAsInt())) {
                 return ApiTokens.FUNCTION;
@@ -120,15 +116,25 @@ public class ApiSecurity {
         return ApiTokens.LOCAL;
     }
 
+    /** The node's isolation settings, read once: system properties do not change while the gateway runs. */
+    private static final class Functions {
+        static final dev.spore.agent.internal.isolation.Isolation ISOLATION =
+                dev.spore.agent.internal.isolation.Isolation.fromSystemProperties();
+    }
+
     /** Whether function JVMs of this node's agent may run as {@code uid} (the shared uid or the per-function range). */
     static boolean isFunctionUid(int uid) {
-        var iso = dev.spore.agent.internal.isolation.Isolation.fromSystemProperties();
+        var iso = Functions.ISOLATION;
         if (iso.uid() == null) {
             return false;
         }
         return uid == iso.uid() || uid >= iso.uidRangeStart() && uid < (long) iso.uidRangeStart() + iso.uidRangeSize();
     }
 
+    /**
+     * The caller for an {@code Authorization} header value: {@link ApiTokens#LOCAL} when the API is open,
+     * null for a missing or unknown token. Microseconds; safe on the event loop.
+     */
     public ApiTokens.Caller caller(String authorization) {
         if (!enabled()) {
             return ApiTokens.LOCAL;
