@@ -16,7 +16,7 @@ import java.util.Map;
  * </ul>
  *
  * The node's default is {@code -Dspore.node.restore-mode=eager|lazy|prefetch|auto} (env {@code SPORE_NODE_RESTORE_MODE}),
- * else {@link #nodeDefault(String) eager}; a snapshot's metadata key {@code restore-mode} (same values) overrides it
+ * else {@code auto} ({@link #nodeDefaultIsAuto()}); a snapshot's metadata key {@code restore-mode} (same values) overrides it
  * for that snapshot. {@code auto} picks one per snapshot from its recorded sizes: {@link #forSnapshot(Map)}.
  */
 public enum RestoreMode {
@@ -87,26 +87,30 @@ public enum RestoreMode {
         return parse(value, fallback, who);
     }
 
-    /** Whether the node's setting ({@code spore.node.restore-mode} / {@code SPORE_NODE_RESTORE_MODE}) is {@code auto}. */
+    /**
+     * Whether the node chooses per snapshot ({@link #forSnapshot(Map)}): the setting ({@code spore.node.restore-mode} /
+     * {@code SPORE_NODE_RESTORE_MODE}) is {@code auto} or absent. {@code auto} is the default since 2026-11-30, chosen by
+     * measurement on a quiet host (bench/results/lazy-2026-11-30-quiet*.md, store on loopback TCP, restore call to first
+     * response): prefetch beat eager for every sample function (hello 89.6 against 140 ms, quarkus-hello 184 against
+     * 250 ms, the 1 GiB-heap function 248 ms against 6.6 s). Images under {@code spore.node.auto.min-lazy-bytes} still
+     * restore eagerly: there the gain is tens of milliseconds (and none on a loaded host: bench/results/lazy-2026-11-30.md),
+     * while a lazily restored instance depends on the store until the background fill has completed the node's copy.
+     */
     public static boolean nodeDefaultIsAuto() {
         String v = System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE"));
-        return v != null && v.trim().equalsIgnoreCase(AUTO);
+        return v == null || v.isBlank() || v.trim().equalsIgnoreCase(AUTO);
     }
 
     /**
-     * The node's default: the system property, the environment, else {@link #EAGER}, chosen by measurement
-     * (bench/results/lazy-2026-11-30.md): over a TCP store, eager restores of images up to ~100 MiB (hello,
-     * quarkus-hello) reached their first response as fast as or faster than lazy or prefetch (166 vs 204 ms, 300 vs
-     * 394 ms); prefetch wins from a few hundred MiB (a 1 GiB-heap function: 391 ms against 3-10 s), so such functions
-     * set {@code restore-mode=prefetch} in their snapshot's metadata or the node sets this property. (The hang of a lazy
-     * restore after an evict that bench/run-cluster.sh found on 2026-11-30 was a deadlock between a restore and the fill
-     * completing the node's copy; fixed, see docs/images.md.)
+     * The mode a restore gets when the node's setting names one ({@code eager}, {@code lazy}, {@code prefetch}); under
+     * {@code auto} (the default, {@link #nodeDefaultIsAuto()}) it is {@link #EAGER}, what a caller without metadata gets.
+     * Throws {@link NodeException} for an unknown name.
      */
     public static RestoreMode nodeDefault(String storeUri) {
-        String v = System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE"));
         if (nodeDefaultIsAuto()) {
-            return EAGER; // per snapshot, see nodeDefaultIsAuto(); this is what a caller without metadata gets
+            return EAGER;
         }
-        return parse(v, EAGER, "spore.node.restore-mode");
+        return parse(System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE")), EAGER,
+                "spore.node.restore-mode");
     }
 }

@@ -59,4 +59,27 @@ class RestoreModeTest {
         assertTrue(e.getMessage().startsWith("node=a snapshot=s: restore mode 'fast' is unknown"), e.getMessage());
         assertTrue(e.getMessage().contains("auto"), e.getMessage());
     }
+
+    @Test
+    void withoutASettingTheNodeChoosesPerSnapshot() {
+        String saved = System.getProperty("spore.node.restore-mode");
+        try {
+            System.clearProperty("spore.node.restore-mode");
+            assertEquals(null, System.getenv("SPORE_NODE_RESTORE_MODE"), "run the tests without SPORE_NODE_RESTORE_MODE set");
+            assertTrue(RestoreMode.nodeDefaultIsAuto(), "auto is the default");
+            System.setProperty("spore.node.restore-mode", "eager");
+            assertEquals(false, RestoreMode.nodeDefaultIsAuto());
+            assertEquals(RestoreMode.EAGER, RestoreMode.nodeDefault(null));
+            System.setProperty("spore.node.restore-mode", "Prefetch");
+            assertEquals(RestoreMode.PREFETCH, RestoreMode.nodeDefault(null));
+            System.setProperty("spore.node.restore-mode", "auto");
+            assertTrue(RestoreMode.nodeDefaultIsAuto());
+        } finally {
+            if (saved == null) {
+                System.clearProperty("spore.node.restore-mode");
+            } else {
+                System.setProperty("spore.node.restore-mode", saved);
+            }
+        }
+    }
 }
