@@ -1,5 +1,6 @@
 package dev.spore.gateway;
 
+import dev.spore.store.testing.DiskFill;
 import dev.spore.gateway.fixtures.FixtureJars;
 import dev.spore.gateway.registry.DeployRequest;
 import dev.spore.gateway.registry.VersionRecord;
@@ -7,17 +8,13 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
+import static dev.spore.store.testing.DiskFill.fillLeaving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -31,28 +28,6 @@ class GatewayDiskFullTest {
     @TempDir
     Path tmp;
 
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(String.join(" ", cmd) + " (needs root): " + out).isZero();
-    }
-
-    private static void fillLeaving(Path ballast, int leaveMib) throws IOException {
-        try (FileChannel ch = FileChannel.open(ballast, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            ByteBuffer block = ByteBuffer.allocate(1 << 20);
-            try {
-                while (true) {
-                    block.clear();
-                    ch.write(block);
-                }
-            } catch (IOException full) {
-                assertThat(full.getMessage()).contains("No space left");
-            }
-            ch.truncate(Math.max(0, ch.size() / 4096 * 4096 - ((long) leaveMib << 20)));
-        }
-    }
-
     private static DeployRequest echo(Path jar) {
         return new DeployRequest(GatewayEndToEndTest.ECHO, jar.toString(), null, 128, null, null, null, null, null,
                 null, null, null, null, null, null, null, null);
@@ -65,7 +40,7 @@ class GatewayDiskFullTest {
     @Test
     void aDeployTheStoreHasNoRoomForIsA503WithTheReasonAndEverythingElseKeepsWorking() throws Exception {
         Path storeFs = Files.createDirectories(tmp.resolve("store-fs"));
-        run("mount", "-t", "tmpfs", "-o", "size=128m", "spore-gw-full", storeFs.toString());
+        DiskFill.mountTmpfs(storeFs, 128);
         Gateway g = null;
         try {
             Path data = tmp.resolve("data");
@@ -77,7 +52,7 @@ class GatewayDiskFullTest {
             assertThat(invoke(gw, "full", "v1")).isEqualTo("hello v1");
 
             Path ballast = storeFs.resolve("ballast");
-            fillLeaving(ballast, 1);
+            fillLeaving(ballast, 1 << 20);
             assertThatThrownBy(() -> gw.deploy("full", echo(jar), s -> { }))
                     .isInstanceOfSatisfying(GatewayException.class, e -> {
                         System.out.println("FAULT status=" + e.status() + " code=" + e.code() + ": " + e.getMessage());
@@ -100,7 +75,7 @@ class GatewayDiskFullTest {
             if (g != null) {
                 g.close();
             }
-            run("umount", "-l", storeFs.toString());
+            DiskFill.unmount(storeFs);
         }
         assertThat(Processes.awaitNone("full")).as("JVMs of fn=full left running").isEmpty();
     }

@@ -1,5 +1,6 @@
 package dev.spore.agent.node;
 
+import dev.spore.store.testing.DiskFill;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -10,7 +11,6 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 import static dev.spore.agent.node.Faults.WAIT;
-import static dev.spore.agent.node.Faults.fillLeaving;
 import static dev.spore.agent.node.Faults.prepareHello;
 import static dev.spore.agent.node.Faults.processes;
 import static dev.spore.agent.node.Faults.restoresAndServes;
@@ -36,8 +36,8 @@ class DiskFullTest {
     void mount() throws Exception {
         // function JVMs run as an unprivileged uid: the pinned jars under spore.root must be theirs to reach
         Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        nodeFs = Faults.mountTmpfs(tmp.resolve("node-fs"), 128);
-        storeFs = Faults.mountTmpfs(tmp.resolve("store-fs"), 128);
+        nodeFs = DiskFill.mountTmpfs(tmp.resolve("node-fs"), 128);
+        storeFs = DiskFill.mountTmpfs(tmp.resolve("store-fs"), 128);
         oldRoot = System.getProperty("spore.root");
         System.setProperty("spore.root", nodeFs.resolve("root").toString()); // pinned jars and cwd fill with the node
     }
@@ -49,8 +49,8 @@ class DiskFullTest {
         } else {
             System.setProperty("spore.root", oldRoot);
         }
-        Faults.unmount(nodeFs);
-        Faults.unmount(storeFs);
+        DiskFill.unmount(nodeFs);
+        DiskFill.unmount(storeFs);
     }
 
     private LocalNode node(String name, Path dataDir) {
@@ -71,7 +71,7 @@ class DiskFullTest {
         Path data = nodeFs.resolve("node-a");
         try (LocalNode node = node("a", data)) {
             Path ballast = nodeFs.resolve("ballast");
-            fillLeaving(ballast, 8); // room for the JVM's logs and pinned jars, not for its image
+            DiskFill.fillLeaving(ballast, 8L << 20); // room for the JVM's logs and pinned jars, not for its image
             assertThatThrownBy(() -> node.prepare(prepareHello("hello.v1"), e -> { }))
                     .isInstanceOfSatisfying(NodeException.class, e -> {
                         Faults.show(e);
@@ -102,7 +102,7 @@ class DiskFullTest {
         Path ballast = storeFs.resolve("ballast");
         try (LocalNode node = node("a", data)) {
             node.prepare(prepareHello("hello.v1"), e -> { }); // published before the disk filled: must survive it
-            fillLeaving(ballast, 2);
+            DiskFill.fillLeaving(ballast, 2L << 20);
             assertThatThrownBy(() -> node.prepare(prepareHello("hello.v2"), e -> { }))
                     .isInstanceOfSatisfying(NodeException.class, e -> {
                         Faults.show(e);
@@ -132,7 +132,7 @@ class DiskFullTest {
 
     @Test
     void nodeOutOfSpaceForTheFetchFailsClearlyKeepsNoPartialCopyAndTheRetryWorks() throws Exception {
-        Path other = Faults.mountTmpfs(tmp.resolve("other-fs"), 256);
+        Path other = DiskFill.mountTmpfs(tmp.resolve("other-fs"), 256);
         try {
             try (LocalNode a = LocalNode.create(new LocalNode.Config("a", Faults.home(), other.resolve("node-a"),
                     "local:" + storeFs.resolve("store"), 2))) {
@@ -141,7 +141,7 @@ class DiskFullTest {
             Path data = nodeFs.resolve("node-b");
             Path ballast = nodeFs.resolve("ballast");
             try (LocalNode b = node("b", data)) {
-                fillLeaving(ballast, 4);
+                DiskFill.fillLeaving(ballast, 4L << 20);
                 for (int attempt = 0; attempt < 2; attempt++) { // the second finds nothing of the first in its way
                     assertThatThrownBy(() -> b.restore(start("r-full", "hello.v1", WAIT)))
                             .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.RESTORE_FAILED))
@@ -161,7 +161,7 @@ class DiskFullTest {
                 assertThat(b.facts().cachedSnapshots()).contains("hello.v1");
 
                 // the image is here, but the disk fills before the next restore: CRIU cannot even write its pid file
-                fillLeaving(ballast, 0);
+                DiskFill.fillLeaving(ballast, 0);
                 assertThatThrownBy(() -> b.restore(start("r-nospace", "hello.v1", WAIT)))
                         .isInstanceOfSatisfying(NodeException.class, e -> assertThat(Faults.show(e).kind()).isEqualTo(NodeException.Kind.RESTORE_FAILED))
                         .hasMessageStartingWith("node=b snapshot=hello.v1 instance=r-nospace: restore failed: ")
@@ -172,7 +172,7 @@ class DiskFullTest {
                 restoresAndServes(b, "hello.v1", "restored-after-full");
             }
         } finally {
-            Faults.unmount(other);
+            DiskFill.unmount(other);
         }
     }
 }

@@ -1,16 +1,10 @@
 package dev.spore.agent.node;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
@@ -60,44 +54,6 @@ final class Faults {
         }
     }
 
-    /** Mounts a tmpfs of {@code mib} MiB at {@code dir} (created); needs root. */
-    static Path mountTmpfs(Path dir, int mib) throws Exception {
-        Files.createDirectories(dir);
-        run("mount", "-t", "tmpfs", "-o", "size=" + mib + "m,mode=0755", "spore-faults", dir.toString());
-        return dir;
-    }
-
-    static void unmount(Path dir) {
-        try {
-            run("umount", "-l", dir.toString());
-        } catch (Exception | AssertionError e) {
-            System.err.println("cannot unmount " + dir + ": " + e);
-        }
-    }
-
-    static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).as(String.join(" ", cmd) + " did not end").isTrue();
-        assertThat(p.exitValue()).as(String.join(" ", cmd) + " (needs root): " + out).isZero();
-    }
-
-    /** Fills the file system of {@code ballast} until the kernel says ENOSPC, then frees {@code leaveMib} MiB of it. */
-    static void fillLeaving(Path ballast, int leaveMib) throws IOException {
-        try (FileChannel ch = FileChannel.open(ballast, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            ByteBuffer block = ByteBuffer.allocate(1 << 20);
-            try {
-                while (true) {
-                    block.clear();
-                    ch.write(block);
-                }
-            } catch (IOException full) {
-                assertThat(full.getMessage()).contains("No space left");
-            }
-            ch.truncate(Math.max(0, ch.size() / 4096 * 4096 - ((long) leaveMib << 20)));
-        }
-    }
-
     /** Live, non-zombie processes whose command line contains every one of {@code markers}. */
     static List<Long> processes(String... markers) {
         return dev.spore.agent.TestSupport.processesMentioning(markers);
@@ -130,7 +86,7 @@ final class Faults {
                 while (!done && stopped.get() == 0) {
                     for (long pid : processes(markers)) {
                         try {
-                            run("kill", "-STOP", Long.toString(pid));
+                            dev.spore.store.testing.DiskFill.run("kill", "-STOP", Long.toString(pid));
                             stopped.set(pid);
                         } catch (Exception | AssertionError e) {
                             // it ended meanwhile: wait for the next

@@ -1,5 +1,6 @@
 package dev.spore.store.internal.disk;
 
+import dev.spore.store.testing.DiskFill;
 import dev.spore.store.internal.chunking.Digests;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -8,15 +9,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
+import static dev.spore.store.testing.DiskFill.fillLeaving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -36,20 +35,12 @@ class PackDiskFullTest {
 
     @BeforeEach
     void mount() throws Exception {
-        mnt = Files.createDirectories(tmp.resolve("fs"));
-        run("mount", "-t", "tmpfs", "-o", "size=4m", "spore-packfull", mnt.toString());
+        mnt = DiskFill.mountTmpfs(tmp.resolve("fs"), 4);
     }
 
     @AfterEach
-    void unmount() throws Exception {
-        run("umount", "-l", mnt.toString());
-    }
-
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(String.join(" ", cmd) + " (needs root): " + out).isZero();
+    void unmount() {
+        DiskFill.unmount(mnt);
     }
 
     private static ByteBuffer chunk(Random r) {
@@ -62,22 +53,6 @@ class PackDiskFullTest {
         String d = Digests.sha256(c.duplicate());
         p.append(d, c.duplicate());
         stored.put(d, c);
-    }
-
-    /** Writes {@code ballast} until the file system is full, then frees exactly {@code leave} bytes of it. */
-    private static void fillLeaving(Path ballast, long leave) throws IOException {
-        try (FileChannel ch = FileChannel.open(ballast, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            ByteBuffer page = ByteBuffer.allocate(4096);
-            try {
-                while (true) {
-                    page.clear();
-                    ch.write(page);
-                }
-            } catch (IOException full) {
-                assertThat(full.getMessage()).contains("No space left");
-            }
-            ch.truncate(Math.max(0, ch.size() / 4096 * 4096 - leave));
-        }
     }
 
     @Test

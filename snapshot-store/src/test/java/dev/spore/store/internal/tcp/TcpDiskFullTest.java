@@ -1,5 +1,6 @@
 package dev.spore.store.internal.tcp;
 
+import dev.spore.store.testing.DiskFill;
 import dev.spore.store.DiskSpace;
 import dev.spore.store.Images;
 import dev.spore.store.SnapshotNotFoundException;
@@ -11,16 +12,11 @@ import dev.spore.store.StoreServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
+import static dev.spore.store.testing.DiskFill.fillLeaving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -35,28 +31,6 @@ class TcpDiskFullTest {
     @TempDir
     Path tmp;
 
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(String.join(" ", cmd) + " (needs root): " + out).isZero();
-    }
-
-    private static void fillLeaving(Path ballast, long leaveBytes) throws IOException {
-        try (FileChannel ch = FileChannel.open(ballast, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            ByteBuffer block = ByteBuffer.allocate(1 << 20);
-            try {
-                while (true) {
-                    block.clear();
-                    ch.write(block);
-                }
-            } catch (IOException full) {
-                assertThat(full.getMessage()).contains("No space left");
-            }
-            ch.truncate(Math.max(0, ch.size() / 4096 * 4096 - leaveBytes));
-        }
-    }
-
     private static StoreServer server(Path data) {
         return StoreServer.start(StoreConfig.builder(data).bind("127.0.0.1", 0).fsync(true).memoryBudget(64 << 20)
                 .maxFrame(8 << 20).build());
@@ -66,9 +40,9 @@ class TcpDiskFullTest {
     void aFullDiskOnEitherSideOfTheWireIsAClearErrorAndLosesNothing() throws Exception {
         Path storeFs = Files.createDirectories(tmp.resolve("store-fs"));
         Path nodeFs = Files.createDirectories(tmp.resolve("node-fs"));
-        run("mount", "-t", "tmpfs", "-o", "size=48m", "spore-tcpfull", storeFs.toString());
+        DiskFill.mountTmpfs(storeFs, 48);
         try {
-            run("mount", "-t", "tmpfs", "-o", "size=8m", "spore-tcpfull", nodeFs.toString());
+            DiskFill.mountTmpfs(nodeFs, 8);
             try {
                 Path a = Images.synthetic(tmp.resolve("a"), 12, 1);
                 Path b = Images.synthetic(tmp.resolve("b"), 12, 2);
@@ -115,10 +89,10 @@ class TcpDiskFullTest {
                     server.close();
                 }
             } finally {
-                run("umount", "-l", nodeFs.toString());
+                DiskFill.unmount(nodeFs);
             }
         } finally {
-            run("umount", "-l", storeFs.toString());
+            DiskFill.unmount(storeFs);
         }
     }
 }
