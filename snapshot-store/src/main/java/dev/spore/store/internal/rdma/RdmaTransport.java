@@ -30,9 +30,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Thread rules: {@link #read} may be called from many threads (a lazy image faults in parallel). The store
  * keeps one lease set per connection and the reader one landing buffer, so LOCATE, READ and delivering the
- * landed bytes to the sink run under one lock: a second thread's LOCATE would release the first one's pins
- * (its region could be evicted and reused before the READ) and its READ would overwrite the landed bytes
- * while the first sink still hashes or writes them. TCP fallbacks run outside the lock.
+ * landed bytes out of the landing buffer run under one lock: a second thread's LOCATE would release the first
+ * one's pins (its region could be evicted and reused before the READ) and its READ would overwrite the landed
+ * bytes while the first sink still hashes or writes them. Landed chunks are copied (memcpy, CRC-checked) into one
+ * of a few scratch buffers and the sink (SHA-256, write) runs after the lock, so parallel faults still hash on
+ * every core; when no scratch buffer is free, or a batch is larger than one, the sink runs under the lock.
+ * TCP fallbacks run outside the lock.
  */
 public final class RdmaTransport extends ForwardingTransport {
 
@@ -63,6 +66,12 @@ public final class RdmaTransport extends ForwardingTransport {
     private final AtomicLong rdmaBytes = new AtomicLong();
     private final AtomicLong tcpBytes = new AtomicLong();
     private final AtomicLong refreshed = new AtomicLong();
+    /** Bounded: {@link #SCRATCH_BUFFERS} x {@link #SCRATCH_BYTES} of direct memory per transport at most. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> scratch = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger scratchMade = new java.util.concurrent.atomic.AtomicInteger();
+    /** Faults in flight at once that can hash outside the lock (a lazy image's fill batch is 4 MiB). */
+    static final int SCRATCH_BUFFERS = 4;
+    static final int SCRATCH_BYTES = 4 << 20;
 
     public RdmaTransport(TcpTransport control, OneSidedReader reader) {
         super(control); // publishing is rare and one-to-one: TCP is enough
@@ -106,24 +115,49 @@ public final class RdmaTransport extends ForwardingTransport {
                 viaTcp.addAll(batch);
                 continue;
             }
-            rdmaPath.lock();
+            Landed landed = new Landed();
             try {
-                List<Manifest.ChunkRef> stale = readLocated(batch, sink, viaTcp);
-                if (!stale.isEmpty() && !broken.get()) {
-                    refreshed.addAndGet(stale.size());
-                    LOG.log(System.Logger.Level.DEBUG, "store=" + control.address() + ": " + stale.size() + " chunk(s) "
-                            + "read over RDMA failed their CRC32C (stale descriptor or torn read); locating them again");
-                    viaTcp.addAll(readLocated(stale, sink, viaTcp));
-                } else {
-                    viaTcp.addAll(stale);
+                rdmaPath.lock();
+                try {
+                    List<Manifest.ChunkRef> stale = readLocated(batch, sink, viaTcp, landed);
+                    if (!stale.isEmpty() && !broken.get()) {
+                        refreshed.addAndGet(stale.size());
+                        LOG.log(System.Logger.Level.DEBUG, "store=" + control.address() + ": " + stale.size() + " chunk(s) "
+                                + "read over RDMA failed their CRC32C (stale descriptor or torn read); locating them again");
+                        viaTcp.addAll(readLocated(stale, sink, viaTcp, landed));
+                    } else {
+                        viaTcp.addAll(stale);
+                    }
+                } finally {
+                    rdmaPath.unlock();
+                }
+                // the sink's SHA-256 and write run outside the lock, on copies: parallel faults hash in parallel
+                for (int k = 0; k < landed.digests.size(); k++) {
+                    sink.accept(landed.digests.get(k), landed.data.get(k));
                 }
             } finally {
-                rdmaPath.unlock();
+                landed.scratch.forEach(scratch::offer);
             }
         }
         if (!viaTcp.isEmpty()) {
             control.read(viaTcp, counting(sink));
         }
+    }
+
+    /** Chunks copied out of the landing buffer under the lock, delivered after it; their scratch buffers. */
+    private static final class Landed {
+        final List<String> digests = new ArrayList<>();
+        final List<ByteBuffer> data = new ArrayList<>();
+        final List<ByteBuffer> scratch = new ArrayList<>(1);
+    }
+
+    /** A free scratch buffer, or null when all {@link #SCRATCH_BUFFERS} are in use (then deliver under the lock). */
+    private ByteBuffer takeScratch() {
+        ByteBuffer b = scratch.poll();
+        if (b == null && scratchMade.getAndUpdate(n -> Math.min(n + 1, SCRATCH_BUFFERS)) < SCRATCH_BUFFERS) {
+            return ByteBuffer.allocateDirect(SCRATCH_BYTES);
+        }
+        return b;
     }
 
     private ChunkSink counting(ChunkSink sink) {
@@ -146,8 +180,8 @@ public final class RdmaTransport extends ForwardingTransport {
      * without a usable descriptor (and all of them if the reader fails) to {@code viaTcp}; returns the CRC failures.
      * Caller holds {@link #rdmaPath}.
      */
-    private List<Manifest.ChunkRef> readLocated(List<Manifest.ChunkRef> batch, ChunkSink sink, List<Manifest.ChunkRef> viaTcp)
-            throws IOException {
+    private List<Manifest.ChunkRef> readLocated(List<Manifest.ChunkRef> batch, ChunkSink sink, List<Manifest.ChunkRef> viaTcp,
+                                                Landed landed) throws IOException {
         List<RdmaDescriptor> located = locate(batch.stream().map(Manifest.ChunkRef::digest).toList());
         List<Manifest.ChunkRef> names = new ArrayList<>();
         List<RdmaDescriptor> descs = new ArrayList<>();
@@ -161,7 +195,7 @@ public final class RdmaTransport extends ForwardingTransport {
                 continue;
             }
             if (bytes + d.length() > reader.capacity()) {
-                readBatch(names, descs, sink, viaTcp, stale);
+                readBatch(names, descs, sink, viaTcp, stale, landed);
                 names.clear();
                 descs.clear();
                 bytes = 0;
@@ -170,12 +204,12 @@ public final class RdmaTransport extends ForwardingTransport {
             descs.add(d);
             bytes += d.length();
         }
-        readBatch(names, descs, sink, viaTcp, stale);
+        readBatch(names, descs, sink, viaTcp, stale, landed);
         return stale;
     }
 
     private void readBatch(List<Manifest.ChunkRef> names, List<RdmaDescriptor> descs, ChunkSink sink,
-                           List<Manifest.ChunkRef> viaTcp, List<Manifest.ChunkRef> stale) throws IOException {
+                           List<Manifest.ChunkRef> viaTcp, List<Manifest.ChunkRef> stale, Landed landed) throws IOException {
         if (descs.isEmpty()) {
             return;
         }
@@ -197,6 +231,15 @@ public final class RdmaTransport extends ForwardingTransport {
             viaTcp.addAll(names);
             return;
         }
+        long total = 0;
+        for (ByteBuffer b : data) {
+            total += b.remaining();
+        }
+        ByteBuffer copy = total <= SCRATCH_BYTES ? takeScratch() : null;
+        if (copy != null) {
+            landed.scratch.add(copy);
+            copy.clear();
+        }
         for (int k = 0; k < names.size(); k++) {
             ByteBuffer b = data.get(k);
             // cheap check against the store's CRC before the sink's SHA-256: a READ through a stale descriptor
@@ -206,7 +249,14 @@ public final class RdmaTransport extends ForwardingTransport {
                 continue;
             }
             rdmaBytes.addAndGet(b.remaining());
-            sink.accept(names.get(k).digest(), b);
+            if (copy != null) {
+                int at = copy.position();
+                copy.put(b.duplicate());
+                landed.digests.add(names.get(k).digest());
+                landed.data.add(copy.duplicate().position(at).limit(copy.position()).slice());
+            } else {
+                sink.accept(names.get(k).digest(), b); // no scratch free: deliver before the next READ reuses b
+            }
         }
     }
 

@@ -9,6 +9,7 @@ import dev.spore.store.StoreConfig;
 import dev.spore.store.StoreException;
 import dev.spore.store.StoreServer;
 import dev.spore.store.internal.chunking.Chunker;
+import dev.spore.store.internal.chunking.Digests;
 import dev.spore.store.internal.client.RealStoreClient;
 import dev.spore.store.internal.engine.StoreEngine;
 import dev.spore.store.internal.tcp.TcpServer;
@@ -148,6 +149,45 @@ class RdmaLazyTest {
         assertThat(reader.overlaps).as("READ batches overlapped (landing buffer shared)").isZero();
         assertThat(reader.bytes).isPositive();
         assertThat(t.rdmaBytes() + t.tcpBytes()).isEqualTo(image.bytesFetched());
+    }
+
+    @Test
+    void sinksOfParallelReadsRunOutsideTheReadLock() throws Exception {
+        // the READs are serialised, the SHA-256 + write of what landed must not be: two reads meet inside their
+        // sinks (each waits for the other), which a sink called under the lock could never do
+        FakeNic nic = start(64 << 20);
+        publish(2);
+        RdmaTransport t = rdma(nic.reader());
+        List<Manifest.ChunkRef> chunks = t.manifest("fn").files().stream().filter(f -> f.name().equals("pages-1.img"))
+                .findFirst().orElseThrow().chunks();
+        java.util.concurrent.CyclicBarrier both = new java.util.concurrent.CyclicBarrier(2);
+        ExecutorService two = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<?>> reads = new ArrayList<>();
+            for (List<Manifest.ChunkRef> half : List.of(chunks.subList(0, 4), chunks.subList(4, 8))) {
+                java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+                reads.add(two.submit(() -> {
+                    t.read(half, (d, data) -> {
+                        if (first.getAndSet(false)) {
+                            try {
+                                both.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                            } catch (Exception e) {
+                                throw new IOException("the other read's sink never ran while this one was in its sink: " + e, e);
+                            }
+                        }
+                        assertThat(Digests.sha256(data)).isEqualTo(d);
+                    });
+                    return null;
+                }));
+            }
+            for (Future<?> f : reads) {
+                f.get();
+            }
+        } finally {
+            two.shutdownNow();
+            t.close();
+        }
+        assertThat(t.tcpBytes()).isZero();
     }
 
     @Test
