@@ -182,7 +182,17 @@ public final class RdmaTransport extends ForwardingTransport {
      */
     private List<Manifest.ChunkRef> readLocated(List<Manifest.ChunkRef> batch, ChunkSink sink, List<Manifest.ChunkRef> viaTcp,
                                                 Landed landed) throws IOException {
-        List<RdmaDescriptor> located = locate(batch.stream().map(Manifest.ChunkRef::digest).toList());
+        List<RdmaDescriptor> located;
+        try {
+            located = locate(batch.stream().map(Manifest.ChunkRef::digest).toList());
+        } catch (dev.spore.store.StoreUnavailableException e) {
+            throw e; // the connection broke: the next call reconnects, the caller retries (as over TCP)
+        } catch (RuntimeException e) {
+            // the store answered but refuses LOCATE (restarted without RDMA, or a malformed LOCATED): TCP can serve
+            fallBack("LOCATE refused: " + e.getMessage());
+            viaTcp.addAll(batch);
+            return List.of();
+        }
         List<Manifest.ChunkRef> names = new ArrayList<>();
         List<RdmaDescriptor> descs = new ArrayList<>();
         List<Manifest.ChunkRef> stale = new ArrayList<>();
@@ -224,10 +234,7 @@ public final class RdmaTransport extends ForwardingTransport {
                 throw new IOException("reader returned " + data.size() + " buffers for " + descs.size() + " READs");
             }
         } catch (IOException | RuntimeException e) {
-            if (broken.compareAndSet(false, true)) { // logged once per transport, not once per batch
-                LOG.log(System.Logger.Level.WARNING, "store=" + control.address() + " RDMA READ failed (" + e.getMessage()
-                        + "); fetching the rest of this and later snapshots over TCP");
-            }
+            fallBack("RDMA READ failed: " + e.getMessage());
             viaTcp.addAll(names);
             return;
         }
@@ -257,6 +264,13 @@ public final class RdmaTransport extends ForwardingTransport {
             } else {
                 sink.accept(names.get(k).digest(), b); // no scratch free: deliver before the next READ reuses b
             }
+        }
+    }
+
+    private void fallBack(String why) {
+        if (broken.compareAndSet(false, true)) { // logged once per transport, not once per batch
+            LOG.log(System.Logger.Level.WARNING, "store=" + control.address() + " " + why
+                    + "; fetching the rest of this and later snapshots over TCP (transport rdma(fell back to tcp))");
         }
     }
 

@@ -271,6 +271,23 @@ class RdmaLazyTest {
     }
 
     @Test
+    void aStoreThatNoLongerServesRdmaIsReadOverTcp() throws IOException {
+        // the client chose rdma at connect; the store then restarted with --rdma-port -1 (or without a device):
+        // LOCATE is refused with an ERROR frame, and the image must still fill
+        engine = StoreEngine.open(StoreConfig.builder(tmp.resolve("data")).fsync(false).build());
+        server = new TcpServer(engine, RegionRegistry.NONE, "127.0.0.1", 0, 16 << 20);
+        Path img = publish(2);
+        FakeNic.Reader reader = new FakeNic().reader();
+        RdmaTransport t = new RdmaTransport(new TcpTransport("127.0.0.1", server.port(), 16 << 20, T), reader);
+        LazyImage image = lazy(t, "lazy");
+        image.fillAll(T);
+        Images.assertSameFiles(img, image.completeInto(tmp.resolve("done")));
+        assertThat(image.transport()).isEqualTo("rdma(fell back to tcp)");
+        assertThat(reader.calls).isZero();
+        assertThat(t.tcpBytes()).isEqualTo(image.bytesFetched());
+    }
+
+    @Test
     void withoutAnRdmaDeviceTheCapabilitySaysWhyAndLazyImagesRunOverTcp() throws IOException {
         RdmaCapability here = RdmaCapability.detect();
         assumeTrue(!here.available(), "this host has RDMA (" + here.reason() + "): the no-device path is not this host's");
