@@ -185,8 +185,11 @@ public final class RdmaTransport extends ForwardingTransport {
         List<RdmaDescriptor> located;
         try {
             located = locate(batch.stream().map(Manifest.ChunkRef::digest).toList());
-        } catch (dev.spore.store.StoreUnavailableException e) {
-            throw e; // the connection broke: the next call reconnects, the caller retries (as over TCP)
+        } catch (dev.spore.store.StoreUnavailableException | dev.spore.store.SnapshotNotFoundException
+                 | dev.spore.store.CorruptChunkException | dev.spore.store.StoreAccessException e) {
+            // a broken connection (the next call reconnects, the caller retries), a chunk gone or damaged on disk,
+            // no permission: a READ over TCP would meet the same, so say it instead of giving up RDMA for good
+            throw e;
         } catch (RuntimeException e) {
             // the store answered but refuses LOCATE (restarted without RDMA, or a malformed LOCATED): TCP can serve
             fallBack("LOCATE refused: " + e.getMessage());
