@@ -261,7 +261,32 @@ class RdmaLazyTest {
         long before = t.rdmaBytes();
         assertThat(before).isPositive();
         reader.failWith = "READ of chunk 0 in batch 7 completed with IBV_WC_RETRY_EXC_ERR (12)";
-        image.fillAll(T);
+        List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("spore.store.rdma");
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) {
+                    warnings.add(r.getMessage());
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(h);
+        try {
+            image.fillAll(T); // many batches after the failure
+        } finally {
+            log.removeHandler(h);
+        }
+        assertThat(warnings).hasSize(1);
+        assertThat(warnings.get(0)).contains("store=127.0.0.1:").contains("IBV_WC_RETRY_EXC_ERR").contains("over TCP");
         Images.assertSameFiles(img, image.completeInto(tmp.resolve("done")));
         assertThat(image.transport()).isEqualTo("rdma(fell back to tcp)");
         assertThat(t.rdmaBytes()).isEqualTo(before);
