@@ -15,7 +15,6 @@ import dev.spore.store.internal.rdma.RdmaTransport;
 import dev.spore.store.internal.rdma.RegionRegistry;
 import dev.spore.store.internal.tcp.TcpServer;
 import dev.spore.store.internal.tcp.TcpTransport;
-import io.netty.util.internal.PlatformDependent;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -39,14 +38,22 @@ public final class RdmaLazyBench {
 
     private static final Duration T = Duration.ofSeconds(60);
 
-    /** Registry + reader in one: describes regions by their real address, READs by copying from it. */
+    /**
+     * Registry + reader in one: registers each region's memory under its id as rkey and a virtual base address,
+     * READs by resolving (rkey, address) back to that memory and copying (no Unsafe: runs on JDK 17 and 25).
+     */
     static final class InProcessNic implements RegionRegistry, RdmaTransport.OneSidedReader {
         final ByteBuffer landing = ByteBuffer.allocateDirect(16 << 20);
+        final Map<Integer, ByteBuffer> regions = new java.util.concurrent.ConcurrentHashMap<>();
+
+        private static long base(int id) {
+            return 0x7f00_0000_0000L + ((long) id << 32);
+        }
 
         @Override
         public RdmaDescriptor describe(Region region, int offset, int length, int crc32c) {
-            return new RdmaDescriptor(region.id(), region.epoch(), PlatformDependent.directBufferAddress(region.memory()) + offset,
-                    region.id(), length, crc32c);
+            regions.putIfAbsent(region.id(), region.memory());
+            return new RdmaDescriptor(region.id(), region.epoch(), base(region.id()) + offset, region.id(), length, crc32c);
         }
 
         @Override
@@ -62,10 +69,9 @@ public final class RdmaLazyBench {
         @Override
         public List<ByteBuffer> read(List<RdmaDescriptor> ds) {
             List<ByteBuffer> out = new ArrayList<>(ds.size());
-            long base = PlatformDependent.directBufferAddress(landing);
             int off = 0;
             for (RdmaDescriptor d : ds) {
-                PlatformDependent.copyMemory(d.address(), base + off, d.length());
+                landing.put(off, regions.get(d.rkey()), (int) (d.address() - base(d.rkey())), d.length());
                 out.add(landing.duplicate().position(off).limit(off + d.length()).slice());
                 off += d.length();
             }

@@ -4,56 +4,67 @@ import dev.spore.store.internal.chunking.Digests;
 import dev.spore.store.internal.engine.ChunkHandle;
 import dev.spore.store.internal.engine.StoreEngine;
 import dev.spore.store.internal.memory.Region;
-import io.netty.util.internal.PlatformDependent;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An RDMA NIC in one process, for tests: the store side ({@link RegionRegistry}) "registers" each region by its
- * real address under an rkey of its own, and the client side ({@link Reader}, the interface {@link DisniReader}
- * implements) copies from the descriptor's address into one landing buffer, checking the rkey like a NIC
- * (an unknown one fails the batch with a remote access error). What a READ across machines does, minus the wire.
+ * An RDMA NIC in one process, for tests. The store side ({@link RegionRegistry}) "registers" each region's real
+ * memory once, under an rkey and a virtual base address of its own, like {@code ibv_reg_mr}; the client side
+ * ({@link Reader}, the interface {@link DisniReader} implements) resolves a descriptor's (rkey, address, length)
+ * through that table to the region's memory and copies from it into one landing buffer, which is what a one-sided
+ * READ does across machines, minus the wire. An unknown rkey or a range outside the registration fails the batch
+ * with a remote access error, as a NIC's would. No {@code Unsafe} (Netty has none on JDK 24+): runs on 17 and 25.
  *
- * <p>Knobs for the failure paths: {@link #staleDescriptors} hands out descriptors that point at retired memory
- * (a region evicted and refilled since); {@link #crcOfWhatIsThere} describes chunks with the CRC of the bytes now
- * in memory instead of the store's (a store whose memory was damaged after the write); {@link Reader#flipNext}
- * flips a landed bit once (a torn read); {@link Reader#failWith} fails every READ from then on.
+ * <p>Knobs for the failure paths: {@link #staleDescriptors} hands out descriptors into retired memory (a region
+ * evicted and refilled since the LOCATE: valid to read, other bytes); {@link #crcOfWhatIsThere} describes chunks
+ * with the CRC of the bytes now in memory instead of the store's (a store that lies about damaged memory);
+ * {@link Reader#flipNext} flips a landed bit once (a torn read); {@link Reader#failWith} fails every READ from then on.
  */
 final class FakeNic implements RegionRegistry {
 
     static final int PORT = 4791; // advertised in HELLO, never dialled: the reader does not connect
 
-    private final Map<Integer, Integer> rkeys = new ConcurrentHashMap<>();
+    /** One registration: memory, and the virtual address its first byte has for remote readers. */
+    private record Mr(ByteBuffer memory, long base) {
+    }
+
+    private final Map<Integer, Integer> rkeyOfRegion = new ConcurrentHashMap<>();
+    private final Map<Integer, Mr> byRkey = new ConcurrentHashMap<>();
     private final AtomicInteger nextKey = new AtomicInteger(0x1000);
-    /** Retired memory that stale descriptors point at: valid to read, never the chunk asked for. */
-    private final ByteBuffer retired = ByteBuffer.allocateDirect(1 << 20);
-    private final int retiredKey = 0x0bad;
+    private final int retiredKey;
     volatile int staleDescriptors;
     volatile boolean crcOfWhatIsThere;
 
     FakeNic() {
+        ByteBuffer retired = ByteBuffer.allocateDirect(1 << 20);
         for (int i = 0; i < retired.capacity(); i++) {
             retired.put(i, (byte) (i * 31 + 7));
         }
+        retiredKey = register(retired);
+    }
+
+    private int register(ByteBuffer memory) {
+        int key = nextKey.getAndIncrement();
+        byRkey.put(key, new Mr(memory, 0x7f00_0000_0000L + ((long) key << 32)));
+        return key;
     }
 
     @Override
     public synchronized RdmaDescriptor describe(Region region, int offset, int length, int crc32c) {
-        int rkey = rkeys.computeIfAbsent(region.id(), id -> nextKey.getAndIncrement());
-        if (staleDescriptors > 0 && length <= retired.capacity()) {
+        int rkey = rkeyOfRegion.computeIfAbsent(region.id(), id -> register(region.memory()));
+        if (staleDescriptors > 0 && length <= byRkey.get(retiredKey).memory().capacity()) {
             staleDescriptors--;
-            return new RdmaDescriptor(region.id(), region.epoch() - 1, PlatformDependent.directBufferAddress(retired),
-                    retiredKey, length, crc32c);
+            return new RdmaDescriptor(region.id(), region.epoch() - 1, byRkey.get(retiredKey).base(), retiredKey, length, crc32c);
         }
-        long address = PlatformDependent.directBufferAddress(region.memory()) + offset;
         int crc = crcOfWhatIsThere ? Digests.crc32c(region.memory().duplicate().position(offset).limit(offset + length).slice()) : crc32c;
-        return new RdmaDescriptor(region.id(), region.epoch(), address, rkey, length, crc);
+        return new RdmaDescriptor(region.id(), region.epoch(), byRkey.get(rkey).base() + offset, rkey, length, crc);
     }
 
     @Override
@@ -65,16 +76,16 @@ final class FakeNic implements RegionRegistry {
         return new Reader();
     }
 
-    /** Flips one bit of a stored chunk in its region (the chunk must be in memory); returns the byte's address. */
-    long flipStoreByte(StoreEngine engine, String digest) {
+    /** Flips bit 6 of byte 100 of a stored chunk in its region (the chunk must be in memory); again to repair. */
+    void flipStoreByte(StoreEngine engine, String digest) {
         ChunkHandle h = engine.read(digest);
         try {
             if (h.region() == null) {
                 throw new IllegalStateException("chunk=" + digest + " is not in a region; raise the test's memory budget");
             }
-            long at = PlatformDependent.directBufferAddress(h.data()) + 100;
-            PlatformDependent.putByte(at, (byte) (PlatformDependent.getByte(at) ^ 0x40));
-            return at;
+            ByteBuffer m = h.region().memory();
+            int at = h.regionOffset() + 100;
+            m.put(at, (byte) (m.get(at) ^ 0x40));
         } finally {
             h.release();
         }
@@ -82,13 +93,21 @@ final class FakeNic implements RegionRegistry {
 
     final class Reader implements RdmaTransport.OneSidedReader {
         private final ByteBuffer landing = ByteBuffer.allocateDirect(4 << 20);
+        private final byte[] poison = new byte[landing.capacity()];
         private final AtomicInteger inFlight = new AtomicInteger();
+        private int lastUsed;
         volatile long bytes;
+        /** Chunks read (descriptors served). */
+        volatile int reads;
         volatile int calls;
         volatile int callsAtFailure = -1;
         volatile int overlaps;
         volatile boolean flipNext;
         volatile String failWith;
+
+        Reader() {
+            Arrays.fill(poison, (byte) 0xa5);
+        }
 
         @Override
         public int capacity() {
@@ -111,28 +130,30 @@ final class FakeNic implements RegionRegistry {
                 if (descriptors.size() > 256) {
                     throw new IllegalArgumentException(descriptors.size() + " READs in one batch; DisniReader posts at most 256");
                 }
-                long base = PlatformDependent.directBufferAddress(landing);
                 // the last batch's views are invalid now: poison them, so a sink still using one fails its SHA-256
-                PlatformDependent.setMemory(base, landing.capacity(), (byte) 0xa5);
+                landing.put(0, poison, 0, lastUsed);
                 List<ByteBuffer> out = new ArrayList<>();
                 int off = 0;
                 for (RdmaDescriptor d : descriptors) {
-                    Integer key = d.rkey() == retiredKey ? Integer.valueOf(retiredKey) : rkeys.get(d.regionId());
-                    if (key == null || key != d.rkey()) {
+                    Mr mr = byRkey.get(d.rkey());
+                    long from = mr == null ? -1 : d.address() - mr.base();
+                    if (mr == null || from < 0 || from + d.length() > mr.memory().capacity()) {
                         throw new IOException("READ completed with IBV_WC_REM_ACCESS_ERR (10): rkey 0x"
-                                + Integer.toHexString(d.rkey()) + " is not registered");
+                                + Integer.toHexString(d.rkey()) + " address 0x" + Long.toHexString(d.address()) + " is not registered");
                     }
                     if (off + d.length() > landing.capacity()) {
                         throw new IllegalArgumentException("batch exceeds the landing buffer");
                     }
-                    PlatformDependent.copyMemory(d.address(), base + off, d.length());
+                    landing.put(off, mr.memory(), (int) from, d.length());
                     out.add(landing.duplicate().position(off).limit(off + d.length()).slice());
                     off += d.length();
                     bytes += d.length();
+                    reads++;
                 }
+                lastUsed = off;
                 if (flipNext && !out.isEmpty()) {
                     flipNext = false;
-                    PlatformDependent.putByte(base, (byte) (PlatformDependent.getByte(base) ^ 1));
+                    landing.put(0, (byte) (landing.get(0) ^ 1));
                 }
                 Thread.yield(); // widen the window in which an unserialised second caller would overlap
                 return out;

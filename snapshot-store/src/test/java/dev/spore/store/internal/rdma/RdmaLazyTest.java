@@ -14,7 +14,6 @@ import dev.spore.store.internal.client.RealStoreClient;
 import dev.spore.store.internal.engine.StoreEngine;
 import dev.spore.store.internal.tcp.TcpServer;
 import dev.spore.store.internal.tcp.TcpTransport;
-import io.netty.util.internal.PlatformDependent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -231,7 +230,7 @@ class RdmaLazyTest {
                 .findFirst().orElseThrow().chunks().get(1);
         long victimAt = image.manifest().files().stream().filter(f -> f.name().equals("pages-1.img")).findFirst()
                 .orElseThrow().chunks().get(0).length();
-        long address = nic.flipStoreByte(engine, victim.digest());
+        nic.flipStoreByte(engine, victim.digest());
         // CRC of the READ fails, again after a fresh LOCATE; TCP serves the same damaged memory and its frame
         // CRC fails too: the fault fails with the chunk's bytes never in the file
         assertThatThrownBy(() -> image.ensure("pages-1.img", victimAt, 4096, T)).isInstanceOf(StoreException.class)
@@ -244,7 +243,7 @@ class RdmaLazyTest {
                 .hasMessageContaining("chunk=" + victim.digest()).hasMessageContaining("arrived corrupt twice over rdma");
         assertThat(zeros(image.dir().resolve("pages-1.img"), victimAt, victim.length())).isTrue();
         // repaired: the same image fetches the chunk (its slot was emptied, not poisoned)
-        PlatformDependent.putByte(address, (byte) (PlatformDependent.getByte(address) ^ 0x40));
+        nic.flipStoreByte(engine, victim.digest());
         nic.crcOfWhatIsThere = false;
         image.ensure("pages-1.img", victimAt, 4096, T);
         assertThat(zeros(image.dir().resolve("pages-1.img"), victimAt, victim.length())).isFalse();
