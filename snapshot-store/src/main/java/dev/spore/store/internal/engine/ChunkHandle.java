@@ -15,14 +15,16 @@ public final class ChunkHandle {
     private final ByteBuffer data;
     private final int crc32c;
     private final Region region;
+    private final int regionOffset;
     private final StoreEngine engine;
     private final AtomicBoolean released = new AtomicBoolean();
 
-    ChunkHandle(String digest, ByteBuffer data, int crc32c, Region region, StoreEngine engine) {
+    ChunkHandle(String digest, ByteBuffer data, int crc32c, Region region, int regionOffset, StoreEngine engine) {
         this.digest = digest;
         this.data = data;
         this.crc32c = crc32c;
         this.region = region;
+        this.regionOffset = regionOffset;
         this.engine = engine;
     }
 
@@ -46,6 +48,15 @@ public final class ChunkHandle {
     /** The region it is served from, or null when it came from disk. */
     public Region region() {
         return region;
+    }
+
+    /**
+     * Byte offset of the chunk in {@link #region()}'s memory (what an RDMA descriptor adds to the region's registered
+     * address), or -1 when it came from disk. Kept rather than derived from buffer addresses: those need
+     * {@code sun.misc.Unsafe}, which Netty no longer uses on JDK 24+ (the address read as 0 there).
+     */
+    public int regionOffset() {
+        return regionOffset;
     }
 
     public void release() {

@@ -369,7 +369,7 @@ public final class StoreEngine implements AutoCloseable {
             if (e.region != null) {
                 e.region.pin();
                 pool.touch(e.region);
-                return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, this);
+                return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, e.offset, this);
             }
             if (e.where == null) {
                 throw new StoreException("chunk=" + digest + " is missing from " + disk.packs().dir()
@@ -406,9 +406,9 @@ public final class StoreEngine implements AutoCloseable {
             }
             if (e != null && e.region != null) {
                 e.region.pin();
-                return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, this);
+                return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, e.offset, this);
             }
-            return new ChunkHandle(digest, data.asReadOnlyBuffer(), Digests.crc32c(data), null, this);
+            return new ChunkHandle(digest, data.asReadOnlyBuffer(), Digests.crc32c(data), null, -1, this);
         }
     }
 
@@ -420,7 +420,7 @@ public final class StoreEngine implements AutoCloseable {
         }
         e.region.pin();
         pool.touch(e.region);
-        return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, this);
+        return new ChunkHandle(digest, e.region.slice(e.offset, e.length), e.crc32c, e.region, e.offset, this);
     }
 
     synchronized void unpin(Region r) {

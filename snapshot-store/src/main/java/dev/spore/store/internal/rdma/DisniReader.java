@@ -20,13 +20,30 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * One-sided READs with DiSNI: one queue pair to the store, one registered landing buffer. A batch posts one
- * signaled READ per descriptor (each landing at its own offset) and waits for all completions; any error
- * status fails the batch, and {@link RdmaTransport} then falls back to TCP.
+ * One-sided READs with DiSNI: one RC queue pair to the store, one registered landing buffer. A batch is one
+ * {@code postSend} of a linked list of READ work requests (one doorbell), each landing at its own offset, all
+ * signaled so an error names its chunk; the call waits for every completion.
+ *
+ * <p>Completion errors: in an RC queue pair the first error completion moves the QP to the error state and
+ * flushes everything after it ({@code IBV_WC_WR_FLUSH_ERR}); a READ through a deregistered region's rkey
+ * completes with {@code IBV_WC_REM_ACCESS_ERR}. Either way this reader is dead from then on: every later call
+ * fails at once and {@link RdmaTransport} fetches over TCP. A batch that times out also kills the reader: the
+ * NIC may still write into the landing buffer later. Completions of an earlier batch are told apart by the
+ * batch number in the high half of {@code wr_id}.
+ *
+ * <p>Only constructed when {@link RdmaCapability#detect()} says yes; needs a NIC and libdisni, so no test in
+ * this repository executes it (the logic around it runs with an in-process reader, see docs/transports.md).
  */
 public final class DisniReader implements RdmaTransport.OneSidedReader {
 
     private static final long TIMEOUT_MS = 10_000;
+    /** Send queue depth; {@link RdmaTransport} posts at most 256 READs per batch. */
+    private static final int MAX_WR = 512;
+    /**
+     * Outstanding READs this QP may have in flight (rdma_cm initiator_depth; DiSNI's default 0 allows none) and
+     * the store side's matching responder_resources. 8 fits mlx4/mlx5 (16) and soft-RoCE (128).
+     */
+    static final byte READ_DEPTH = 8;
 
     private final class ClientEndpoint extends RdmaActiveEndpoint {
         ClientEndpoint(RdmaActiveEndpointGroup<ClientEndpoint> g, RdmaCmId id, boolean serverSide) throws IOException {
@@ -35,9 +52,13 @@ public final class DisniReader implements RdmaTransport.OneSidedReader {
 
         @Override
         public void dispatchCqEvent(IbvWC wc) {
-            if (wc.getStatus() != 0) {
-                failure.compareAndSet(null, "work request " + wc.getWr_id() + " completed with status "
-                        + wc.getStatus() + " (vendor error " + wc.getVendor_err() + ")");
+            long id = wc.getWr_id();
+            if ((id >>> 32) != batch) {
+                return; // a late completion of a batch that already failed: the reader is dead anyway
+            }
+            if (wc.getStatus() != IbvWC.IbvWcStatus.IBV_WC_SUCCESS.ordinal()) {
+                failure.compareAndSet(null, "READ of chunk " + (id & 0xffffffffL) + " in batch " + batch + " completed with "
+                        + status(wc.getStatus()) + " (vendor error 0x" + Integer.toHexString(wc.getVendor_err()) + ")");
             }
             CountDownLatch l = latch;
             if (l != null) {
@@ -52,10 +73,15 @@ public final class DisniReader implements RdmaTransport.OneSidedReader {
     private final IbvMr mr;
     private final AtomicReference<String> failure = new AtomicReference<>();
     private volatile CountDownLatch latch;
+    private volatile long batch;
+    private volatile String dead;
 
     public DisniReader(String host, int port, int capacity) {
         try {
-            group = new RdmaActiveEndpointGroup<>(1000, false, 512, 4, 1024);
+            group = new RdmaActiveEndpointGroup<>(1000, false, MAX_WR, 4, 2 * MAX_WR);
+            group.getConnParam().setInitiator_depth(READ_DEPTH);
+            group.getConnParam().setResponder_resources((byte) 0); // nobody READs this node's memory
+            group.getConnParam().setRetry_count((byte) 7);
             group.init((id, serverSide) -> new ClientEndpoint(group, id, serverSide));
             endpoint = group.createEndpoint();
             endpoint.connect(new InetSocketAddress(host, port), (int) TIMEOUT_MS);
@@ -74,11 +100,21 @@ public final class DisniReader implements RdmaTransport.OneSidedReader {
 
     @Override
     public synchronized List<ByteBuffer> read(List<RdmaDescriptor> descriptors) throws IOException {
+        if (dead != null) {
+            throw new IOException("RDMA queue pair unusable since: " + dead);
+        }
+        if (descriptors.size() > MAX_WR / 2) {
+            throw new IllegalArgumentException(descriptors.size() + " READs in one batch; at most " + MAX_WR / 2);
+        }
+        long seq = batch + 1;
         LinkedList<IbvSendWR> wrs = new LinkedList<>();
         List<ByteBuffer> views = new ArrayList<>();
         int offset = 0;
         for (int i = 0; i < descriptors.size(); i++) {
             RdmaDescriptor d = descriptors.get(i);
+            if (offset + d.length() > landing.capacity()) {
+                throw new IllegalArgumentException("batch needs more than the landing buffer's " + landing.capacity() + " bytes");
+            }
             IbvSge sge = new IbvSge();
             sge.setAddr(mr.getAddr() + offset);
             sge.setLength(d.length());
@@ -86,7 +122,7 @@ public final class DisniReader implements RdmaTransport.OneSidedReader {
             LinkedList<IbvSge> sges = new LinkedList<>();
             sges.add(sge);
             IbvSendWR wr = new IbvSendWR();
-            wr.setWr_id(i);
+            wr.setWr_id((seq << 32) | i);
             wr.setSg_list(sges);
             wr.setOpcode(IbvSendWR.IbvWrOcode.IBV_WR_RDMA_READ.ordinal());
             wr.setSend_flags(IbvSendWR.IBV_SEND_SIGNALED);
@@ -98,19 +134,35 @@ public final class DisniReader implements RdmaTransport.OneSidedReader {
         }
         failure.set(null);
         latch = new CountDownLatch(wrs.size());
-        endpoint.postSend(wrs).execute().free();
+        batch = seq; // after the latch: a completion of this batch must find it
+        try {
+            endpoint.postSend(wrs).execute().free();
+        } catch (IOException e) {
+            dead = "postSend failed: " + e.getMessage();
+            throw e;
+        }
         try {
             if (!latch.await(TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-                throw new IOException("RDMA READ batch of " + wrs.size() + " did not complete within " + TIMEOUT_MS + " ms");
+                dead = "READ batch of " + wrs.size() + " did not complete within " + TIMEOUT_MS + " ms";
+                throw new IOException(dead);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted during RDMA READ");
+            dead = "interrupted while READs were in flight";
+            throw new IOException(dead);
         }
         if (failure.get() != null) {
-            throw new IOException(failure.get());
+            dead = failure.get();
+            throw new IOException(dead);
         }
         return views;
+    }
+
+    private static String status(int code) {
+        IbvWC.IbvWcStatus[] all = IbvWC.IbvWcStatus.values();
+        String name = code >= 0 && code < all.length ? all[code].name() : "unknown status";
+        return name + " (" + code + ")" + (code == IbvWC.IbvWcStatus.IBV_WC_REM_ACCESS_ERR.ordinal()
+                ? ": the rkey or address is no longer registered at the store" : "");
     }
 
     @Override

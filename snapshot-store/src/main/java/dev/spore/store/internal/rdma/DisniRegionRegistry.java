@@ -18,7 +18,10 @@ import java.util.Map;
  * The store's RDMA side with DiSNI: listens for RDMA CM connections (clients need a queue pair to issue
  * READs; the store never posts work itself) and registers each off-heap region once, on first use, with
  * remote-read access. Clients then read chunks one-sidedly: no store CPU per chunk, like MITOSIS reading a
- * parent's pages. Only constructed when {@link RdmaCapability#detect()} says RDMA is available.
+ * parent's pages. Only constructed when {@link RdmaCapability#detect()} says RDMA is available, so no test here
+ * executes it (see docs/transports.md). Regions are registered once and stay registered: their (address, rkey)
+ * hold for the store's life, a region evicted and refilled keeps them (new epoch, other bytes: a client holding
+ * an old descriptor reads other bytes, which {@link RdmaTransport}'s CRC check catches and re-LOCATEs).
  */
 public final class DisniRegionRegistry implements RegionRegistry, AutoCloseable {
 
@@ -46,6 +49,9 @@ public final class DisniRegionRegistry implements RegionRegistry, AutoCloseable 
     public DisniRegionRegistry(String bindAddress, int port) {
         try {
             group = new RdmaActiveEndpointGroup<>(1000, false, 128, 4, 256);
+            // accept as many incoming READs in flight as a DisniReader issues (DiSNI's default 0 allows none)
+            group.getConnParam().setResponder_resources(DisniReader.READ_DEPTH);
+            group.getConnParam().setInitiator_depth((byte) 0);
             group.init((id, serverSide) -> new PassiveEndpoint(group, id, serverSide));
             server = group.createServerEndpoint();
             server.bind(new InetSocketAddress(bindAddress, port), 128);
@@ -81,7 +87,9 @@ public final class DisniRegionRegistry implements RegionRegistry, AutoCloseable 
                 // registration pins the pages and hands the NIC their translation; the region is never freed,
                 // so it stays registered for the store's life even across evictions (same memory, new epoch)
                 if (mr == null) {
-                    mr = server.registerMemory(region.memory()).execute().free().getMr();
+                    // remote READ only: DiSNI's registerMemory also grants REMOTE_WRITE, which would let any
+                    // client holding an rkey overwrite the store's chunks (the trust boundary, issue 12)
+                    mr = server.getPd().regMr(region.memory(), IbvMr.IBV_ACCESS_REMOTE_READ).execute().free().getMr();
                     registered.put(region.id(), mr);
                 }
                 epochs.put(region.id(), region.epoch());

@@ -263,7 +263,7 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
         for (String d : digests) {
             ChunkHandle h = engine.read(d);
             RdmaDescriptor desc = h.region() == null ? null
-                    : rdma.describe(h.region(), offsetOf(h), h.length(), h.crc32c());
+                    : rdma.describe(h.region(), h.regionOffset(), h.length(), h.crc32c());
             if (desc == null) {
                 h.release();
                 out.writeByte(0);
@@ -298,11 +298,6 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
                 .addListener(done -> handles.forEach(ChunkHandle::release));
     }
 
-    private static int offsetOf(ChunkHandle h) {
-        long base = io.netty.util.internal.PlatformDependent.directBufferAddress(h.region().memory());
-        long at = io.netty.util.internal.PlatformDependent.directBufferAddress(h.data());
-        return (int) (at - base);
-    }
 
     private static void reply(ChannelHandlerContext ctx, byte type, Frame request, ByteBuf payload) {
         ctx.writeAndFlush(new Frame(type, request.requestId(), payload));

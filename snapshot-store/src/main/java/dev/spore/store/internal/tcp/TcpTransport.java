@@ -195,6 +195,8 @@ public final class TcpTransport implements Transport {
 
     private final class Responses extends SimpleChannelInboundHandler<Frame> {
         private final Map<Integer, CompletableFuture<Frame>> pending;
+        /** Set by exceptionCaught (event loop) before it closes the channel; read by channelInactive (same loop). */
+        private String closedBecause;
 
         Responses(Map<Integer, CompletableFuture<Frame>> pending) {
             this.pending = pending;
@@ -213,7 +215,12 @@ public final class TcpTransport implements Transport {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            StoreException e = new StoreUnavailableException("store=" + address + " closed the connection; "
+            String why = closedBecause;
+            StoreException e = new StoreUnavailableException(why != null
+                    ? "store=" + address + " connection closed by this client after a protocol error (" + why + "); "
+                    + pending.size() + " request(s) in flight failed; retryable: the next call reconnects (a CRC error "
+                    + "on every retry means the store's copy is damaged: check its log, republish the snapshot)"
+                    : "store=" + address + " closed the connection; "
                     + pending.size() + " request(s) in flight failed; retryable: the next call reconnects (see the "
                     + "store's log if it did not restart)");
             // remove each before failing it: a request added meanwhile is either seen here or sees the channel
@@ -229,6 +236,7 @@ public final class TcpTransport implements Transport {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             LOG.log(System.Logger.Level.WARNING, "store=" + address + " protocol error, closing connection: " + cause.getMessage());
+            closedBecause = String.valueOf(cause.getMessage()); // the in-flight requests fail with it, not "store closed"
             ctx.close();
         }
     }

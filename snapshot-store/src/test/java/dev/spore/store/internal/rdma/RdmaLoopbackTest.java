@@ -8,23 +8,19 @@ import dev.spore.store.StoreException;
 import dev.spore.store.internal.chunking.Chunker;
 import dev.spore.store.internal.client.RealStoreClient;
 import dev.spore.store.internal.engine.StoreEngine;
-import dev.spore.store.internal.memory.Region;
 import dev.spore.store.internal.tcp.Frame;
 import dev.spore.store.internal.tcp.TcpServer;
 import dev.spore.store.internal.tcp.TcpTransport;
 import dev.spore.store.internal.tcp.Wire;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.util.internal.PlatformDependent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -33,70 +29,23 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The RDMA transport's protocol (LOCATE, descriptors, leases, verification, fallback to TCP) against a
- * real store over TCP, with the NIC replaced by a loopback reader that copies from the descriptor's
- * virtual address in this process — exactly what a one-sided READ does across machines. The DiSNI calls
+ * real store over TCP, with the NIC replaced by {@link FakeNic}, whose reader copies from the registered
+ * region a descriptor names — what a one-sided READ does across machines. The DiSNI calls
  * themselves ({@link DisniRegionRegistry}, {@link DisniReader}) need RDMA hardware and are not run here.
  */
 class RdmaLoopbackTest {
-
-    private static final int RKEY_SALT = 0x5e0e_0000;
-
-    /** Registers nothing; describes regions by their real address and a fake rkey. */
-    static final class LoopbackRegistry implements RegionRegistry {
-        @Override
-        public RdmaDescriptor describe(Region region, int offset, int length, int crc32c) {
-            return new RdmaDescriptor(region.id(), region.epoch(),
-                    PlatformDependent.directBufferAddress(region.memory()) + offset, RKEY_SALT | region.id(), length, crc32c);
-        }
-
-        @Override
-        public int port() {
-            return 1; // advertised but never dialled: the reader below does not connect
-        }
-    }
-
-    static final class LoopbackReader implements RdmaTransport.OneSidedReader {
-        final ByteBuffer landing = ByteBuffer.allocateDirect(4 << 20);
-        int reads;
-        boolean fail;
-
-        @Override
-        public int capacity() {
-            return landing.capacity();
-        }
-
-        @Override
-        public List<ByteBuffer> read(List<RdmaDescriptor> descriptors) throws IOException {
-            if (fail) {
-                throw new IOException("work request 0 completed with status 12 (test: retry exceeded)");
-            }
-            List<ByteBuffer> out = new ArrayList<>();
-            int off = 0;
-            for (RdmaDescriptor d : descriptors) {
-                assertThat(d.rkey() & 0xffff0000).isEqualTo(RKEY_SALT);
-                PlatformDependent.copyMemory(d.address(), PlatformDependent.directBufferAddress(landing) + off, d.length());
-                out.add(landing.duplicate().position(off).limit(off + d.length()).slice());
-                off += d.length();
-                reads++;
-            }
-            return out;
-        }
-
-        @Override
-        public void close() {
-        }
-    }
 
     @TempDir
     Path tmp;
     private StoreEngine engine;
     private TcpServer server;
+    private final FakeNic nic = new FakeNic();
 
     @BeforeEach
     void start() {
         engine = StoreEngine.open(StoreConfig.builder(tmp.resolve("data")).fsync(false)
                 .memoryBudget(4 << 20).regionSize(1 << 20).build()); // small: some chunks stay disk-only
-        server = new TcpServer(engine, new LoopbackRegistry(), "127.0.0.1", 0, 16 << 20);
+        server = new TcpServer(engine, nic, "127.0.0.1", 0, 16 << 20);
     }
 
     @AfterEach
@@ -115,9 +64,9 @@ class RdmaLoopbackTest {
         try (SnapshotStore publisher = StoreClient.builder("tcp://127.0.0.1:" + server.port()).cacheDir(null).build()) {
             publisher.publish("fn", img, Map.of());
         }
-        LoopbackReader reader = new LoopbackReader();
+        FakeNic.Reader reader = nic.reader();
         TcpTransport control = tcp();
-        assertThat(control.hello()).containsEntry("rdma-port", "1");
+        assertThat(control.hello()).containsEntry("rdma-port", Integer.toString(FakeNic.PORT));
         try (SnapshotStore c = new RealStoreClient(new RdmaTransport(control, reader), null, Chunker.defaults())) {
             Images.assertSameFiles(img, c.fetch("fn", tmp.resolve("out")));
             assertThat(reader.reads).isPositive();
@@ -134,8 +83,8 @@ class RdmaLoopbackTest {
         try (SnapshotStore publisher = StoreClient.builder("tcp://127.0.0.1:" + server.port()).cacheDir(null).build()) {
             publisher.publish("fn", img, Map.of());
         }
-        LoopbackReader reader = new LoopbackReader();
-        reader.fail = true;
+        FakeNic.Reader reader = nic.reader();
+        reader.failWith = "work request 0 completed with status 12 (test: retry exceeded)";
         try (SnapshotStore c = new RealStoreClient(new RdmaTransport(tcp(), reader), null, Chunker.defaults())) {
             Images.assertSameFiles(img, c.fetch("fn", tmp.resolve("out")));
             assertThat(c.stats().transport()).isEqualTo("rdma(fell back to tcp)");
