@@ -114,6 +114,25 @@ public interface SnapshotStore extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Makes the node's own copies count against the node cache's cap ({@code cache-max}, see {@link NodeCopies}); one
+     * registration per client, a later one replaces it. Without a node cache this does nothing.
+     */
+    default void countCopies(NodeCopies copies) {
+    }
+
+    /**
+     * Evicts under the node cache's cap now: call after a node copy appeared other than by {@link #fetch} (e.g. a lazy
+     * restore's fill completed it). Never throws; without a node cache it does nothing.
+     */
+    default void checkCacheCap() {
+    }
+
+    /** The node cache's size, cap and counters (cheap: a directory walk of the cache); {@link CacheUse#NONE} without one. */
+    default CacheUse cacheUse() {
+        return CacheUse.NONE;
+    }
+
     @Override
     void close();
 }

@@ -76,6 +76,9 @@ public final class RealStoreClient implements SnapshotStore {
 
     private final Transport transport;
     private final NodeCache cache;
+    /** Fetches served by an intact node copy or cached image / by chunks from the store (see {@link #cacheUse()}). */
+    private final java.util.concurrent.atomic.AtomicLong hits = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong misses = new java.util.concurrent.atomic.AtomicLong();
     private final Chunker chunker;
     private final ClientTrust trust;
     private final AtomicLong quarantined = new AtomicLong();
@@ -324,6 +327,7 @@ public final class RealStoreClient implements SnapshotStore {
         CopySeal seal = trust.seal();
         LocalCopy here = verifyLocalCopy(snapshotName, targetDir);
         if (here.valid() && id.equals(here.manifestId()) && trust.stillTrusted(here.signer())) {
+            hits.incrementAndGet();
             return targetDir; // this very copy is intact and current: nothing moves
         }
         Files.deleteIfExists(targetDir.resolve(CopySeal.FILE)); // the files below change: no seal until all are in
@@ -335,6 +339,8 @@ public final class RealStoreClient implements SnapshotStore {
                     try {
                         cache.copyInto(m, hit.dir(), targetDir);
                         seal.seal(targetDir, m);
+                        hits.incrementAndGet();
+                        cache.trim(m); // the new node copy counts against the cap
                         return targetDir; // this node has exactly this image: no chunk moves
                     } catch (java.nio.file.NoSuchFileException evicted) {
                         // evicted under the size cap while we copied (the caller had not pinned it): fetch it again
@@ -363,6 +369,10 @@ public final class RealStoreClient implements SnapshotStore {
             }
         }
         seal.seal(targetDir, m);
+        misses.incrementAndGet();
+        if (cache != null) {
+            cache.trim(m); // the new node copy counts against the cap too
+        }
         return targetDir;
     }
 
@@ -607,6 +617,34 @@ public final class RealStoreClient implements SnapshotStore {
     public Lease pin(String snapshotName) {
         Manifest.checkName(snapshotName);
         return cache == null ? () -> { } : cache.pin(snapshotName);
+    }
+
+    @Override
+    public void countCopies(dev.spore.store.NodeCopies copies) {
+        if (cache != null) {
+            cache.countCopies(copies);
+        }
+    }
+
+    @Override
+    public void checkCacheCap() {
+        if (cache != null) {
+            cache.trim(null);
+        }
+    }
+
+    @Override
+    public dev.spore.store.CacheUse cacheUse() {
+        if (cache == null) {
+            return dev.spore.store.CacheUse.NONE;
+        }
+        long used;
+        try {
+            used = cache.usedBytes();
+        } catch (IOException e) {
+            used = -1; // being evicted under us: the next heartbeat reads it again
+        }
+        return new dev.spore.store.CacheUse(used, cache.limit().maxBytes(), cache.limit().evictions(), hits.get(), misses.get());
     }
 
     @Override
