@@ -121,6 +121,19 @@ public interface SnapshotStore extends AutoCloseable {
     default void countCopies(NodeCopies copies) {
     }
 
+    /** How this client reaches the store ({@code local}, {@code tcp}, {@code rdma}): the transport fetched bytes come over. */
+    default String transportName() {
+        return "";
+    }
+
+    /**
+     * Bytes the last {@link #fetch} on the calling thread got from the store: 0 when the node copy or the node cache had
+     * the image, fewer than the image's when the node cache held some of its chunks; -1 when this client does not know.
+     */
+    default long lastFetchBytes() {
+        return -1;
+    }
+
     /**
      * Evicts under the node cache's cap now: call after a node copy appeared other than by {@link #fetch} (e.g. a lazy
      * restore's fill completed it). Never throws; without a node cache it does nothing.

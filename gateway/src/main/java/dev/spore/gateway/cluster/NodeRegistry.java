@@ -94,6 +94,7 @@ public final class NodeRegistry implements AutoCloseable {
             members.put(m.name, m);
         }
         metrics.quarantined(this, node.name());
+        metrics.cache(this, node.name());
         LOG.log(System.Logger.Level.INFO, "node=" + node.name() + " added (static, never times out)");
     }
 
@@ -168,6 +169,7 @@ public final class NodeRegistry implements AutoCloseable {
                 tellDown(name, movedGen);
             }
             metrics.quarantined(this, name);
+            metrics.cache(this, name);
             LOG.log(System.Logger.Level.INFO, "node=" + name + (rejoin ? " rejoined" : " joined") + " address=" + facts.address()
                     + " instances=" + facts.instances() + " cached=" + facts.cachedSnapshots().size()
                     + (rejoin && facts.instances() > 0 ? " (" + facts.instances() + " instances from before it went down are "
@@ -341,6 +343,43 @@ public final class NodeRegistry implements AutoCloseable {
         }
         synchronized (this) {
             return m.facts == null ? 0 : m.facts.quarantinedCopies();
+        }
+    }
+
+    /** The static node's facts, read at most once a second by the cache gauges (five gauges, one read). */
+    private volatile NodeFacts fixedFacts;
+    private volatile long fixedFactsAt;
+
+    /**
+     * The node cache numbers {@code node} reports: asked now (at most once a second) for the gateway's static node, from
+     * the last heartbeat for the others; {@link NodeFacts.Cache#NONE} for an unknown node.
+     */
+    NodeFacts.Cache cache(String node) {
+        Member m;
+        synchronized (this) {
+            m = members.get(node);
+        }
+        if (m == null) {
+            return NodeFacts.Cache.NONE;
+        }
+        if (m.fixed) {
+            long now = System.nanoTime();
+            NodeFacts f = fixedFacts;
+            if (f == null || !f.name().equals(node) || now - fixedFactsAt > 1_000_000_000L) {
+                try {
+                    f = m.node.facts();
+                    fixedFacts = f;
+                    fixedFactsAt = now;
+                } catch (RuntimeException e) {
+                    f = null; // fall back to the last facts read
+                }
+            }
+            if (f != null) {
+                return f.cache();
+            }
+        }
+        synchronized (this) {
+            return m.facts == null ? NodeFacts.Cache.NONE : m.facts.cache();
         }
     }
 

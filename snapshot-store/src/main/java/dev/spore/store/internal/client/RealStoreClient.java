@@ -79,6 +79,8 @@ public final class RealStoreClient implements SnapshotStore {
     /** Fetches served by an intact node copy or cached image / by chunks from the store (see {@link #cacheUse()}). */
     private final java.util.concurrent.atomic.AtomicLong hits = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong misses = new java.util.concurrent.atomic.AtomicLong();
+    /** Chunk bytes the calling thread's last fetch asked the store for ({@link #lastFetchBytes()}). */
+    private final ThreadLocal<long[]> lastFetch = ThreadLocal.withInitial(() -> new long[1]);
     private final Chunker chunker;
     private final ClientTrust trust;
     private final AtomicLong quarantined = new AtomicLong();
@@ -323,6 +325,7 @@ public final class RealStoreClient implements SnapshotStore {
     }
 
     private Path fetchInto(String snapshotName, Path targetDir) throws IOException {
+        lastFetch.get()[0] = 0;
         String id = transport.manifestId(snapshotName);
         CopySeal seal = trust.seal();
         LocalCopy here = verifyLocalCopy(snapshotName, targetDir);
@@ -469,12 +472,17 @@ public final class RealStoreClient implements SnapshotStore {
                     return true;
                 }
             };
+            long[] moved = lastFetch.get();
+            for (Manifest.ChunkRef c : remote) {
+                moved[0] += c.length();
+            }
             transport.read(remote, sink);
             List<String> bad = notIn(good, remote);
             if (!bad.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "snapshot=" + m.name() + ": " + bad.size() + " chunk(s) failed "
                         + "SHA-256 verification (first chunk=" + bad.get(0) + "); fetching them once more");
                 List<Manifest.ChunkRef> retry = bad.stream().map(refs::get).toList();
+                retry.forEach(c -> moved[0] += c.length());
                 transport.read(retry, sink);
                 bad = notIn(good, retry);
                 if (!bad.isEmpty()) {
@@ -624,6 +632,16 @@ public final class RealStoreClient implements SnapshotStore {
         if (cache != null) {
             cache.countCopies(copies);
         }
+    }
+
+    @Override
+    public String transportName() {
+        return transport.name();
+    }
+
+    @Override
+    public long lastFetchBytes() {
+        return lastFetch.get()[0];
     }
 
     @Override

@@ -208,7 +208,9 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             lastUsed.put(name, System.currentTimeMillis()); // before the fetch: the cap's check at its end sees it as newest
             store.fetch(name, target);
             fetched.add(name);
-            return new Fetched(target, (System.nanoTime() - t0) / 1e6, false, bytes + m.totalBytes());
+            long moved = store.lastFetchBytes(); // 0 when the node cache had the image: no byte came from the store
+            long total = bytes + (moved < 0 ? m.totalBytes() : moved);
+            return new Fetched(target, (System.nanoTime() - t0) / 1e6, false, total, null, total > 0 ? store.transportName() : "");
         }
     }
 
@@ -453,6 +455,11 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         retired.forEach(LazySession::close);
         retired.clear();
         store.close();
+    }
+
+    @Override
+    public dev.spore.store.CacheUse cacheUse() {
+        return store.cacheUse();
     }
 
     @Override
