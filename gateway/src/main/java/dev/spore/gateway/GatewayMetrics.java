@@ -38,6 +38,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code spore_invocation_retries_total{function,version}}: invocations that never reached their instance
  *   (its node went down) and were tried again on another one.</li>
  * </ul>
+ * Per node, from its facts ({@code ClusterMetrics}): {@code spore_node_cache_used_bytes{node}},
+ * {@code spore_node_cache_max_bytes{node}}, {@code spore_node_cache_evictions_total{node}},
+ * {@code spore_node_cache_hits_total{node}}, {@code spore_node_cache_misses_total{node}},
+ * {@code spore_node_quarantined_copies{node}}. The bytes of a remote restore are what the node's invocation replies
+ * carried; fill bytes that arrive after the instance's last invocation are not seen.
  * Milliseconds rather than seconds, because restores are tens of milliseconds and the buckets say so.
  */
 public final class GatewayMetrics implements EngineListener {
