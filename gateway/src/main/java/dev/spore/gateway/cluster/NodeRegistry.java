@@ -323,63 +323,54 @@ public final class NodeRegistry implements AutoCloseable {
     }
 
     /**
-     * The quarantined copies {@code node} reports: asked now for the gateway's static (in-process) node, from the last
-     * heartbeat for the others; 0 for an unknown node.
+     * The quarantined copies {@code node} reports: asked now for the gateway's static (in-process) node (a tampered copy
+     * shows at once), from the last heartbeat for the others; 0 for an unknown node.
      */
     double quarantinedCopies(String node) {
-        Member m;
-        synchronized (this) {
-            m = members.get(node);
-        }
-        if (m == null) {
-            return 0;
-        }
-        if (m.fixed) {
-            try {
-                return m.node.facts().quarantinedCopies();
-            } catch (RuntimeException e) {
-                // fall back to the last facts read
-            }
-        }
-        synchronized (this) {
-            return m.facts == null ? 0 : m.facts.quarantinedCopies();
-        }
+        NodeFacts f = gaugeFacts(node, true);
+        return f == null ? 0 : f.quarantinedCopies();
     }
 
-    /** The static node's facts, read at most once a second by the cache gauges (five gauges, one read). */
-    private volatile NodeFacts fixedFacts;
-    private volatile long fixedFactsAt;
+    /** The static node's facts for the gauges, read at most once a second (six gauges per scrape, one read), by name. */
+    private final Map<String, NodeFacts> gaugeFacts = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Long> gaugeFactsAt = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * The node cache numbers {@code node} reports: asked now (at most once a second) for the gateway's static node, from
      * the last heartbeat for the others; {@link NodeFacts.Cache#NONE} for an unknown node.
      */
     NodeFacts.Cache cache(String node) {
+        NodeFacts f = gaugeFacts(node, false);
+        return f == null ? NodeFacts.Cache.NONE : f.cache();
+    }
+
+    /** What the gauges show for {@code node} ({@code fresh}: read the static node now); null for an unknown node. */
+    private NodeFacts gaugeFacts(String node, boolean fresh) {
         Member m;
         synchronized (this) {
             m = members.get(node);
         }
         if (m == null) {
-            return NodeFacts.Cache.NONE;
+            return null;
         }
         if (m.fixed) {
             long now = System.nanoTime();
-            NodeFacts f = fixedFacts;
-            if (f == null || !f.name().equals(node) || now - fixedFactsAt > 1_000_000_000L) {
-                try {
-                    f = m.node.facts();
-                    fixedFacts = f;
-                    fixedFactsAt = now;
-                } catch (RuntimeException e) {
-                    f = null; // fall back to the last facts read
-                }
+            Long at = gaugeFactsAt.get(node);
+            NodeFacts f = gaugeFacts.get(node);
+            if (!fresh && f != null && at != null && now - at < 1_000_000_000L) {
+                return f;
             }
-            if (f != null) {
-                return f.cache();
+            try {
+                f = m.node.facts();
+                gaugeFacts.put(node, f);
+                gaugeFactsAt.put(node, now);
+                return f;
+            } catch (RuntimeException e) {
+                // fall back to the last facts read
             }
         }
         synchronized (this) {
-            return m.facts == null ? NodeFacts.Cache.NONE : m.facts.cache();
+            return m.facts;
         }
     }
 
