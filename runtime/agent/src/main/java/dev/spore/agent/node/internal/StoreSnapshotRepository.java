@@ -67,6 +67,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         this.store.countCopies(copies);
     }
 
+    /** Names whose node copy a fetch is writing now: not counted as copies until complete (see {@link #copies}). */
+    private final Set<String> writing = ConcurrentHashMap.newKeySet();
     /** When a fetch last returned each node copy (epoch ms): the LRU clock the node cache also uses. */
     private final Map<String, Long> lastUsed = new ConcurrentHashMap<>();
     /** Removes copies the cache's cap evicts: not in the cache's eviction (it may run under a fetch's per-name lock). */
@@ -78,8 +80,9 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
 
     /**
      * The node copies under {@code imagesDir}, counted against the node cache's cap ({@code cache-max}): every
-     * directory there that is not a lazy session's or a temp one, including copies left by an earlier run of the agent
-     * (their LRU time is their directory's mtime). A drop is refused while a restore reads the copy ({@link #acquire}
+     * directory there that is not a lazy session's or a temp one, nor one a fetch is still writing (its source, the
+     * cache's image, must not look like a duplicate), including copies left by an earlier run of the agent (their LRU
+     * time is their directory's mtime). A drop is refused while a restore reads the copy ({@link #acquire}
      * to {@link Use#restoreDone}); instances already restored keep what they map.
      */
     private final dev.spore.store.NodeCopies copies = new dev.spore.store.NodeCopies() {
@@ -89,8 +92,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             try (java.util.stream.Stream<Path> dirs = Files.list(imagesDir)) {
                 for (Path d : (Iterable<Path>) dirs::iterator) {
                     String n = d.getFileName().toString();
-                    if (n.startsWith(".") || !Files.isDirectory(d)) {
-                        continue;
+                    if (n.startsWith(".") || !Files.isDirectory(d) || writing.contains(n)) {
+                        continue; // a copy being written is not one yet: the cache's image is its source (never a duplicate)
                     }
                     try {
                         long used = lastUsed.getOrDefault(n, Files.getLastModifiedTime(d).toMillis());
@@ -205,9 +208,15 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             Manifest m = store.manifest(name);
             // the jars first: an image whose jars cannot be had is never marked fetched
             long bytes = jars.materialize(store, name, m.metadata(), incoming());
-            lastUsed.put(name, System.currentTimeMillis()); // before the fetch: the cap's check at its end sees it as newest
-            store.fetch(name, target);
-            fetched.add(name);
+            lastUsed.put(name, System.currentTimeMillis());
+            writing.add(name);
+            try {
+                store.fetch(name, target);
+                fetched.add(name);
+            } finally {
+                writing.remove(name);
+            }
+            store.checkCacheCap(); // the new copy counts now (only schedules drops: safe under this name's lock)
             long moved = store.lastFetchBytes(); // 0 when the node cache had the image: no byte came from the store
             long total = bytes + (moved < 0 ? m.totalBytes() : moved);
             return new Fetched(target, (System.nanoTime() - t0) / 1e6, false, total, null, total > 0 ? store.transportName() : "");
