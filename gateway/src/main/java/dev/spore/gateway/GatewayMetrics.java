@@ -27,12 +27,22 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code spore_restore_milliseconds{function,phase}}: histogram of restore time by phase: fetch, spawn, criu, hooks, total;</li>
  *   <li>{@code spore_restore_fetched_bytes{function,transport}}: bytes a restore moved from the store by the time its
  *       instance was ready (a lazy restore's page faults included; 0 on a node holding the image);</li>
+ *   <li>{@code spore_restore_fetched_bytes_before_first_response{function,transport}}: per restore, bytes moved from the
+ *       store by the time the instance's first invocation returned (summary: {@code _count}, {@code _sum}, {@code _max});</li>
+ *   <li>{@code spore_restore_fetched_bytes_all_total{function,transport}}: all bytes restores moved from the store,
+ *       counted at each restored instance's first response and completed when it ends (a lazy restore's background
+ *       fill); transport {@code local}, {@code tcp}, {@code rdma}, or {@code none} when nothing moved;</li>
  *   <li>{@code spore_instances{function,version,state}}: starting, idle, busy;</li>
  *   <li>{@code spore_queue_depth{function,version}} and {@code spore_snapshot_bytes{function,version}};</li>
  *   <li>{@code spore_deploy_stage_milliseconds{stage}}: how long each deploy stage took;</li>
  *   <li>{@code spore_invocation_retries_total{function,version}}: invocations that never reached their instance
  *   (its node went down) and were tried again on another one.</li>
  * </ul>
+ * Per node, from its facts ({@code ClusterMetrics}): {@code spore_node_cache_used_bytes{node}},
+ * {@code spore_node_cache_max_bytes{node}}, {@code spore_node_cache_evictions_total{node}},
+ * {@code spore_node_cache_hits_total{node}}, {@code spore_node_cache_misses_total{node}},
+ * {@code spore_node_quarantined_copies{node}}. The bytes of a remote restore are what the node's invocation replies
+ * carried; fill bytes that arrive after the instance's last invocation are not seen.
  * Milliseconds rather than seconds, because restores are tens of milliseconds and the buckets say so.
  */
 public final class GatewayMetrics implements EngineListener {
@@ -97,6 +107,24 @@ public final class GatewayMetrics implements EngineListener {
     public void fetched(VersionRecord v, String transport, long bytes) {
         DistributionSummary.builder("spore.restore.fetched").tags("function", v.function(), "transport",
                 transport == null || transport.isEmpty() ? "none" : transport).baseUnit("bytes").register(registry).record(bytes);
+    }
+
+    @Override
+    public void fetchedBeforeFirstResponse(VersionRecord v, String transport, long bytes) {
+        DistributionSummary.builder("spore.restore.fetched.bytes.before.first.response")
+                .description("bytes a restore moved from the store before its instance's first response")
+                .tags("function", v.function(), "transport", transport(transport)).register(registry).record(bytes);
+    }
+
+    @Override
+    public void fetchedMore(VersionRecord v, String transport, long bytes) {
+        Counter.builder("spore.restore.fetched.bytes.all")
+                .description("bytes restores moved from the store, background fill included (counted at first response and at instance end)")
+                .tags("function", v.function(), "transport", transport(transport)).register(registry).increment(bytes);
+    }
+
+    private static String transport(String t) {
+        return t == null || t.isEmpty() ? "none" : t;
     }
 
     private DistributionSummary summary(String name, Tags tags) {

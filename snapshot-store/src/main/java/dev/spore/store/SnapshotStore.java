@@ -114,6 +114,38 @@ public interface SnapshotStore extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Makes the node's own copies count against the node cache's cap ({@code cache-max}, see {@link NodeCopies}); one
+     * registration per client, a later one replaces it. Without a node cache this does nothing.
+     */
+    default void countCopies(NodeCopies copies) {
+    }
+
+    /** How this client reaches the store ({@code local}, {@code tcp}, {@code rdma}): the transport fetched bytes come over. */
+    default String transportName() {
+        return "";
+    }
+
+    /**
+     * Bytes the last {@link #fetch} on the calling thread got from the store: 0 when the node copy or the node cache had
+     * the image, fewer than the image's when the node cache held some of its chunks; -1 when this client does not know.
+     */
+    default long lastFetchBytes() {
+        return -1;
+    }
+
+    /**
+     * Evicts under the node cache's cap now: call after a node copy appeared other than by {@link #fetch} (e.g. a lazy
+     * restore's fill completed it). Never throws; without a node cache it does nothing.
+     */
+    default void checkCacheCap() {
+    }
+
+    /** The node cache's size, cap and counters (cheap: a directory walk of the cache); {@link CacheUse#NONE} without one. */
+    default CacheUse cacheUse() {
+        return CacheUse.NONE;
+    }
+
     @Override
     void close();
 }

@@ -68,6 +68,86 @@ class CacheEvictionTest {
         }
     }
 
+    /** Node copies as the agent keeps them: one directory per name; a drop deletes it at once. */
+    private static NodeCopies copiesIn(Path dir) {
+        return new NodeCopies() {
+            @Override
+            public List<Copy> copies() {
+                try (Stream<Path> s = Files.list(dir)) {
+                    return s.map(d -> {
+                        try (Stream<Path> fs = Files.list(d)) {
+                            long n = 0;
+                            for (Path f : (Iterable<Path>) fs::iterator) {
+                                n += Files.size(f);
+                            }
+                            return new Copy(d.getFileName().toString(), n, Files.getLastModifiedTime(d).toMillis());
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    }).toList();
+                } catch (IOException e) {
+                    return List.of();
+                }
+            }
+
+            @Override
+            public boolean drop(String name) {
+                try {
+                    FileTrees.deleteTree(dir.resolve(name));
+                    return true;
+                } catch (IOException e) {
+                    return false;
+                }
+            }
+        };
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void oneCapCountsNodeCopiesTooAndKeepsOneCopyOfWhatIsPinned() throws Exception {
+        Path cache = tmp.resolve("cache");
+        Path copies = Files.createDirectories(tmp.resolve("copies"));
+        long cap = 5L << 20; // two ~2.1 MiB images' worth: one image and its copy, never more
+        try (StoreEngine e = StoreEngine.open(StoreConfig.builder(tmp.resolve("data")).fsync(false).build());
+             SnapshotStore s = new RealStoreClient(new LocalTransport(e, false), new NodeCache(cache, cap), Chunker.defaults())) {
+            s.countCopies(copiesIn(copies));
+            for (String n : List.of("a", "b", "c")) {
+                s.publish(n, Images.synthetic(tmp.resolve("img-" + n), 2, n.charAt(0) - 'a' + 1), Map.of());
+            }
+            SnapshotStore.Lease pinA = s.pin("a"); // a live instance maps copies/a
+            s.fetch("a", copies.resolve("a"));
+            Thread.sleep(5); // distinct LRU stamps (file mtimes, ms)
+            s.fetch("b", copies.resolve("b"));
+            // a's cached image was a second copy of a pinned image: it went; b's image and copy were just fetched
+            assertThat(cached(cache)).containsExactly("b");
+            assertThat(names(copies)).containsExactly("a", "b");
+            Thread.sleep(5);
+            s.fetch("c", copies.resolve("c"));
+            // b (image and copy) was the least recently used unpinned: gone; a's copy is pinned and stays
+            assertThat(cached(cache)).containsExactly("c");
+            assertThat(names(copies)).containsExactly("a", "c");
+            assertThat(s.cacheUse().usedBytes()).as("over the cap while a is in use").isGreaterThan(cap);
+            Images.assertSameFiles(tmp.resolve("img-a"), copies.resolve("a"));
+
+            pinA.close(); // the instance ended: a's copy is the least recently used, and goes
+            assertThat(names(copies)).containsExactly("c");
+            assertThat(s.cacheUse().usedBytes()).as("within the cap once nothing over it is in use").isLessThanOrEqualTo(cap);
+
+            s.fetch("c", copies.resolve("c")); // intact copy: a hit
+            CacheUse u = s.cacheUse();
+            assertThat(u.maxBytes()).isEqualTo(cap);
+            assertThat(u.misses()).isEqualTo(3);
+            assertThat(u.hits()).isEqualTo(1);
+            assertThat(u.evictions()).as("a's image, b's image, b's copy, a's copy").isEqualTo(4);
+            assertThat(s.lastFetchBytes()).as("the hit moved nothing").isZero();
+        }
+    }
+
     @Test
     void pinOfAnotherLiveProcessProtectsAndOneOfADeadProcessDoesNot() throws Exception {
         Path cache = tmp.resolve("cache");

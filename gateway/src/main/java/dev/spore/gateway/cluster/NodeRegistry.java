@@ -94,6 +94,7 @@ public final class NodeRegistry implements AutoCloseable {
             members.put(m.name, m);
         }
         metrics.quarantined(this, node.name());
+        metrics.cache(this, node.name());
         LOG.log(System.Logger.Level.INFO, "node=" + node.name() + " added (static, never times out)");
     }
 
@@ -168,6 +169,7 @@ public final class NodeRegistry implements AutoCloseable {
                 tellDown(name, movedGen);
             }
             metrics.quarantined(this, name);
+            metrics.cache(this, name);
             LOG.log(System.Logger.Level.INFO, "node=" + name + (rejoin ? " rejoined" : " joined") + " address=" + facts.address()
                     + " instances=" + facts.instances() + " cached=" + facts.cachedSnapshots().size()
                     + (rejoin && facts.instances() > 0 ? " (" + facts.instances() + " instances from before it went down are "
@@ -321,26 +323,54 @@ public final class NodeRegistry implements AutoCloseable {
     }
 
     /**
-     * The quarantined copies {@code node} reports: asked now for the gateway's static (in-process) node, from the last
-     * heartbeat for the others; 0 for an unknown node.
+     * The quarantined copies {@code node} reports: asked now for the gateway's static (in-process) node (a tampered copy
+     * shows at once), from the last heartbeat for the others; 0 for an unknown node.
      */
     double quarantinedCopies(String node) {
+        NodeFacts f = gaugeFacts(node, true);
+        return f == null ? 0 : f.quarantinedCopies();
+    }
+
+    /** The static node's facts for the gauges, read at most once a second (six gauges per scrape, one read), by name. */
+    private final Map<String, NodeFacts> gaugeFacts = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Long> gaugeFactsAt = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The node cache numbers {@code node} reports: asked now (at most once a second) for the gateway's static node, from
+     * the last heartbeat for the others; {@link NodeFacts.Cache#NONE} for an unknown node.
+     */
+    NodeFacts.Cache cache(String node) {
+        NodeFacts f = gaugeFacts(node, false);
+        return f == null ? NodeFacts.Cache.NONE : f.cache();
+    }
+
+    /** What the gauges show for {@code node} ({@code fresh}: read the static node now); null for an unknown node. */
+    private NodeFacts gaugeFacts(String node, boolean fresh) {
         Member m;
         synchronized (this) {
             m = members.get(node);
         }
         if (m == null) {
-            return 0;
+            return null;
         }
         if (m.fixed) {
+            long now = System.nanoTime();
+            Long at = gaugeFactsAt.get(node);
+            NodeFacts f = gaugeFacts.get(node);
+            if (!fresh && f != null && at != null && now - at < 1_000_000_000L) {
+                return f;
+            }
             try {
-                return m.node.facts().quarantinedCopies();
+                f = m.node.facts();
+                gaugeFacts.put(node, f);
+                gaugeFactsAt.put(node, now);
+                return f;
             } catch (RuntimeException e) {
                 // fall back to the last facts read
             }
         }
         synchronized (this) {
-            return m.facts == null ? 0 : m.facts.quarantinedCopies();
+            return m.facts;
         }
     }
 

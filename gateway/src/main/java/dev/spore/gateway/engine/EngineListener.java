@@ -17,4 +17,20 @@ public interface EngineListener {
      */
     default void fetched(VersionRecord version, String transport, long bytes) {
     }
+
+    /**
+     * A restored instance answered its first invocation: {@code bytes} is what its restore had moved from the store by
+     * then (the whole image for an eager first restore; small files, prefetch and page faults for a lazy one; 0 on a node
+     * that had the image). Called once per restored instance, on the invoking thread. Default: ignored.
+     */
+    default void fetchedBeforeFirstResponse(VersionRecord version, String transport, long bytes) {
+    }
+
+    /**
+     * More of a restore's bytes from the store were counted: at its first response, everything so far; when its instance
+     * ends, what came since (a lazy restore's background fill). The sum over both calls is the restore's total. Default:
+     * ignored.
+     */
+    default void fetchedMore(VersionRecord version, String transport, long bytes) {
+    }
 }

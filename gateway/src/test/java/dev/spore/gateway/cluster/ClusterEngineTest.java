@@ -128,6 +128,27 @@ class ClusterEngineTest {
     }
 
     @Test
+    void aRestoresBytesBeforeItsFirstResponseAndInTotalAreMetered() throws Exception {
+        gateway(4);
+        FakeNode a = beat("a", 8, List.of());
+        a.readyBytes = 1_000;
+        a.fillBytes = 9_000;
+        a.transport = "tcp";
+        deploy("hello");
+        assertThat(invoke("hello", "x").start()).isEqualTo(StartKind.RESTORED);
+        assertThat(invoke("hello", "y").start()).as("the same instance: its fill arrives now").isEqualTo(StartKind.WARM);
+        var before = meters.find("spore.restore.fetched.bytes.before.first.response").tags("function", "hello", "transport", "tcp")
+                .summary();
+        assertThat(before.count()).isEqualTo(1);
+        assertThat(before.totalAmount()).isEqualTo(1_000);
+        var all = meters.find("spore.restore.fetched.bytes.all").tags("function", "hello", "transport", "tcp").counter();
+        assertThat(all.count()).as("counted at the first response").isEqualTo(1_000);
+        gateway.delete("hello"); // its instance stops: the fill's bytes are counted now
+        assertThat(all.count()).as("completed when the instance ended").isEqualTo(10_000);
+        assertThat(before.count()).as("one restore, one first response").isEqualTo(1);
+    }
+
+    @Test
     void aNodeDownForThreeSecondsLosesItsInstancesAtOnceAndRejoinsCleanly() throws Exception {
         gateway(4);
         FakeNode a = beat("a", 8, List.of());

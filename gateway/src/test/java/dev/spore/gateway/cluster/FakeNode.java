@@ -32,6 +32,11 @@ final class FakeNode implements Node {
     volatile int reportedInstances;
     volatile int maxConcurrentRestores = 0;
     volatile List<String> cached = List.of();
+    volatile NodeFacts.Cache cache = NodeFacts.Cache.NONE;
+    /** A restore's bytes from the store by the time it is ready, and those its background fill adds after it answered. */
+    volatile long readyBytes;
+    volatile long fillBytes;
+    volatile String transport = "";
     volatile boolean refuseRequirements;
     volatile boolean busy;
     volatile boolean failRestore;
@@ -68,7 +73,7 @@ final class FakeNode implements Node {
 
     NodeFacts facts(String address) {
         return new NodeFacts(name, address, 16L << 30, memoryAvailable, reportedInstances, restoring.get(), maxConcurrentRestores,
-                cached, "4.1.1", List.of("/usr/lib/jvm/x"), "6.18", false, 0);
+                cached, "4.1.1", List.of("/usr/lib/jvm/x"), "6.18", false, 0, cache);
     }
 
     @Override
@@ -190,9 +195,28 @@ final class FakeNode implements Node {
             return restored ? new RestoreProfile(1, 2, 1, 0.5, 4, 5) : null;
         }
 
+        /** Grows like a lazy restore's: ready, then the fill (here: by the second invocation). */
+        volatile long fetched = restoredBytes();
+        volatile long beforeFirst = -1;
+        final AtomicInteger answered = new AtomicInteger();
+
+        private long restoredBytes() {
+            return readyBytes;
+        }
+
         @Override
         public long fetchedBytes() {
-            return 0;
+            return restored ? fetched : 0;
+        }
+
+        @Override
+        public long fetchedBeforeFirstResponse() {
+            return beforeFirst >= 0 ? beforeFirst : fetchedBytes();
+        }
+
+        @Override
+        public String fetchTransport() {
+            return restored ? transport : "";
         }
 
         @Override
@@ -210,6 +234,12 @@ final class FakeNode implements Node {
                 throw new NodeException(NodeException.Kind.INSTANCE_LOST, "node=" + name + " instance=" + id + ": the instance died");
             }
             invocations.incrementAndGet();
+            int n = answered.incrementAndGet();
+            if (n == 1) {
+                beforeFirst = fetchedBytes();
+            } else if (n == 2 && restored) {
+                fetched += fillBytes;
+            }
             byte[] out = (name + ":" + new String(body, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8);
             return new Invocation(id, out, Map.of(), null, null, 0.1, 0.05);
         }

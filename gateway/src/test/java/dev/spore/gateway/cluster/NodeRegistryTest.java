@@ -1,5 +1,7 @@
 package dev.spore.gateway.cluster;
 
+import dev.spore.agent.node.NodeFacts;
+
 import dev.spore.agent.node.NodeException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
@@ -73,6 +75,27 @@ class NodeRegistryTest {
         beat(nodes, "b", 9, 3, List.of());
         assertThat(place("other.v1")).as("more memory beats fewer instances").isEqualTo("b");
         assertThat(connections.get("a")).as("heartbeats after the first reuse the connection").hasSize(1);
+    }
+
+    @Test
+    void eachNodesCacheNumbersFromItsHeartbeatsAreMeters() {
+        registry(4);
+        FakeNode f = new FakeNode("a");
+        f.cache = new NodeFacts.Cache(300L << 20, 1L << 30, 2, 5, 3);
+        nodes.heartbeat(f.facts("10.213.7.1:7001"));
+        beat(nodes, "b", 8, 0, List.of()); // a node without a node cache
+        assertThat(meters.find("spore.node.cache.used").tag("node", "a").gauge().value()).isEqualTo(300L << 20);
+        assertThat(meters.find("spore.node.cache.max").tag("node", "a").gauge().value()).isEqualTo(1L << 30);
+        assertThat(meters.find("spore.node.cache.evictions").tag("node", "a").functionCounter().count()).isEqualTo(2);
+        assertThat(meters.find("spore.node.cache.hits").tag("node", "a").functionCounter().count()).isEqualTo(5);
+        assertThat(meters.find("spore.node.cache.misses").tag("node", "a").functionCounter().count()).isEqualTo(3);
+        assertThat(meters.find("spore.node.cache.max").tag("node", "b").gauge().value()).as("no node cache").isZero();
+
+        f.cache = new NodeFacts.Cache(100L << 20, 1L << 30, 4, 6, 3); // the next heartbeat: evicted two more
+        nodes.heartbeat(f.facts("10.213.7.1:7001"));
+        assertThat(meters.find("spore.node.cache.used").tag("node", "a").gauge().value()).isEqualTo(100L << 20);
+        assertThat(meters.find("spore.node.cache.evictions").tag("node", "a").functionCounter().count()).isEqualTo(4);
+        assertThat(meters.find("spore.node.cache.used").tags("node", "a").meters()).as("registered once per node").hasSize(1);
     }
 
     @Test

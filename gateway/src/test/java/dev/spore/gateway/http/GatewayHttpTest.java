@@ -53,6 +53,33 @@ class GatewayHttpTest {
                 .body(containsString("spore_starts_total{function=\"" + FN + "\",kind=\"restored\",version=\"1\"}"))
                 .body(containsString("spore_restore_milliseconds_bucket"))
                 .body(containsString("spore_snapshot_bytes"));
+
+        // the restore's bytes from the store (the in-process node's store is local:DIR) and the node's cache numbers
+        String metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
+        String fn = "{function=\"" + FN + "\",transport=\"local\"}";
+        double ready = value(metrics, "spore_restore_fetched_bytes_sum" + fn);
+        double before = value(metrics, "spore_restore_fetched_bytes_before_first_response_sum" + fn);
+        org.assertj.core.api.Assertions.assertThat(value(metrics, "spore_restore_fetched_bytes_before_first_response_count" + fn))
+                .as("one restore answered a first invocation").isEqualTo(1);
+        org.assertj.core.api.Assertions.assertThat(before).as("a first restore on the node moved the image from the store")
+                .isGreaterThan(0).isGreaterThanOrEqualTo(ready);
+        org.assertj.core.api.Assertions.assertThat(value(metrics, "spore_restore_fetched_bytes_all_total" + fn))
+                .as("the total counts at least what moved before the first response").isGreaterThanOrEqualTo(before);
+        double used = value(metrics, "spore_node_cache_used_bytes{node=\"local\"}");
+        double max = value(metrics, "spore_node_cache_max_bytes{node=\"local\"}");
+        org.assertj.core.api.Assertions.assertThat(used).as("the cached image and the node copy").isGreaterThanOrEqualTo(before);
+        org.assertj.core.api.Assertions.assertThat(max).as("the cap (25% of the cache's file system by default)").isGreaterThan(used);
+        org.assertj.core.api.Assertions.assertThat(value(metrics, "spore_node_cache_misses_total{node=\"local\"}"))
+                .as("the first restore's fetch got chunks from the store").isGreaterThanOrEqualTo(1);
+        org.assertj.core.api.Assertions.assertThat(metrics).contains("spore_node_cache_hits_total{node=\"local\"}",
+                "spore_node_cache_evictions_total{node=\"local\"}");
+    }
+
+    /** The value of the one sample line that starts with {@code series} ({@code name{labels}}) in Prometheus text. */
+    static double value(String metrics, String series) {
+        java.util.List<String> lines = metrics.lines().filter(l -> l.startsWith(series + " ")).toList();
+        org.assertj.core.api.Assertions.assertThat(lines).as("sample " + series + " in /q/metrics").hasSize(1);
+        return Double.parseDouble(lines.get(0).substring(series.length() + 1).trim().split(" ")[0]);
     }
 
     @Test

@@ -97,7 +97,11 @@ public final class NodeStarts implements WorkerFactory {
                     listener.fetched(v, ni.fetchTransport(), ni.fetchedBytes());
                 }
                 LOG.log(System.Logger.Level.DEBUG, "node=" + a.name() + " " + v.key() + " instance=" + id + " " + what + " placed");
-                return register.apply(a, ni);
+                NodeWorker w = register.apply(a, ni);
+                if (restore) {
+                    w.countBytes(new RestoreBytes(v, listener, ni));
+                }
+                return w;
             } catch (NodeException e) {
                 switch (e.kind()) {
                     case REQUIREMENTS_NOT_MET -> {

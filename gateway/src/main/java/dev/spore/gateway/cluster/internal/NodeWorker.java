@@ -29,6 +29,8 @@ public final class NodeWorker implements Worker {
     private final Consumer<NodeWorker> onStop;
     private volatile boolean lost;
     private volatile boolean broken;
+    /** Reports a restore's bytes at its first response and when it ends; null for cold starts. */
+    private volatile RestoreBytes bytes;
 
     public NodeWorker(NodeInstance instance, StartKind kind, String node, long generation, Consumer<NodeWorker> onStop) {
         this.instance = instance;
@@ -57,6 +59,11 @@ public final class NodeWorker implements Worker {
         return generation;
     }
 
+    /** Reports this restored instance's bytes from the store at its first response and when it stops. */
+    public void countBytes(RestoreBytes b) {
+        this.bytes = b;
+    }
+
     /** Its node went down: calls are not sent any more, and stopping it does not call the node. */
     public void markLost() {
         lost = true;
@@ -69,6 +76,10 @@ public final class NodeWorker implements Worker {
         }
         try {
             Invocation r = instance.invoke(body, headers, timeout);
+            RestoreBytes b = bytes;
+            if (b != null) {
+                b.firstResponse();
+            }
             return new Reply(r.body(), r.headers(), r.error(), r.errorType(), r.millis());
         } catch (InvocationTimeoutException e) {
             throw new InvokeTimeoutException(e.getMessage());
@@ -96,6 +107,10 @@ public final class NodeWorker implements Worker {
                 instance.stop();
             }
         } finally {
+            RestoreBytes b = bytes;
+            if (b != null) {
+                b.ended(); // after the stop: what the node reported last (a remote node's last reply)
+            }
             onStop.accept(this);
         }
     }

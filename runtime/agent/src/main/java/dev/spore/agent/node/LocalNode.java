@@ -137,7 +137,7 @@ public final class LocalNode implements Node {
         long[] mem = NodeFiles.meminfo();
         return new NodeFacts(name, "", mem[0], mem[1], (int) instances.values().stream().filter(LocalInstance::isAlive).count(),
                 restoresInFlight.get(), maxRestores, snapshots.cached(), agent.criuVersion(), javaHomes, self.kernel(), false,
-                snapshots.quarantinedCopies());
+                snapshots.quarantinedCopies(), NodeFacts.Cache.of(snapshots.cacheUse()));
     }
 
     @Override
@@ -295,7 +295,8 @@ public final class LocalNode implements Node {
                             + " pushed-bytes=" + lazy.faults()[2]
                             + " open-ms=" + String.format(java.util.Locale.ROOT, "%.1f", fetched.millis()));
                 }
-                return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy));
+                return track(new LocalInstance(i, name, snap, label(r), fetched.bytes(), fetched.millis(), () -> forget(i.id()), lazy,
+                        fetched.transport()));
             } catch (RuntimeException e) { // AgentException, or anything unexpected (which is rethrown as is)
                 if (fetched.lazy() != null) {
                     fetched.lazy().restoreEnded(false);
@@ -348,7 +349,7 @@ public final class LocalNode implements Node {
             throw new NodeException(NodeException.Kind.START_FAILED, who + ": cold start did not reach its serve loop"
                     + (alive ? " within " + timeout.toSeconds() + " s" : " (it exited)") + " | stderr: " + i.stderrTail(6));
         }
-        return track(new LocalInstance(i, name, null, label(r), 0, 0, () -> forget(i.id()), null));
+        return track(new LocalInstance(i, name, null, label(r), 0, 0, () -> forget(i.id()), null, ""));
     }
 
     private static String label(StartRequest r) {

@@ -420,7 +420,10 @@ public final class RemoteNode implements Node {
         private final String node;
         private final boolean restored;
         private final RestoreProfile profile;
-        private final long fetchedBytes;
+        /** The restore's bytes from the store: from the start reply, then from each invocation's reply (a lazy fill grows it). */
+        private volatile long fetchedBytes;
+        private volatile long beforeFirstResponse = -1;
+        private final String fetchTransport;
         private final double fetchMillis;
         private volatile boolean stopped;
 
@@ -430,7 +433,19 @@ public final class RemoteNode implements Node {
             this.restored = m.getRestored();
             this.profile = m.hasProfile() ? Protos.profile(m.getProfile()) : null;
             this.fetchedBytes = m.getFetchedBytes();
+            this.fetchTransport = m.getFetchTransport();
             this.fetchMillis = m.getFetchMillis();
+        }
+
+        @Override
+        public long fetchedBeforeFirstResponse() {
+            long b = beforeFirstResponse;
+            return b >= 0 ? b : fetchedBytes;
+        }
+
+        @Override
+        public String fetchTransport() {
+            return fetchTransport;
         }
 
         @Override public String id() { return id; }
@@ -454,6 +469,12 @@ public final class RemoteNode implements Node {
                     .withStreamTracerFactory(sent);
             try {
                 InvokeReply reply = ClientCalls.blockingUnaryCall(calls, NodeServiceGrpc.getInvokeMethod(), opts, req);
+                if (reply.getFetchedBytes() > 0) { // 0: a daemon from before these fields, or nothing moved
+                    fetchedBytes = reply.getFetchedBytes();
+                }
+                if (beforeFirstResponse < 0) {
+                    beforeFirstResponse = reply.getFetchedBytes() > 0 ? reply.getFetchedBeforeFirstResponse() : fetchedBytes;
+                }
                 return Protos.invocation(reply);
             } catch (StatusRuntimeException e) {
                 String where = "node=" + node + " instance=" + id;

@@ -55,7 +55,7 @@ public final class FakeNode implements Node {
     @Override
     public NodeFacts facts() {
         return new NodeFacts("fake", "", 8L << 30, 4L << 30, instances.size(), 0, 4, List.of("hello.v1"), "4.1.1",
-                List.of("/usr/lib/jvm/x"), "6.18.0", false, 0);
+                List.of("/usr/lib/jvm/x"), "6.18.0", false, 0, new NodeFacts.Cache(5_000, 10_000, 1, 2, 3));
     }
 
     @Override
@@ -169,11 +169,16 @@ public final class FakeNode implements Node {
         @Override public String node() { return "fake"; }
         @Override public boolean restored() { return restored; }
         @Override public RestoreProfile profile() { return restored ? new RestoreProfile(1, 2, 3, 4, 5, 15) : null; }
-        @Override public long fetchedBytes() { return 123; }
+        /** Like a lazy restore: 123 bytes by ready and by its first response, 1000 once its fill completed after it. */
+        volatile boolean answered;
+        @Override public long fetchedBytes() { return answered ? 1000 : 123; }
+        @Override public long fetchedBeforeFirstResponse() { return 123; }
+        @Override public String fetchTransport() { return restored ? "tcp" : ""; }
         @Override public double fetchMillis() { return 4.5; }
 
         @Override
         public Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) {
+            answered = true;
             String text = new String(body, java.nio.charset.StandardCharsets.UTF_8);
             switch (text) {
                 case "block":

@@ -11,6 +11,7 @@ import dev.spore.agent.daemon.proto.StartMsg;
 import dev.spore.agent.daemon.proto.Upload;
 import dev.spore.agent.daemon.proto.UploadHeader;
 import dev.spore.agent.node.NodeException;
+import dev.spore.agent.node.NodeFacts;
 import dev.spore.agent.node.NodeInstance;
 import dev.spore.agent.node.PrepareEvent;
 import dev.spore.agent.node.PrepareRequest;
@@ -85,6 +86,7 @@ class NodeDaemonTest {
         assertThat(remote.name()).isEqualTo("fake");
         assertThat(remote.facts().address()).isEqualTo(daemon.address());
         assertThat(remote.facts().cachedSnapshots()).containsExactly("hello.v1");
+        assertThat(remote.facts().cache()).as("the node cache's numbers cross the wire").isEqualTo(new NodeFacts.Cache(5_000, 10_000, 1, 2, 3));
 
         Path jar = file("fn.jar", 300_000, 1);
         Path warm = file("warm.json", 1000, 2);
@@ -109,6 +111,9 @@ class NodeDaemonTest {
         assertThat(inv.bodyText()).isEqualTo("hi");
         assertThat(inv.headers()).containsEntry("echo", "yes").containsEntry("x", "1");
         assertThat(inv.failed()).isFalse();
+        assertThat(r.fetchTransport()).isEqualTo("tcp");
+        assertThat(r.fetchedBeforeFirstResponse()).as("from the first invocation's reply").isEqualTo(123);
+        assertThat(r.fetchedBytes()).as("the fill's bytes, from the reply").isEqualTo(1000);
         Invocation failed = r.invoke("fail".getBytes(StandardCharsets.UTF_8), Map.of(), Duration.ofSeconds(5));
         assertThat(failed.error()).isEqualTo("java.lang.RuntimeException: nope");
         assertThat(failed.errorType()).isEqualTo(Invocation.HANDLER_ERROR);

@@ -31,14 +31,20 @@ import java.util.stream.Stream;
  * cache/deleted/NAME           NAME was deleted from the store while pinned: dropped when the last pin goes
  * </pre>
  * Files, not memory, so that every process on the node (agent, CLI, another JVM) sees the same pins; a pin
- * of a process that died (kill -9) is stale and ignored (and removed) by the next eviction. Eviction runs
- * after each new image enters the cache and after each pin is released (so that the cap is met again once the
- * instances that held it over end): while the images' total size exceeds the cap, the least recently
- * used unpinned image (never the one just added) is renamed aside, then deleted. When only pinned images are
- * left above the cap, the cache stays over it (a restore in use is never broken to meet it): a warning names
- * them and {@link #overCap()} counts it. Rejected: an in-memory
+ * of a process that died (kill -9) is stale and ignored (and removed) by the next eviction.
+ *
+ * <p>One budget: the cap ({@code cache-max}) bounds the cached images <em>and</em> the node's own copies that CRIU
+ * restores from, which the agent registers ({@link dev.spore.store.NodeCopies}); without that a node that ever
+ * restored N images kept them all, and each cost twice its size. Eviction runs after each new image enters the cache,
+ * after each fetch into a node copy, and after each pin is released (so that the cap is met again once the instances
+ * that held it over end): while the total exceeds the cap, the least recently used unpinned image or copy (never the
+ * one just fetched) goes; then, if still over, the cached image of a pinned snapshot whose node copy is complete (its
+ * instances map the copy, not the image). When only what is in use is left above the cap, it stays over it (a restore
+ * in use is never broken to meet it): a warning names them and {@link #overCap()} counts it. Rejected: an in-memory
  * reference count in the client (the agent's restores may be in another process than the fetch), and
- * {@code atime} (often mounted noatime, and tmpfs updates it on every CRIU read).
+ * {@code atime} (often mounted noatime, and tmpfs updates it on every CRIU read); one copy instead of two (the
+ * cache's image restored in place) was turned down because a copy CRIU or a tampering process writes into must never
+ * be the image the next restore trusts (see {@link NodeCache}).
  */
 public final class CacheLimit {
 
@@ -50,6 +56,7 @@ public final class CacheLimit {
     private final long maxBytes;
     private final java.util.concurrent.atomic.AtomicLong evictions = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong overCap = new java.util.concurrent.atomic.AtomicLong();
+    private volatile dev.spore.store.NodeCopies copies;
 
     CacheLimit(Path root, Path images, long maxBytes) {
         this.images = images;
@@ -63,7 +70,7 @@ public final class CacheLimit {
         return maxBytes;
     }
 
-    /** Images evicted under the cap so far (by this process). */
+    /** Images and node copies evicted under the cap so far (by this process). */
     public long evictions() {
         return evictions.get();
     }
@@ -194,60 +201,126 @@ public final class CacheLimit {
         }
     }
 
-    /**
-     * Evicts LRU unpinned images until the total fits the cap; {@code keep} (just added, or null) is never evicted.
-     * Returns the directory names evicted.
-     */
-    synchronized List<String> evict(String keep) throws IOException {
-        List<Path> dirs = new ArrayList<>();
+    /** The node's copies counted against the same cap (null: none registered). */
+    void countCopies(dev.spore.store.NodeCopies c) {
+        this.copies = c;
+    }
+
+    /** Bytes under the cap now: the cached images plus the node's copies. */
+    long usedBytes() throws IOException {
         long total = 0;
-        List<long[]> sizes = new ArrayList<>();
         try (Stream<Path> s = Files.list(images)) {
             for (Path d : (Iterable<Path>) s::iterator) {
-                if (d.getFileName().toString().startsWith(".") || !Files.isDirectory(d)) {
+                if (!d.getFileName().toString().startsWith(".") && Files.isDirectory(d)) {
+                    total += sizeOf(d);
+                }
+            }
+        }
+        for (dev.spore.store.NodeCopies.Copy c : copyList()) {
+            total += c.bytes();
+        }
+        return total;
+    }
+
+    private List<dev.spore.store.NodeCopies.Copy> copyList() {
+        dev.spore.store.NodeCopies c = copies;
+        if (c == null) {
+            return List.of();
+        }
+        try {
+            return c.copies();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "cache=" + images.getParent() + ": cannot list the node's copies ("
+                    + e + "); only the cached images count against the cap this time");
+            return List.of();
+        }
+    }
+
+    /** One thing the cap counts: a cached image (dir != null) or a node copy (dir == null). */
+    private record Entry(String name, Path dir, long size, long lastUsed) {
+        String label() {
+            return dir == null ? name + " (node copy)" : dir.getFileName().toString();
+        }
+    }
+
+    /**
+     * Evicts until the total of cached images and node copies fits the cap; {@code keep} (the image just added, or
+     * null) and its snapshot's copy are never evicted. First pass: least recently used first, images and copies alike,
+     * skipping every pinned snapshot. Second pass, only if still over: cached images of pinned snapshots whose node
+     * copy is complete, since the instances map the copy and the image is then only a second copy of it (a later
+     * fetch after an evict gets it from the store again). Returns what was evicted.
+     */
+    synchronized List<String> evict(String keep) throws IOException {
+        String keepName = keep == null ? null : keep.substring(0, keep.lastIndexOf('@'));
+        List<Entry> all = new ArrayList<>();
+        long total = 0;
+        try (Stream<Path> s = Files.list(images)) {
+            for (Path d : (Iterable<Path>) s::iterator) {
+                String dirName = d.getFileName().toString();
+                if (dirName.startsWith(".") || !Files.isDirectory(d)) {
                     continue;
                 }
-                long size = sizeOf(d);
-                dirs.add(d);
-                sizes.add(new long[] {size, lastUsed(d.getFileName().toString())});
-                total += size;
+                Entry e = new Entry(dirName.substring(0, dirName.lastIndexOf('@')), d, sizeOf(d), lastUsed(dirName));
+                all.add(e);
+                total += e.size();
             }
+        }
+        Set<String> copied = new HashSet<>();
+        for (dev.spore.store.NodeCopies.Copy c : copyList()) {
+            all.add(new Entry(c.snapshotName(), null, c.bytes(), c.lastUsedMillis()));
+            copied.add(c.snapshotName());
+            total += c.bytes();
         }
         List<String> evicted = new ArrayList<>();
         if (total <= maxBytes) {
             return evicted;
         }
         Set<String> live = livePins();
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < dirs.size(); i++) {
-            order.add(i);
-        }
-        order.sort(Comparator.comparingLong(i -> sizes.get(i)[1]));
+        all.sort(Comparator.comparingLong(Entry::lastUsed));
         List<String> kept = new ArrayList<>();
-        for (int i : order) {
+        List<Entry> pinnedImages = new ArrayList<>();
+        for (Entry e : all) {
             if (total <= maxBytes) {
                 break;
             }
-            String dirName = dirs.get(i).getFileName().toString();
-            String name = dirName.substring(0, dirName.lastIndexOf('@'));
-            if (dirName.equals(keep) || live.contains(name)) {
-                kept.add(dirName + (dirName.equals(keep) ? " (just fetched)" : " (pinned)"));
+            boolean isKeep = e.name().equals(keepName) && (e.dir() == null || e.dir().getFileName().toString().equals(keep));
+            if (isKeep || live.contains(e.name())) {
+                if (!isKeep && e.dir() != null && copied.contains(e.name())) {
+                    pinnedImages.add(e);
+                } else {
+                    kept.add(e.label() + (isKeep ? " (just fetched)" : " (pinned)"));
+                }
                 continue;
             }
-            remove(dirs.get(i));
-            total -= sizes.get(i)[0];
-            evicted.add(dirName);
+            if (e.dir() != null) {
+                remove(e.dir());
+            } else if (!copies.drop(e.name())) {
+                kept.add(e.label() + " (a restore reads it)");
+                continue;
+            }
+            total -= e.size();
+            evicted.add(e.label());
+            evictions.incrementAndGet();
+        }
+        for (Entry e : pinnedImages) {
+            if (total <= maxBytes) {
+                kept.add(e.label() + " (pinned)");
+                continue;
+            }
+            remove(e.dir()); // its instances map the node copy: this was a second copy of the same bytes
+            total -= e.size();
+            evicted.add(e.label() + " (duplicate of the node copy)");
             evictions.incrementAndGet();
         }
         if (total > maxBytes) {
             overCap.incrementAndGet();
-            LOG.log(System.Logger.Level.WARNING, "cache=" + images.getParent() + " holds " + total + " bytes, cap "
-                    + maxBytes + ", over it by " + (total - maxBytes) + " bytes: every image left is in use " + kept
-                    + " (pinned by restores and live instances; evicted when they end); raise --cache-max or stop instances");
+            LOG.log(System.Logger.Level.WARNING, "cache=" + images.getParent() + " holds " + total + " bytes (cached images and "
+                    + "node copies), cap " + maxBytes + ", over it by " + (total - maxBytes) + " bytes: every image left is in use "
+                    + kept + " (pinned by restores and live instances; evicted when they end); raise cache-max or stop instances");
         }
         if (!evicted.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, "cache=" + images.getParent() + " evicted " + evicted + " (LRU, cap "
-                    + maxBytes + " bytes)");
+                    + maxBytes + " bytes, cached images and node copies together)");
         }
         return evicted;
     }

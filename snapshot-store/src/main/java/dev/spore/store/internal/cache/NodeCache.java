@@ -29,7 +29,8 @@ import java.util.stream.Stream;
  * checked on every hit; a modified one is moved to {@code images/.quarantine/} and fetched again.
  *
  * <p>Size: capped ({@link CacheLimit}: LRU eviction of unpinned images after each new one, pins per snapshot
- * name for as long as instances use an image).
+ * name for as long as instances use an image). The same cap counts the node's own copies when the agent registers them
+ * ({@link #countCopies}): one budget for all of a node's image bytes.
  *
  * <p>Concurrent fetches of the same image each build a private temp directory and rename it into place; the
  * loser discards its copy. An image directory exists only when complete, so no reader sees a partial one.
@@ -66,6 +67,30 @@ public final class NodeCache {
 
     public CacheLimit limit() {
         return limit;
+    }
+
+    /** Makes the node's own copies count against this cache's cap (see {@link dev.spore.store.NodeCopies}). */
+    public void countCopies(dev.spore.store.NodeCopies copies) {
+        limit.countCopies(copies);
+    }
+
+    /** Bytes under the cap now: cached images plus the node's copies. */
+    public long usedBytes() throws IOException {
+        return limit.usedBytes();
+    }
+
+    /**
+     * Evicts under the cap now; {@code keep} (a manifest whose image or node copy was just fetched, or null) stays. Call
+     * after a node copy appeared (it counts against the cap too). Never throws: a failed eviction is logged and retried by
+     * the next one.
+     */
+    public void trim(Manifest keep) {
+        try {
+            limit.evict(keep == null ? null : imageDir(keep).getFileName().toString());
+        } catch (IOException | RuntimeException e) {
+            System.getLogger("spore.store.cache").log(System.Logger.Level.WARNING, "cache=" + root + ": eviction under the "
+                    + "cap failed (" + e + "); the next fetch or unpin tries again");
+        }
     }
 
     /** Pins every cached image of {@code name} against eviction and deletion until the lease is closed. */

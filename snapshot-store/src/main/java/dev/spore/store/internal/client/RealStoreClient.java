@@ -76,6 +76,11 @@ public final class RealStoreClient implements SnapshotStore {
 
     private final Transport transport;
     private final NodeCache cache;
+    /** Fetches served by an intact node copy or cached image / by chunks from the store (see {@link #cacheUse()}). */
+    private final java.util.concurrent.atomic.AtomicLong hits = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong misses = new java.util.concurrent.atomic.AtomicLong();
+    /** Chunk bytes the calling thread's last fetch asked the store for ({@link #lastFetchBytes()}). */
+    private final ThreadLocal<long[]> lastFetch = ThreadLocal.withInitial(() -> new long[1]);
     private final Chunker chunker;
     private final ClientTrust trust;
     private final AtomicLong quarantined = new AtomicLong();
@@ -320,10 +325,12 @@ public final class RealStoreClient implements SnapshotStore {
     }
 
     private Path fetchInto(String snapshotName, Path targetDir) throws IOException {
+        lastFetch.get()[0] = 0;
         String id = transport.manifestId(snapshotName);
         CopySeal seal = trust.seal();
         LocalCopy here = verifyLocalCopy(snapshotName, targetDir);
         if (here.valid() && id.equals(here.manifestId()) && trust.stillTrusted(here.signer())) {
+            hits.incrementAndGet();
             return targetDir; // this very copy is intact and current: nothing moves
         }
         Files.deleteIfExists(targetDir.resolve(CopySeal.FILE)); // the files below change: no seal until all are in
@@ -335,6 +342,8 @@ public final class RealStoreClient implements SnapshotStore {
                     try {
                         cache.copyInto(m, hit.dir(), targetDir);
                         seal.seal(targetDir, m);
+                        hits.incrementAndGet();
+                        cache.trim(m); // the new node copy counts against the cap
                         return targetDir; // this node has exactly this image: no chunk moves
                     } catch (java.nio.file.NoSuchFileException evicted) {
                         // evicted under the size cap while we copied (the caller had not pinned it): fetch it again
@@ -363,6 +372,10 @@ public final class RealStoreClient implements SnapshotStore {
             }
         }
         seal.seal(targetDir, m);
+        misses.incrementAndGet();
+        if (cache != null) {
+            cache.trim(m); // the new node copy counts against the cap too
+        }
         return targetDir;
     }
 
@@ -459,12 +472,17 @@ public final class RealStoreClient implements SnapshotStore {
                     return true;
                 }
             };
+            long[] moved = lastFetch.get();
+            for (Manifest.ChunkRef c : remote) {
+                moved[0] += c.length();
+            }
             transport.read(remote, sink);
             List<String> bad = notIn(good, remote);
             if (!bad.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "snapshot=" + m.name() + ": " + bad.size() + " chunk(s) failed "
                         + "SHA-256 verification (first chunk=" + bad.get(0) + "); fetching them once more");
                 List<Manifest.ChunkRef> retry = bad.stream().map(refs::get).toList();
+                retry.forEach(c -> moved[0] += c.length());
                 transport.read(retry, sink);
                 bad = notIn(good, retry);
                 if (!bad.isEmpty()) {
@@ -607,6 +625,44 @@ public final class RealStoreClient implements SnapshotStore {
     public Lease pin(String snapshotName) {
         Manifest.checkName(snapshotName);
         return cache == null ? () -> { } : cache.pin(snapshotName);
+    }
+
+    @Override
+    public void countCopies(dev.spore.store.NodeCopies copies) {
+        if (cache != null) {
+            cache.countCopies(copies);
+        }
+    }
+
+    @Override
+    public String transportName() {
+        return transport.name();
+    }
+
+    @Override
+    public long lastFetchBytes() {
+        return lastFetch.get()[0];
+    }
+
+    @Override
+    public void checkCacheCap() {
+        if (cache != null) {
+            cache.trim(null);
+        }
+    }
+
+    @Override
+    public dev.spore.store.CacheUse cacheUse() {
+        if (cache == null) {
+            return dev.spore.store.CacheUse.NONE;
+        }
+        long used;
+        try {
+            used = cache.usedBytes();
+        } catch (IOException e) {
+            used = -1; // being evicted under us: the next heartbeat reads it again
+        }
+        return new dev.spore.store.CacheUse(used, cache.limit().maxBytes(), cache.limit().evictions(), hits.get(), misses.get());
     }
 
     @Override

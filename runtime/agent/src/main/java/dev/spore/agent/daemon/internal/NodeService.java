@@ -165,7 +165,7 @@ public final class NodeService extends NodeServiceGrpc.NodeServiceImplBase {
     private InstanceMsg started(NodeInstance i) {
         instances.put(i.id(), i);
         InstanceMsg.Builder b = InstanceMsg.newBuilder().setId(i.id()).setNode(Protos.nz(i.node())).setRestored(i.restored())
-                .setFetchedBytes(i.fetchedBytes()).setFetchMillis(i.fetchMillis());
+                .setFetchedBytes(i.fetchedBytes()).setFetchMillis(i.fetchMillis()).setFetchTransport(Protos.nz(i.fetchTransport()));
         if (i.profile() != null) {
             b.setProfile(Protos.profile(i.profile()));
         }
@@ -191,7 +191,7 @@ public final class NodeService extends NodeServiceGrpc.NodeServiceImplBase {
                         + " ms is out of range 1.." + MAX_TIMEOUT_MS);
             }
             Invocation inv = i.invoke(r.getBody().toByteArray(), r.getHeadersMap(), Duration.ofMillis(r.getTimeoutMs()));
-            out.onNext(Protos.reply(inv));
+            out.onNext(Protos.reply(inv, i.fetchedBytes(), i.fetchedBeforeFirstResponse()));
             out.onCompleted();
         } catch (InvocationTimeoutException e) {
             out.onError(Errors.toStatus(e));

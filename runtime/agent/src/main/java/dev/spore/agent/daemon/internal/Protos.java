@@ -27,20 +27,24 @@ public final class Protos {
                 .setRestoresInFlight(f.restoresInFlight()).setMaxConcurrentRestores(f.maxConcurrentRestores())
                 .addAllCachedSnapshots(f.cachedSnapshots()).setCriuVersion(nz(f.criuVersion()))
                 .addAllJavaHomes(f.javaHomes()).setKernel(nz(f.kernel())).setCordoned(f.cordoned())
-                .setQuarantinedCopies(f.quarantinedCopies()).build();
+                .setQuarantinedCopies(f.quarantinedCopies()).setCacheUsedBytes(f.cache().usedBytes())
+                .setCacheMaxBytes(f.cache().maxBytes()).setCacheEvictions(f.cache().evictions()).setCacheHits(f.cache().hits())
+                .setCacheMisses(f.cache().misses()).build();
     }
 
     public static NodeFacts facts(FactsMsg f) {
         return new NodeFacts(f.getName(), f.getAddress(), f.getMemoryTotalBytes(), f.getMemoryAvailableBytes(),
                 f.getInstances(), f.getRestoresInFlight(), f.getMaxConcurrentRestores(), f.getCachedSnapshotsList(),
-                f.getCriuVersion(), f.getJavaHomesList(), f.getKernel(), f.getCordoned(), f.getQuarantinedCopies());
+                f.getCriuVersion(), f.getJavaHomesList(), f.getKernel(), f.getCordoned(), f.getQuarantinedCopies(),
+                new NodeFacts.Cache(f.getCacheUsedBytes(), f.getCacheMaxBytes(), f.getCacheEvictions(), f.getCacheHits(),
+                        f.getCacheMisses()));
     }
 
     /** The same facts, with the address the daemon is reached at (a node itself does not know it). */
     public static NodeFacts withAddress(NodeFacts f, String address) {
         return new NodeFacts(f.name(), address, f.memoryTotalBytes(), f.memoryAvailableBytes(), f.instances(),
                 f.restoresInFlight(), f.maxConcurrentRestores(), f.cachedSnapshots(), f.criuVersion(), f.javaHomes(),
-                f.kernel(), f.cordoned(), f.quarantinedCopies());
+                f.kernel(), f.cordoned(), f.quarantinedCopies(), f.cache());
     }
 
     public static PrepareEventMsg event(PrepareEvent e) {
@@ -88,6 +92,11 @@ public final class Protos {
     public static InstanceInfo info(InstanceInfoMsg m) {
         return new InstanceInfo(m.getId(), m.getSnapshot().isEmpty() ? null : m.getSnapshot(), m.getKind(), m.getPid(),
                 m.getAlive(), m.getInFlight());
+    }
+
+    /** {@link #reply(Invocation)} with the instance's restore bytes so far ({@link dev.spore.agent.node.NodeInstance}). */
+    public static InvokeReply reply(Invocation inv, long fetchedBytes, long fetchedBeforeFirstResponse) {
+        return reply(inv).toBuilder().setFetchedBytes(fetchedBytes).setFetchedBeforeFirstResponse(fetchedBeforeFirstResponse).build();
     }
 
     /** The reply wraps the invocation's body without copying it (the hot path). */

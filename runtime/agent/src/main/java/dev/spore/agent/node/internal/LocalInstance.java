@@ -27,17 +27,21 @@ public final class LocalInstance implements NodeInstance {
     private volatile Map<String, Long> pageStats = Map.of();
     private volatile long beforeFirstResponse = -1;
     private final String function;
+    private final String transport;
+    private static final System.Logger LOG = System.getLogger("spore.node");
 
     public LocalInstance(Instance instance, String node, String snapshot, long fetchedBytes, double fetchMillis, Runnable onStop) {
-        this(instance, node, snapshot, null, fetchedBytes, fetchMillis, onStop, null);
+        this(instance, node, snapshot, null, fetchedBytes, fetchMillis, onStop, null, "");
     }
 
     /**
      * @param function {@code fn=NAME v=N} for error messages, or null
      * @param lazy     the restore's pages still come from the store (null for an eager or cached restore)
+     * @param transport the store transport an eager fetch's bytes came over ("" when none moved; a lazy restore's own wins)
      */
     public LocalInstance(Instance instance, String node, String snapshot, String function, long fetchedBytes, double fetchMillis,
-                         Runnable onStop, SnapshotRepository.LazyRestore lazy) {
+                         Runnable onStop, SnapshotRepository.LazyRestore lazy, String transport) {
+        this.transport = transport == null ? "" : transport;
         this.function = function;
         this.lazy = lazy;
         this.instance = instance;
@@ -86,7 +90,7 @@ public final class LocalInstance implements NodeInstance {
 
     @Override
     public String fetchTransport() {
-        return lazy != null ? lazy.transport() : "";
+        return lazy != null ? lazy.transport() : transport;
     }
 
     @Override
@@ -109,6 +113,12 @@ public final class LocalInstance implements NodeInstance {
             Invocation result = instance.invoke(body, headers, timeout);
             if (beforeFirstResponse < 0) {
                 beforeFirstResponse = fetchedBytes();
+                if (restored()) {
+                    LOG.log(System.Logger.Level.INFO, "node=" + node + (function == null ? "" : " " + function) + " instance=" + id()
+                            + " snapshot=" + snapshot + " first response: fetched-before-first-response=" + beforeFirstResponse
+                            + " bytes transport=" + (fetchTransport().isEmpty() ? "none" : fetchTransport())
+                            + (lazy == null ? " (eager: the total)" : " (lazy: the background fill fetches the rest)"));
+                }
                 if (lazy != null) {
                     long[] f = lazy.faults();
                     pageStats = Map.of("agent-reads", f[0], "agent-read-bytes", f[1], "pushed-bytes", f[2], "prefetch-bytes", f[3],

@@ -45,6 +45,11 @@ public interface SnapshotRepository extends AutoCloseable {
      */
     void evict(String name);
 
+    /** The node cache's numbers, its node copies included ({@link dev.spore.store.CacheUse#NONE} without a node cache). */
+    default dev.spore.store.CacheUse cacheUse() {
+        return dev.spore.store.CacheUse.NONE;
+    }
+
     /** Node copies found tampered (modified or unsealed) before a restore and quarantined since the node started. */
     default long quarantinedCopies() {
         return 0;
@@ -92,12 +97,17 @@ public interface SnapshotRepository extends AutoCloseable {
     default void close() { }
 
     /**
-     * A fetched snapshot: its image directory, what the fetch cost (0 when cached), and the bytes moved before the
-     * restore (for a lazy one, more follow: see {@link LazyRestore#bytesFetched()}).
+     * A fetched snapshot: its image directory, what the fetch cost (0 when cached), the bytes moved from the store before
+     * the restore (for a lazy one, more follow: see {@link LazyRestore#bytesFetched()}) and the transport they came over
+     * ({@code local}, {@code tcp}, {@code rdma}; "" when none moved).
      */
-    record Fetched(Path dir, double millis, boolean cached, long bytes, LazyRestore lazy) {
+    record Fetched(Path dir, double millis, boolean cached, long bytes, LazyRestore lazy, String transport) {
         public Fetched(Path dir, double millis, boolean cached, long bytes) {
-            this(dir, millis, cached, bytes, null);
+            this(dir, millis, cached, bytes, null, "");
+        }
+
+        public Fetched(Path dir, double millis, boolean cached, long bytes, LazyRestore lazy) {
+            this(dir, millis, cached, bytes, lazy, lazy == null ? "" : lazy.transport());
         }
     }
 

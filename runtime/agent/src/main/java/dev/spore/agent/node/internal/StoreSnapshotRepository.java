@@ -64,6 +64,86 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         this.uri = uri;
         this.imagesDir = Files.createDirectories(imagesDir);
         this.store = StoreClient.builder(uri).cacheDir(cacheDir).build();
+        this.store.countCopies(copies);
+    }
+
+    /** Names whose node copy a fetch is writing now: not counted as copies until complete (see {@link #copies}). */
+    private final Set<String> writing = ConcurrentHashMap.newKeySet();
+    /** When a fetch last returned each node copy (epoch ms): the LRU clock the node cache also uses. */
+    private final Map<String, Long> lastUsed = new ConcurrentHashMap<>();
+    /** Removes copies the cache's cap evicts: not in the cache's eviction (it may run under a fetch's per-name lock). */
+    private final java.util.concurrent.ExecutorService evictor = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "spore-copy-evictor");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /**
+     * The node copies under {@code imagesDir}, counted against the node cache's cap ({@code cache-max}): every
+     * directory there that is not a lazy session's or a temp one, nor one a fetch is still writing (its source, the
+     * cache's image, must not look like a duplicate), including copies left by an earlier run of the agent (their LRU
+     * time is their directory's mtime). A drop is refused while a restore reads the copy ({@link #acquire}
+     * to {@link Use#restoreDone}); instances already restored keep what they map.
+     */
+    private final dev.spore.store.NodeCopies copies = new dev.spore.store.NodeCopies() {
+        @Override
+        public List<Copy> copies() {
+            List<Copy> out = new java.util.ArrayList<>();
+            try (java.util.stream.Stream<Path> dirs = Files.list(imagesDir)) {
+                for (Path d : (Iterable<Path>) dirs::iterator) {
+                    String n = d.getFileName().toString();
+                    if (n.startsWith(".") || !Files.isDirectory(d) || writing.contains(n)) {
+                        continue; // a copy being written is not one yet: the cache's image is its source (never a duplicate)
+                    }
+                    try {
+                        long used = lastUsed.getOrDefault(n, Files.getLastModifiedTime(d).toMillis());
+                        out.add(new Copy(n, bytesOf(d), used));
+                    } catch (IOException e) {
+                        // being deleted
+                    }
+                }
+            } catch (IOException e) {
+                return out;
+            }
+            return out;
+        }
+
+        @Override
+        public boolean drop(String name) {
+            if (readers.containsKey(name)) {
+                return false;
+            }
+            evictor.execute(() -> dropCopy(name));
+            return true;
+        }
+    };
+
+    private static long bytesOf(Path dir) throws IOException {
+        long n = 0;
+        try (java.util.stream.Stream<Path> fs = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) fs::iterator) {
+                try {
+                    n += Files.size(f);
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // being removed
+                }
+            }
+        }
+        return n;
+    }
+
+    /** The cap evicted the copy of {@code name}: gone now unless a restore began reading it meanwhile. */
+    private void dropCopy(String name) {
+        synchronized (lock(name)) {
+            if (readers.getOrDefault(name, 0) > 0) {
+                return; // acquired since the cache decided: it is in use now, the next eviction decides again
+            }
+            fetched.remove(name);
+            lastUsed.remove(name);
+            deleteCopy(name);
+        }
+        LOG.log(System.Logger.Level.INFO, "snapshot=" + name + ": node copy " + imagesDir.resolve(name)
+                + " evicted under the node cache's cap (cache-max); the next restore fetches it again");
     }
 
     /** Where jars in transit go: inside the pin directory, so that moving one into place is atomic. */
@@ -118,6 +198,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         synchronized (lock(name)) {
             if (fetched.contains(name)) {
                 if (store.verifyLocalCopy(name, target).valid()) {
+                    lastUsed.put(name, System.currentTimeMillis());
                     return new Fetched(target, 0, true, 0);
                 }
                 fetched.remove(name);
@@ -127,9 +208,18 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             Manifest m = store.manifest(name);
             // the jars first: an image whose jars cannot be had is never marked fetched
             long bytes = jars.materialize(store, name, m.metadata(), incoming());
-            store.fetch(name, target);
-            fetched.add(name);
-            return new Fetched(target, (System.nanoTime() - t0) / 1e6, false, bytes + m.totalBytes());
+            lastUsed.put(name, System.currentTimeMillis());
+            writing.add(name);
+            try {
+                store.fetch(name, target);
+                fetched.add(name);
+            } finally {
+                writing.remove(name);
+            }
+            store.checkCacheCap(); // the new copy counts now (only schedules drops: safe under this name's lock)
+            long moved = store.lastFetchBytes(); // 0 when the node cache had the image: no byte came from the store
+            long total = bytes + (moved < 0 ? m.totalBytes() : moved);
+            return new Fetched(target, (System.nanoTime() - t0) / 1e6, false, total, null, total > 0 ? store.transportName() : "");
         }
     }
 
@@ -241,7 +331,11 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                         sessions.remove(name, s);
                         if (copy != null) {
                             fetched.add(name);
+                            lastUsed.put(name, System.currentTimeMillis());
                         }
+                    }
+                    if (copy != null) {
+                        store.checkCacheCap(); // the completed copy counts against the cap now
                     }
                     if (copy == null) {
                         // the fill failed (store gone): the next restore opens a new session; this one closes, with its
@@ -366,9 +460,15 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
 
     @Override
     public void close() {
+        evictor.shutdown();
         retired.forEach(LazySession::close);
         retired.clear();
         store.close();
+    }
+
+    @Override
+    public dev.spore.store.CacheUse cacheUse() {
+        return store.cacheUse();
     }
 
     @Override
