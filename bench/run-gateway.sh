@@ -13,7 +13,7 @@ if ! command -v wrk >/dev/null; then
     || { echo "run-gateway: wrk missing and could not be installed: apt-get install -y wrk" >&2; exit 2; }
 fi
 if [ ! -f functions/hello/target/hello.jar ] || [ ! -d gateway/target/quarkus-app ] || [ ! -d bench/target/lib ]; then
-  mvn -q -o package -Dmaven.test.skip=true -pl gateway,bench,functions/hello -am
+  mvn -q -o package -DskipTests -pl gateway,bench,functions/hello -am
 fi
 DATA=$(mktemp -d /tmp/spore-bench-gateway.XXXXXX)
 bin/spore up --data "$DATA" --port "$PORT" > "$DATA/gateway.log" 2>&1 &
