@@ -120,7 +120,8 @@ public final class LazyDesignsBench {
                     Stats uffd = new Stats(f.name() + " criu-uffd");
                     List<Map<String, Object>> runs = new ArrayList<>();
                     String failure = null;
-                    for (int rep = 0; rep < reps && failure == null; rep++) {
+                    int failures = 0;
+                    for (int rep = 0; rep < reps; rep++) {
                         Map<String, Object> run = new LinkedHashMap<>();
                         String id = "a-" + Long.toHexString(System.nanoTime());
                         try {
@@ -148,10 +149,18 @@ public final class LazyDesignsBench {
                             s.stop();
                         } catch (Exception e) {
                             failure = e.toString();
+                            failures++;
                             run.put("failure", failure);
                             Path dir = holderDir.resolve("agent/instances").resolve(id);
                             for (String log : List.of("restore.log", "lazy-pages.log", "stderr.log")) {
                                 run.put(log, CriuSide.tail(dir.resolve(log), 25));
+                            }
+                            try { // a daemon whose restore never connected waits for ever: end it
+                                long d = Long.parseLong(Files.readString(dir.resolve("lazy-pages.pid")).strip());
+                                side.track(d);
+                                ProcessHandle.of(d).ifPresent(ProcessHandle::destroyForcibly);
+                            } catch (java.io.IOException | NumberFormatException none) {
+                                // no daemon was started
                             }
                             System.out.println("fn=" + f.name() + " criu-uffd failed: " + failure);
                         } finally {
@@ -162,7 +171,8 @@ public final class LazyDesignsBench {
                     Map<String, Object> a = withMax(uffd);
                     a.put("runs", runs);
                     r.put("criu_uffd", a);
-                    if (failure == null) {
+                    a.put("failures", failures);
+                    if (failures < reps) { // some restore worked: measure siblings too
                         r.put("siblings_criu_uffd", siblings(holder, f, snap, side, images, work, addr, port));
                         port += 2;
                     }
