@@ -21,7 +21,8 @@ final class LazyDesignsReport {
                 ((Number) r.get("image_bytes")).longValue() / 1048576.0, pm.get("lazy_pages") * 4096 / 1048576.0,
                 pm.get("eager_pages") * 4096 / 1048576.0, cell((Map<?, ?>) r.get("cached")),
                 cell(a) + (((Number) a.get("failures")).intValue() > 0 ? " **" + a.get("failures") + " of " + runs.size() + " failed** (JSON)" : ""),
-                mibs(runs, "veth_bytes_before_first_response"), ms(runs, "complete_ms"), mibs(runs, "veth_bytes_total")));
+                mibs(runs, "veth_bytes_before_first_response"), ms(runs, "complete_ms") + unfinished(runs),
+                mibs(runs, "veth_bytes_total")));
         return sb.toString();
     }
 
@@ -79,6 +80,12 @@ final class LazyDesignsReport {
     private static String mibs(List<Map<String, Object>> runs, String key) {
         List<Long> v = runs.stream().map(x -> x.get(key)).filter(Number.class::isInstance).map(x -> ((Number) x).longValue()).sorted().toList();
         return v.isEmpty() ? "-" : String.format(Locale.ROOT, "%.1f MiB", v.get(v.size() / 2) / 1048576.0);
+    }
+
+    /** Runs whose instance served but whose lazy-pages daemon was still moving pages when the bench stopped waiting. */
+    private static String unfinished(List<Map<String, Object>> runs) {
+        long n = runs.stream().filter(x -> x.containsKey("complete_ms") && x.get("complete_ms") == null).count();
+        return n == 0 ? "" : " (" + n + " of " + runs.size() + " never finished: see JSON)";
     }
 
     private static String ms(List<Map<String, Object>> runs, String key) {
