@@ -22,6 +22,8 @@ import java.util.concurrent.TimeUnit;
  * is left out of the restore and filled by the daemon over userfaultfd ({@code UFFDIO_COPY}) from the page server at
  * {@code -Dspore.lazy.criu-uffd.page-server=HOST:PORT} on first touch, the rest in the background after the restore.
  * A CRIU page server serves one session, so the bench starts one per restore and sets the property before each.
+ * The agent does not track the daemon: it ends by itself once every page is in or its process is gone, and the bench
+ * ends one whose restore failed before connecting (its pid file is in the instance's directory).
  */
 public final class CriuUffd {
 
