@@ -71,6 +71,9 @@ final class Restorer {
         exec.addAll(criu.restoreOptions(snapshot.file(WorkingSet.FILE), snapshot.file(WorkingSet.READ_FILE),
                 "true".equals(snapshot.get(Agent.MOUNT_NS))));
         exec.addAll(criu.clockOptions(snapshot.get(RestoreFidelity.DUMPED_AT)));
+        if (dev.spore.agent.internal.CriuUffd.enabled()) { // bench-only design (a), off by default: see CriuUffd
+            exec.addAll(dev.spore.agent.internal.CriuUffd.startDaemon(criu.command(), snapshot.dir(), dir));
+        }
         String[] roles = {"control-in", "control-out", "stdout", "stderr"};
         for (int i = 0; i < roles.length; i++) {
             String pipe = snapshot.get("pipe." + roles[i]);

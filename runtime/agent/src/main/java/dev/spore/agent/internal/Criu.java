@@ -248,17 +248,19 @@ public final class Criu {
      * then {@link #logLevel()}.
      */
     public List<String> restoreOptions(Path copied, Path read, boolean mountNs) {
-        List<String> args = new ArrayList<>(mapsPages ? List.of("--mmap-pages") : List.of());
+        // bench-only design (a): CRIU's own lazy restore, which CRIU refuses together with --mmap-pages (CriuUffd)
+        boolean uffd = CriuUffd.enabled();
+        List<String> args = new ArrayList<>(uffd ? List.of("--lazy-pages") : mapsPages ? List.of("--mmap-pages") : List.of());
         if (mountNs) {
             // a new mount namespace per restore: the node's mounts bound in again by path, a fresh /proc of the new PID
             // namespace; --root / because the instance sees the node's root (read-only file access is the uid's business)
             args.addAll(List.of("--root", "/", "--ext-mount-map", "auto"));
         }
-        if (mapsPages && copied != null) {
+        if (mapsPages && !uffd && copied != null) {
             args.add("--mmap-pages-copy");
             args.add(copied.toString());
         }
-        if (readsPages && read != null) {
+        if (readsPages && !uffd && read != null) {
             args.add("--mmap-pages-read");
             args.add(read.toString());
         }
