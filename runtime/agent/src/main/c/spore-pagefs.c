@@ -5,10 +5,11 @@
  *
  * MOUNTPOINT gets one regular file, FILENAME, of SIZE bytes (mode 0444). Its bytes live in BACKING, a sparse
  * file the agent fills from the snapshot store. Before it answers a read, this helper asks the agent, on
- * stdout, to make the range present (16 bytes: u64 offset, u32 length, u32 zero, little endian) and waits for
- * one byte on stdin: 0 = the range is in BACKING, verified (SHA-256 per chunk, in the agent); anything else,
- * or the agent gone = the read fails with EIO. A process that faults on such a page gets SIGBUS and dies: a
- * page that cannot be fetched kills the instance instead of blocking it. The kernel's page cache keeps what
+ * stdout, to make the range present (16 bytes: u64 offset, u32 length, u32 the reading thread's id as FUSE gives it,
+ * little endian) and waits for one byte on stdin: 0 = the range is in BACKING, verified (SHA-256 per chunk, in the
+ * agent); anything else, or the agent gone = the read fails with EIO. A process that faults on such a page gets
+ * SIGBUS, and the agent also SIGKILLs it (a JVM's fatal-error reporter can linger for minutes touching more pages
+ * that cannot come): a page that cannot be fetched kills the instance instead of blocking it. The kernel's page cache keeps what
  * was read (FOPEN_KEEP_CACHE), so instances restored from the same mount share those pages.
  *
  * BITMAP (optional) is a file the agent maps too: one bit per 4 KiB page of FILENAME, set by the agent once the page
@@ -94,14 +95,14 @@ static void fill_attr(struct fuse_attr *a, uint64_t ino) {
 }
 
 /* Asks the agent for [off, off+len); returns 0 when the bytes are in the backing file. */
-static int ask_agent(uint64_t off, uint32_t len) {
+static int ask_agent(uint64_t off, uint32_t len, uint32_t pid) {
     if (agent_gone) {
         return -1;
     }
     unsigned char req[16];
     memcpy(req, &off, 8);
     memcpy(req + 8, &len, 4);
-    memset(req + 12, 0, 4);
+    memcpy(req + 12, &pid, 4); /* the reading thread: the agent ends its process if the read cannot be served */
     if (write(STDOUT_FILENO, req, sizeof req) != (ssize_t) sizeof req) {
         agent_gone = 1;
         return -1;
@@ -184,7 +185,7 @@ static void *pusher(void *arg) {
     }
 }
 
-static void do_read(uint64_t unique, const struct fuse_read_in *in, char *out) {
+static void do_read(uint64_t unique, uint32_t pid, const struct fuse_read_in *in, char *out) {
     if (in->offset >= file_size) {
         reply(unique, 0, NULL, 0);
         return;
@@ -196,7 +197,7 @@ static void do_read(uint64_t unique, const struct fuse_read_in *in, char *out) {
     if (in->offset + len > file_size) {
         len = file_size - in->offset;
     }
-    if (!all_present(in->offset, len) && ask_agent(in->offset, (uint32_t) len) != 0) {
+    if (!all_present(in->offset, len) && ask_agent(in->offset, (uint32_t) len, pid) != 0) {
         reply(unique, -EIO, NULL, 0);
         return;
     }
@@ -354,7 +355,7 @@ int main(int argc, char **argv) {
         }
         case FUSE_READ:
             if (h->nodeid == FILE_INO) {
-                do_read(h->unique, arg, out);
+                do_read(h->unique, h->pid, arg, out);
             } else {
                 reply(h->unique, -EISDIR, NULL, 0);
             }

@@ -190,6 +190,7 @@ public final class PageFs {
                 ByteBuffer b = ByteBuffer.wrap(req).order(ByteOrder.LITTLE_ENDIAN);
                 long off = b.getLong();
                 int len = b.getInt();
+                int tid = b.getInt();
                 int status = 0;
                 requests.incrementAndGet();
                 requested.addAndGet(len);
@@ -198,7 +199,7 @@ public final class PageFs {
                 } catch (Exception e) {
                     status = 1;
                     LOG.log(System.Logger.Level.ERROR, who + ": page fault at offset " + off + " (+" + len + ") cannot be served, "
-                            + "the faulting instance gets SIGBUS and ends: " + e.getMessage());
+                            + "the faulting process gets SIGBUS and is killed (" + killReader(tid) + "): " + e.getMessage());
                 }
                 out.write(status);
                 out.flush();
@@ -206,6 +207,34 @@ public final class PageFs {
         } catch (IOException e) {
             // the helper exited (unmounted after detach, or killed): nothing left to serve
         }
+    }
+
+    /**
+     * Ends the process whose thread {@code tid} read a page that cannot be served (SIGKILL), and says what it did. The
+     * read fails with EIO, so a fault gets SIGBUS anyway; but a JVM handles SIGBUS by writing its fatal-error report,
+     * which touches more pages that cannot come and can take minutes (HotSpot's ErrorLogTimeout, 120 s): seen as an
+     * instance alive 30 s after the store was killed (LazyRestoreTest, loaded host). Never this agent itself (FUSE
+     * gives 0 for a read the kernel makes on its own).
+     */
+    private static String killReader(int tid) {
+        if (tid <= 0) {
+            return "no reader process";
+        }
+        long pid = tid;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + tid + "/status"))) {
+                if (line.startsWith("Tgid:")) {
+                    pid = Long.parseLong(line.substring(5).trim());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return "reader thread " + tid + " already gone";
+        }
+        if (pid == ProcessHandle.current().pid()) {
+            return "reader is this agent, not killed";
+        }
+        boolean sent = ProcessHandle.of(pid).map(ProcessHandle::destroyForcibly).orElse(false);
+        return sent ? "pid " + pid + " SIGKILLed" : "pid " + pid + " already gone";
     }
 
     /**
