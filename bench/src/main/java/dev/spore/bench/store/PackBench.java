@@ -221,7 +221,7 @@ public final class PackBench {
         row("Spore publish over loopback TCP", publishTcp, bytes, (bytes / publishTcp) / limitWrite, cpu.get("publish_tcp"), jit.get("publish_tcp"));
         row("Spore fetch over loopback TCP, no node cache (verified, sealed)", fetchTcp, bytes,
                 (bytes / fetchTcp) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp"), jit.get("fetch_tcp"));
-        row("Spore fetch over loopback TCP through the node cache (+ copy to target)", fetchTcpCached, bytes,
+        row("Spore fetch over loopback TCP through the node cache (a miss: cache and target written)", fetchTcpCached, bytes,
                 (bytes / fetchTcpCached) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp_cached"), jit.get("fetch_tcp_cached"));
         md.append(String.format(Locale.ROOT, "%nRecovery (open the data dir: %d segments, indexes read, memory budget 0): %.3f s.%n"
                 + "Load average at start: %s; after: %s (2 cores shared with other work).%n"

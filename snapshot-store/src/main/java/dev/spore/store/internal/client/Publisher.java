@@ -33,7 +33,9 @@ import java.util.stream.IntStream;
  * calling thread uploads the queued batches ({@link Transport#putAll(long, Iterator)}), so that hashing
  * overlaps the network and the store's own verification and append instead of preceding them (a 1 GiB image
  * hashed first and uploaded after spent ~40% of its publish hashing alone). The manifest is built from the
- * digests at the end; the caller signs and commits it.
+ * digests at the end; the caller signs and commits it. For an in-process store ({@link Transport#inProcess()}) each
+ * chunk is first copied into a reused direct buffer and the copy is hashed and handed over: the store takes this
+ * process's digest without a second SHA-256 pass, and the bytes stored are the bytes hashed.
  *
  * <p>One instance per publish attempt; not thread-safe. The chunks stay memory-mapped views of the image
  * files until the upload is done (image files are limited to 2 GiB each).
