@@ -70,6 +70,32 @@ class NodeCacheTest {
     }
 
     @Test
+    void aMissWritesCacheAndTargetAsSeparateFilesAndAWriteIntoTheTargetNeverReachesTheCache() throws IOException {
+        Path img = Images.synthetic(tmp.resolve("img"), 4, 0);
+        try (SnapshotStore s = node(tmp.resolve("cache"))) {
+            Manifest m = s.publish("fn", img, Map.of());
+            s.fetch("fn", tmp.resolve("r1")); // a miss: each verified chunk goes into the cache and r1 at once
+            Images.assertSameFiles(img, tmp.resolve("r1"));
+            assertThat(s.verifyLocalCopy("fn", tmp.resolve("r1")).valid()).isTrue();
+            Path cached = new NodeCache(tmp.resolve("cache")).imageDir(m);
+            for (Manifest.FileEntry f : m.files()) {
+                assertThat(Files.isSameFile(cached.resolve(f.name()), tmp.resolve("r1").resolve(f.name()))).isFalse();
+                assertThat(Files.getPosixFilePermissions(tmp.resolve("r1").resolve(f.name())))
+                        .isEqualTo(Files.getPosixFilePermissions(cached.resolve(f.name())));
+            }
+            Path pages = tmp.resolve("r1").resolve("pages-1.img");
+            Files.setPosixFilePermissions(pages, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            byte[] b = Files.readAllBytes(pages);
+            b[4096] ^= 1;
+            Files.write(pages, b);
+            int before = remoteReads.get();
+            s.fetch("fn", tmp.resolve("r2")); // a hit: the cache is intact, nothing moves
+            assertThat(remoteReads.get()).isEqualTo(before);
+            Images.assertSameFiles(img, tmp.resolve("r2"));
+        }
+    }
+
+    @Test
     void newVersionFetchesOnlyChunksTheCacheLacks() throws IOException {
         Path v1 = Images.synthetic(tmp.resolve("v1"), 4, 0);
         Path v2 = Images.synthetic(tmp.resolve("v2"), 4, 2);

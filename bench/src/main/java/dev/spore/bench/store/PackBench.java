@@ -140,7 +140,7 @@ public final class PackBench {
         md.append("# Snapshot store with a ").append(mib).append(" MiB image: packs, throughput, compression\n\n");
         md.append("Image on tmpfs (as CRIU dumps it), store data dir on the disk (`").append(disk)
                 .append("`, fsync on), fetch targets on tmpfs. One run; store server and client in one JVM, warmed up "
-                        + "first with a 128 MiB publish and fetch of other content (JIT).\n\n");
+                        + "first with two rounds of every measured path on 128 MiB of other content (JIT).\n\n");
 
         // raw limits on the same bytes
         ByteBuffer all = map(img.resolve("pages-1.img"));
@@ -154,6 +154,7 @@ public final class PackBench {
         StoreConfig cfg = StoreConfig.builder(disk.resolve("data")).bind("127.0.0.1", 0).rdmaPort(-1)
                 .memoryBudget(Math.max(64L << 20, 2L * mib << 20)).build();
         Map<String, Double> cpu = new LinkedHashMap<>();
+        Map<String, Double> jit = new LinkedHashMap<>(); // JIT compile seconds inside each step's CPU seconds
         double publishLocal;
         double publishTcp;
         double fetchTcp;
@@ -164,18 +165,22 @@ public final class PackBench {
             try (SnapshotStore local = server.localClient(null)) {
                 publishLocal = timed(() -> local.publish("heap-local", img, Map.of()));
                 cpu.put("publish_local", lastCpu);
+                jit.put("publish_local", round(lastJit));
             }
             server.localClient(null).delete("heap-local");
             try (SnapshotStore tcp = StoreClient.builder(uri).cacheDir(null).build()) {
                 publishTcp = timed(() -> tcp.publish("heap", img, Map.of()));
                 cpu.put("publish_tcp", lastCpu);
+                jit.put("publish_tcp", round(lastJit));
                 fetchTcp = timed(() -> tcp.fetch("heap", shm.resolve("out1")));
                 cpu.put("fetch_tcp", lastCpu);
+                jit.put("fetch_tcp", round(lastJit));
             }
             dev.spore.store.FileTrees.deleteTree(shm.resolve("out1"));
             try (SnapshotStore tcp = StoreClient.builder(uri).cacheDir(shm.resolve("cache")).build()) {
                 fetchTcpCached = timed(() -> tcp.fetch("heap", shm.resolve("out2")));
                 cpu.put("fetch_tcp_cached", lastCpu);
+                jit.put("fetch_tcp_cached", round(lastJit));
             }
             dev.spore.store.FileTrees.deleteTree(shm.resolve("out2"));
             dev.spore.store.FileTrees.deleteTree(shm.resolve("cache"));
@@ -201,22 +206,23 @@ public final class PackBench {
         tp.put("recovery_s", round(recovery));
         tp.put("segments", segments);
         tp.put("cpu_s", cpu);
+        tp.put("jit_compile_s", jit);
         tp.put("compression", cfg.compression());
         tp.put("load_avg_after", Files.readString(Path.of("/proc/loadavg")).strip());
         json.put("throughput", tp);
         double limitWrite = Math.min(bytes / diskWrite, bytes / socket);
         md.append("## Throughput (MB/s = 10^6 bytes/s of image; compression ").append(cfg.compression())
-                .append(")\n\n| path | wall s | MB/s | vs its limit | CPU s (all threads) |\n|---|---:|---:|---:|---:|\n");
-        row("raw disk write + fdatasync (same bytes, data dir's fs)", diskWrite, bytes, 1.0, Double.NaN);
-        row("raw disk read (page cache warm, as the store's reads are)", diskRead, bytes, 1.0, Double.NaN);
-        row("raw loopback socket copy", socket, bytes, 1.0, Double.NaN);
+                .append(")\n\n| path | wall s | MB/s | vs its limit | CPU s (all threads) | of which JIT compiling s |\n|---|---:|---:|---:|---:|---:|\n");
+        row("raw disk write + fdatasync (same bytes, data dir's fs)", diskWrite, bytes, 1.0, Double.NaN, null);
+        row("raw disk read (page cache warm, as the store's reads are)", diskRead, bytes, 1.0, Double.NaN, null);
+        row("raw loopback socket copy", socket, bytes, 1.0, Double.NaN, null);
         row("Spore publish, local transport (hash, verify, compress, append, fsync)", publishLocal, bytes,
-                (bytes / publishLocal) / (bytes / diskWrite), cpu.get("publish_local"));
-        row("Spore publish over loopback TCP", publishTcp, bytes, (bytes / publishTcp) / limitWrite, cpu.get("publish_tcp"));
+                (bytes / publishLocal) / (bytes / diskWrite), cpu.get("publish_local"), jit.get("publish_local"));
+        row("Spore publish over loopback TCP", publishTcp, bytes, (bytes / publishTcp) / limitWrite, cpu.get("publish_tcp"), jit.get("publish_tcp"));
         row("Spore fetch over loopback TCP, no node cache (verified, sealed)", fetchTcp, bytes,
-                (bytes / fetchTcp) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp"));
-        row("Spore fetch over loopback TCP through the node cache (+ copy to target)", fetchTcpCached, bytes,
-                (bytes / fetchTcpCached) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp_cached"));
+                (bytes / fetchTcp) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp"), jit.get("fetch_tcp"));
+        row("Spore fetch over loopback TCP through the node cache (a miss: cache and target written)", fetchTcpCached, bytes,
+                (bytes / fetchTcpCached) / Math.min(bytes / socket, bytes / diskRead), cpu.get("fetch_tcp_cached"), jit.get("fetch_tcp_cached"));
         md.append(String.format(Locale.ROOT, "%nRecovery (open the data dir: %d segments, indexes read, memory budget 0): %.3f s.%n"
                 + "Load average at start: %s; after: %s (2 cores shared with other work).%n"
                 + "Machine: %s, %s CPUs, kernel %s, JDK %s.%n%n", segments, recovery, machine.get("load_avg_at_start"),
@@ -237,19 +243,27 @@ public final class PackBench {
         StoreConfig cfg = StoreConfig.builder(disk.resolve("warm-data")).bind("127.0.0.1", 0).rdmaPort(-1)
                 .memoryBudget(512L << 20).build();
         long t0 = System.nanoTime();
-        try (StoreServer server = StoreServer.start(cfg)) {
-            try (SnapshotStore local = server.localClient(null)) {
-                local.publish("warm-local", img, Map.of());
-                local.delete("warm-local"); // so that the TCP publish below uploads every chunk, as measured later
+        // every measured path, twice: after one round C2 still spent 0.8-1.8 CPU-s per measured step (2026-11-30)
+        for (int round = 0; round < 2; round++) {
+            try (StoreServer server = StoreServer.start(cfg)) {
+                try (SnapshotStore local = server.localClient(null)) {
+                    local.publish("warm-local", img, Map.of());
+                    local.delete("warm-local"); // so that the TCP publish below uploads every chunk, as measured later
+                }
+                String uri = "tcp://127.0.0.1:" + server.port();
+                try (SnapshotStore tcp = StoreClient.builder(uri).cacheDir(null).build()) {
+                    tcp.publish("warm", img, Map.of());
+                    tcp.fetch("warm", shm.resolve("warm-out"));
+                }
+                dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-out"));
+                try (SnapshotStore tcp = StoreClient.builder(uri).cacheDir(shm.resolve("warm-cache")).build()) {
+                    tcp.fetch("warm", shm.resolve("warm-out"));
+                }
             }
-            try (SnapshotStore tcp = StoreClient.builder("tcp://127.0.0.1:" + server.port()).cacheDir(shm.resolve("warm-cache")).build()) {
-                tcp.publish("warm", img, Map.of());
-                tcp.fetch("warm", shm.resolve("warm-out"));
-            }
+            dev.spore.store.FileTrees.deleteTree(disk.resolve("warm-data"));
+            dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-cache"));
+            dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-out"));
         }
-        dev.spore.store.FileTrees.deleteTree(disk.resolve("warm-data"));
-        dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-cache"));
-        dev.spore.store.FileTrees.deleteTree(shm.resolve("warm-out"));
         dev.spore.store.FileTrees.deleteTree(img);
         json.put("warm_up_s", round((System.nanoTime() - t0) / 1e9));
     }
@@ -363,19 +377,56 @@ public final class PackBench {
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     /** CPU seconds of this process spent in the last {@link #timed} step (all threads). */
     private static double lastCpu;
+    private static int steps;
+    /** Seconds the JIT compilers spent during the last {@link #timed} step (part of {@link #lastCpu}, not of the store). */
+    private static double lastJit;
+
+    /**
+     * CPU seconds of this JVM's JIT compiler threads so far (user + system, from /proc/self/task/N/stat, 10 ms
+     * ticks): the warm-up does not compile everything the 1 GiB runs use, and C2 took 15-20% of a step's CPU.
+     */
+    private static double jitCpu() {
+        long ticks = 0;
+        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String st = Files.readString(t.resolve("stat"));
+                    int open = st.indexOf('(');
+                    int close = st.lastIndexOf(')');
+                    String comm = st.substring(open + 1, close);
+                    if (comm.startsWith("C1 Compiler") || comm.startsWith("C2 Compiler")) {
+                        String[] f = st.substring(close + 2).split(" ");
+                        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
+                    }
+                } catch (IOException | RuntimeException gone) {
+                    // thread ended meanwhile
+                }
+            }
+        } catch (IOException e) {
+            return Double.NaN;
+        }
+        return ticks / 100.0;
+    }
 
     private static double timed(Step s) throws Exception {
+        double j0 = jitCpu();
         long c0 = OS.getProcessCpuTime();
         long t0 = System.nanoTime();
         s.run();
-        double wall = (System.nanoTime() - t0) / 1e9;
+        long t1 = System.nanoTime();
+        double wall = (t1 - t0) / 1e9;
         lastCpu = (OS.getProcessCpuTime() - c0) / 1e9;
+        lastJit = jitCpu() - j0;
+        // CLOCK_MONOTONIC ns, to cut a profile into the measured steps (perf record -k CLOCK_MONOTONIC; perf report --time)
+        System.err.printf(Locale.ROOT, "pack-bench step=%d monotonic-ns=%d..%d wall-s=%.3f cpu-s=%.3f jit-s=%.3f%n", ++steps, t0, t1, wall,
+                lastCpu, lastJit);
         return wall;
     }
 
-    private void row(String what, double s, long bytes, double vsLimit, double cpuS) {
-        md.append(String.format(Locale.ROOT, "| %s | %.2f | %.0f | %.0f%% | %s |%n", what, s, bytes / s / 1e6, vsLimit * 100,
-                Double.isNaN(cpuS) ? "" : String.format(Locale.ROOT, "%.2f", cpuS)));
+    private void row(String what, double s, long bytes, double vsLimit, double cpuS, Double jitS) {
+        md.append(String.format(Locale.ROOT, "| %s | %.2f | %.0f | %.0f%% | %s | %s |%n", what, s, bytes / s / 1e6, vsLimit * 100,
+                Double.isNaN(cpuS) ? "" : String.format(Locale.ROOT, "%.2f", cpuS),
+                jitS == null ? "" : String.format(Locale.ROOT, "%.2f", jitS)));
     }
 
     private static double mbps(long bytes, double s) {

@@ -75,6 +75,24 @@ public class LocalTransport implements Transport {
     /** Two threads take batches as they come: one batch's SHA-256 check overlaps the other's append and copy. */
     @Override
     public void putAll(long session, java.util.Iterator<Map<String, ByteBuffer>> batches) {
+        drain(batches, b -> engine.putAll(session, b.digests(), b.data()), null);
+    }
+
+    @Override
+    public boolean inProcess() {
+        return true;
+    }
+
+    /** As {@link #putAll}, without the store's SHA-256 check: the publisher hashed these private copies itself. */
+    @Override
+    public void putAllHashed(long session, java.util.Iterator<Map<String, ByteBuffer>> batches,
+                             java.util.function.Consumer<Map<String, ByteBuffer>> done) {
+        drain(batches, b -> engine.putAllHashedInProcess(session, b.digests(), b.data()), done);
+    }
+
+    /** Two threads take batches as they come; one batch's hashing (or copy) overlaps the other's append. */
+    private static void drain(java.util.Iterator<Map<String, ByteBuffer>> batches, java.util.function.Consumer<Batches.Batch> store,
+                              java.util.function.Consumer<Map<String, ByteBuffer>> done) {
         java.util.concurrent.atomic.AtomicReference<RuntimeException> failed = new java.util.concurrent.atomic.AtomicReference<>();
         Runnable drain = () -> {
             while (failed.get() == null) {
@@ -87,10 +105,14 @@ public class LocalTransport implements Transport {
                 }
                 try {
                     for (Batches.Batch b : Batches.of(next, Batches.BYTES)) {
-                        engine.putAll(session, b.digests(), b.data());
+                        store.accept(b);
                     }
                 } catch (RuntimeException e) {
                     failed.compareAndSet(null, e);
+                } finally {
+                    if (done != null) {
+                        done.accept(next);
+                    }
                 }
             }
         };

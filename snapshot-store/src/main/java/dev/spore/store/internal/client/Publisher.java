@@ -33,7 +33,9 @@ import java.util.stream.IntStream;
  * calling thread uploads the queued batches ({@link Transport#putAll(long, Iterator)}), so that hashing
  * overlaps the network and the store's own verification and append instead of preceding them (a 1 GiB image
  * hashed first and uploaded after spent ~40% of its publish hashing alone). The manifest is built from the
- * digests at the end; the caller signs and commits it.
+ * digests at the end; the caller signs and commits it. For an in-process store ({@link Transport#inProcess()}) each
+ * chunk is first copied into a reused direct buffer and the copy is hashed and handed over: the store takes this
+ * process's digest without a second SHA-256 pass, and the bytes stored are the bytes hashed.
  *
  * <p>One instance per publish attempt; not thread-safe. The chunks stay memory-mapped views of the image
  * files until the upload is done (image files are limited to 2 GiB each).
@@ -42,6 +44,8 @@ final class Publisher {
 
     /** Batches hashed ahead of the upload: enough to keep the upload busy, little enough to bound memory pins. */
     private static final int AHEAD = 4;
+    /** Copy buffers of an in-process publish: AHEAD queued, two being stored, one being filled, one spare. */
+    private static final int BUFFERS = AHEAD + 4;
     private static final Object END = new Object();
 
     private final Transport transport;
@@ -74,6 +78,10 @@ final class Publisher {
         AtomicReference<Throwable> failed = new AtomicReference<>();
         int[] uploaded = new int[1];
         long[] hashNanos = new long[1];
+        // in-process store: hash a private copy of each chunk and let the store skip its own check (see
+        // Transport#inProcess); the copy also fixes the bytes stored to the bytes hashed, which a live mapping of
+        // the image file would not
+        CopyBuffers copies = transport.inProcess() ? new CopyBuffers(failed) : null;
         Thread hasher = new Thread(() -> {
             try {
                 Set<String> seen = new HashSet<>();
@@ -86,31 +94,52 @@ final class Publisher {
                         to++;
                     }
                     int lo = from;
-                    long t0 = System.nanoTime();
-                    IntStream.range(from, to).parallel().forEach(i -> {
+                    ByteBuffer[] data = new ByteBuffer[to - lo];
+                    ByteBuffer copy = copies == null ? null : copies.take(bytes);
+                    if (copies != null && copy == null) {
+                        break; // the upload failed meanwhile
+                    }
+                    for (int i = lo, off = 0; i < to; i++) {
                         int[] fc = order.get(i);
-                        digests[fc[0]][fc[1]] = Digests.sha256(files.get(fc[0])[fc[1]]);
+                        ByteBuffer view = files.get(fc[0])[fc[1]];
+                        data[i - lo] = copy == null ? view : copy.slice(off, view.remaining());
+                        off += view.remaining();
+                    }
+                    long t0 = System.nanoTime();
+                    IntStream.range(lo, to).parallel().forEach(i -> {
+                        int[] fc = order.get(i);
+                        if (copy != null) {
+                            ByteBuffer view = files.get(fc[0])[fc[1]];
+                            data[i - lo].put(0, view, view.position(), view.remaining());
+                        }
+                        digests[fc[0]][fc[1]] = Digests.sha256(data[i - lo]);
                     });
                     hashNanos[0] += System.nanoTime() - t0;
                     Map<String, ByteBuffer> fresh = new LinkedHashMap<>();
                     for (int i = lo; i < to; i++) {
                         int[] fc = order.get(i);
                         if (seen.add(digests[fc[0]][fc[1]])) {
-                            fresh.put(digests[fc[0]][fc[1]], files.get(fc[0])[fc[1]]);
+                            fresh.put(digests[fc[0]][fc[1]], data[i - lo]);
                         }
                     }
                     from = to;
-                    if (fresh.isEmpty()) {
-                        continue;
-                    }
                     Map<String, ByteBuffer> missing = new LinkedHashMap<>();
-                    for (String d : transport.missing(session, List.copyOf(fresh.keySet()))) {
-                        missing.put(d, fresh.get(d));
+                    if (!fresh.isEmpty()) {
+                        for (String d : transport.missing(session, List.copyOf(fresh.keySet()))) {
+                            missing.put(d, fresh.get(d));
+                        }
                     }
                     uploaded[0] += missing.size();
-                    if (!missing.isEmpty()) {
-                        offer(queue, missing, failed, false);
+                    if (missing.isEmpty()) {
+                        if (copies != null) {
+                            copies.give(copy);
+                        }
+                        continue;
                     }
+                    if (copies != null) {
+                        copies.lend(missing, copy);
+                    }
+                    offer(queue, missing, failed, false);
                 }
             } catch (RuntimeException | Error e) {
                 failed.compareAndSet(null, e);
@@ -121,7 +150,7 @@ final class Publisher {
         hasher.setDaemon(true);
         hasher.start();
         try {
-            transport.putAll(session, new Iterator<>() {
+            Iterator<Map<String, ByteBuffer>> batches = new Iterator<>() {
                 private Object next;
 
                 @Override
@@ -147,7 +176,12 @@ final class Publisher {
                     next = null;
                     return b;
                 }
-            });
+            };
+            if (copies != null) {
+                transport.putAllHashed(session, batches, copies::returned);
+            } else {
+                transport.putAll(session, batches);
+            }
         } catch (RuntimeException e) {
             failed.compareAndSet(null, e);
             queue.clear(); // unblocks the hasher, which sees the failure and stops
@@ -179,6 +213,60 @@ final class Publisher {
                     Digests.toHex(root.digest()), refs));
         }
         return new Result(entries, total, uploaded[0], hashNanos[0]);
+    }
+
+    /**
+     * Direct buffers of {@link Batches#BYTES} for an in-process publish, reused once the store has taken a batch
+     * (a fresh buffer per batch would leave 1 GB of direct memory to the GC per GB published). Thread-safe.
+     */
+    private static final class CopyBuffers {
+        private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
+        private final Map<Map<String, ByteBuffer>, ByteBuffer> lent = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+        private final AtomicReference<Throwable> failed;
+        private int allocated; // hasher thread only
+
+        CopyBuffers(AtomicReference<Throwable> failed) {
+            this.failed = failed;
+        }
+
+        /** A buffer of at least {@code bytes}; waits for one to come back when all are lent; null once the publish failed. */
+        ByteBuffer take(long bytes) {
+            if (bytes > Batches.BYTES) {
+                return ByteBuffer.allocateDirect((int) bytes); // one chunk larger than a batch: not pooled
+            }
+            ByteBuffer b = free.poll();
+            if (b == null && allocated < BUFFERS) {
+                allocated++;
+                return ByteBuffer.allocateDirect(Batches.BYTES);
+            }
+            try {
+                while (b == null && failed.get() == null) {
+                    b = free.poll(100, TimeUnit.MILLISECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failed.compareAndSet(null, new StoreException("publish interrupted"));
+            }
+            return failed.get() == null ? b : null;
+        }
+
+        void give(ByteBuffer b) {
+            if (b.capacity() == Batches.BYTES) {
+                free.offer(b.clear());
+            }
+        }
+
+        void lend(Map<String, ByteBuffer> batch, ByteBuffer b) {
+            lent.put(batch, b);
+        }
+
+        /** The store is done with {@code batch}: its buffer may be filled again. */
+        void returned(Map<String, ByteBuffer> batch) {
+            ByteBuffer b = lent.remove(batch);
+            if (b != null) {
+                give(b);
+            }
+        }
     }
 
     /** Maps a file and cuts it into chunk views (cutting is cheap and sequential; hashing is not). */

@@ -353,15 +353,23 @@ public final class RealStoreClient implements SnapshotStore {
         }
         Manifest m = verified(snapshotName, transport.manifest(snapshotName));
         if (cache != null) {
-            Path cached = cache.materialize(m, (man, dir) -> fill(man, dir, cache.index()), seal);
-            cache.copyInto(m, cached, targetDir);
+            // a miss writes each verified chunk into the cache's temp directory and the target at once: copying the
+            // cached image afterwards read the whole image back (Files.copy, a sendfile per file) for the same result
+            boolean[] filled = {false};
+            Path cached = cache.materialize(m, (man, dir) -> {
+                fill(man, dir, cache.index(), targetDir);
+                filled[0] = true;
+            }, seal);
+            if (!filled[0]) {
+                cache.copyInto(m, cached, targetDir); // cached by a concurrent fetch meanwhile: nothing was written here
+            }
         } else {
             // fill and verify beside the target, then rename: no unverified byte ever sits in the target
             Path parent = targetDir.toAbsolutePath().getParent();
             Files.createDirectories(parent);
             Path tmp = Files.createTempDirectory(parent, ".fetch-" + snapshotName + "-");
             try {
-                fill(m, tmp, Map.of());
+                fill(m, tmp, Map.of(), null);
                 Files.createDirectories(targetDir);
                 for (Manifest.FileEntry f : m.files()) {
                     Files.move(tmp.resolve(f.name()), targetDir.resolve(f.name()), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
@@ -427,19 +435,28 @@ public final class RealStoreClient implements SnapshotStore {
         LOG.log(System.Logger.Level.WARNING, c + "; it will not be restored, a fresh verified copy is fetched");
     }
 
-    /** Writes every file of {@code m} into {@code dir}: chunks from {@code local} cached images where possible, else remote. */
-    private void fill(Manifest m, Path dir, Map<String, NodeCache.Location> local) throws IOException {
+    /**
+     * Writes every file of {@code m} into {@code dir}, and into {@code alsoInto} too unless it is null: chunks from
+     * {@code local} cached images where possible, else remote; only verified bytes are written.
+     */
+    private void fill(Manifest m, Path dir, Map<String, NodeCache.Location> local, Path alsoInto) throws IOException {
         Files.createDirectories(dir);
+        if (alsoInto != null) {
+            Files.createDirectories(alsoInto);
+        }
         Map<String, List<long[]>> where = new LinkedHashMap<>(); // digest -> (file index, offset)
         Map<String, Manifest.ChunkRef> refs = new java.util.HashMap<>();
-        List<FileChannel> out = new ArrayList<>();
+        List<FileChannel[]> out = new ArrayList<>(); // per file: its channel in dir (and in alsoInto)
         try {
             for (int i = 0; i < m.files().size(); i++) {
                 Manifest.FileEntry f = m.files().get(i);
-                Path p = dir.resolve(f.name());
-                Files.deleteIfExists(p);
-                FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                out.add(ch);
+                FileChannel[] chs = new FileChannel[alsoInto == null ? 1 : 2];
+                out.add(chs);
+                for (int k = 0; k < chs.length; k++) {
+                    Path p = (k == 0 ? dir : alsoInto).resolve(f.name());
+                    Files.deleteIfExists(p);
+                    chs[k] = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                }
                 long off = 0;
                 for (Manifest.ChunkRef c : f.chunks()) {
                     where.computeIfAbsent(c.digest(), k -> new ArrayList<>()).add(new long[] {i, off});
@@ -492,12 +509,19 @@ public final class RealStoreClient implements SnapshotStore {
                 }
             }
         } finally {
-            for (FileChannel ch : out) {
-                ch.close();
+            for (FileChannel[] chs : out) {
+                for (FileChannel ch : chs) {
+                    if (ch != null) {
+                        ch.close();
+                    }
+                }
             }
         }
         for (Manifest.FileEntry f : m.files()) {
             Files.setPosixFilePermissions(dir.resolve(f.name()), permissions(f.mode()));
+            if (alsoInto != null) {
+                Files.setPosixFilePermissions(alsoInto.resolve(f.name()), permissions(f.mode()));
+            }
         }
     }
 
@@ -506,7 +530,7 @@ public final class RealStoreClient implements SnapshotStore {
         return chunks.stream().map(Manifest.ChunkRef::digest).filter(d -> !good.contains(d)).distinct().toList();
     }
 
-    private static boolean copyLocal(String d, NodeCache.Location loc, List<long[]> targets, List<FileChannel> out) {
+    private static boolean copyLocal(String d, NodeCache.Location loc, List<long[]> targets, List<FileChannel[]> out) {
         try (FileChannel in = FileChannel.open(loc.file(), StandardOpenOption.READ)) {
             ByteBuffer b = ByteBuffer.allocate(loc.length());
             while (b.hasRemaining() && in.read(b, loc.offset() + b.position()) > 0) {
@@ -523,12 +547,14 @@ public final class RealStoreClient implements SnapshotStore {
         }
     }
 
-    private static void write(ByteBuffer data, List<long[]> targets, List<FileChannel> out) throws IOException {
+    private static void write(ByteBuffer data, List<long[]> targets, List<FileChannel[]> out) throws IOException {
         for (long[] t : targets) {
-            ByteBuffer b = data.duplicate();
-            long pos = t[1];
-            while (b.hasRemaining()) {
-                pos += out.get((int) t[0]).write(b, pos);
+            for (FileChannel ch : out.get((int) t[0])) {
+                ByteBuffer b = data.duplicate();
+                long pos = t[1];
+                while (b.hasRemaining()) {
+                    pos += ch.write(b, pos);
+                }
             }
         }
     }

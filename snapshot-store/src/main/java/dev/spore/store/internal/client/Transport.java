@@ -64,6 +64,29 @@ public interface Transport extends AutoCloseable {
         }
     }
 
+    /**
+     * True if the store runs in this process ({@code local}). The publisher then copies each chunk out of the
+     * image files into a buffer of its own, hashes that copy and uploads it with {@link #putAllHashed}, which
+     * stores it without hashing it again: one SHA-256 pass per publish instead of two.
+     */
+    default boolean inProcess() {
+        return false;
+    }
+
+    /**
+     * {@link #putAll} for an {@link #inProcess()} store: each batch's buffers are private copies whose digests
+     * this process computed over exactly these bytes, so they are not hashed again. {@code done} receives each
+     * batch taken from {@code batches} once the store no longer reads it (stored or failed), so that its buffer
+     * can be reused; it is called exactly once per batch taken. Thread rules as {@link #putAll}.
+     *
+     * @throws UnsupportedOperationException if this transport is not {@link #inProcess()}
+     */
+    default void putAllHashed(long session, java.util.Iterator<Map<String, ByteBuffer>> batches,
+                              java.util.function.Consumer<Map<String, ByteBuffer>> done) {
+        throw new UnsupportedOperationException("transport=" + name() + " is not in-process: chunks it receives are "
+                + "hashed by the store, use putAll");
+    }
+
     Manifest commit(long session, Manifest manifest);
 
     void abort(long session);

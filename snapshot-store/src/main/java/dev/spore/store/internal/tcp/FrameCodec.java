@@ -29,7 +29,9 @@ import java.util.zip.CRC32C;
  * All integers big-endian. Requests may be pipelined; the server answers in request order on a connection,
  * and the id lets a client match them anyway. A wrong magic or version, an unknown type, a length above the
  * cap or a checksum mismatch is a protocol error: the decoder raises it once, drops every later byte, and
- * the handler logs the reason and closes that connection only. The version is the protocol's, independent
+ * the handler logs the reason and closes that connection only. Frames whose chunks the receiver checks
+ * against their SHA-256 anyway (CHUNK at the client, PUT_BATCH at the store) skip the CRC check: see
+ * {@link Decoder#Decoder(int, byte)}. The version is the protocol's, independent
  * of Spore's release numbers; a server refuses other versions rather than guessing.
  */
 public final class FrameCodec {
@@ -52,10 +54,24 @@ public final class FrameCodec {
     /** Bytes to frames; see the class comment for what is refused. */
     public static final class Decoder extends ByteToMessageDecoder {
         private final int maxFrame;
+        private final byte unchecked;
         private boolean failed;
 
         public Decoder(int maxFrame) {
+            this(maxFrame, (byte) 0);
+        }
+
+        /**
+         * A decoder that does not check the CRC32C of frames of type {@code unchecked} (0: checks every frame), whose
+         * every chunk the receiver checks against its SHA-256 before using a byte of it, which catches all the CRC
+         * would (a damaged table makes the lengths disagree or the digests fail). The client passes
+         * {@link Frame#CHUNK} ({@code Transport.read}'s sinks verify), the store {@link Frame#PUT_BATCH}
+         * ({@code StoreEngine.putAll} verifies). The sender still sends the CRC (older peers check it). One CRC pass
+         * is ~0.15 CPU-s per GB here. Everything else (manifests, answers, errors) keeps its check.
+         */
+        public Decoder(int maxFrame, byte unchecked) {
             this.maxFrame = maxFrame;
+            this.unchecked = unchecked;
         }
 
         @Override
@@ -94,7 +110,7 @@ public final class FrameCodec {
             int crc = in.getInt(start + 16);
             in.skipBytes(HEADER);
             ByteBuf payload = in.readRetainedSlice((int) length);
-            int actual = crc32c(payload);
+            int actual = type == unchecked && unchecked != 0 ? crc : crc32c(payload);
             if (actual != crc) {
                 payload.release();
                 throw fail(new CorruptedFrameException("payload checksum 0x" + Integer.toHexString(actual)

@@ -89,7 +89,9 @@ public final class TcpServer implements AutoCloseable {
                             // no tokens: loopback-only (checked at start) or mTLS, where the handshake is the check
                             ch.attr(Auth.ROLE).set(Auth.Role.ADMIN);
                         }
-                        FrameCodec.Decoder decoder = new FrameCodec.Decoder(maxFrame);
+                        // PUT_BATCH payloads: the engine checks every chunk's SHA-256 before storing it and then
+                        // computes each chunk's CRC32C for the packs, so the frame CRC would be a third pass
+                        FrameCodec.Decoder decoder = new FrameCodec.Decoder(maxFrame, Frame.PUT_BATCH);
                         decoder.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
                         ch.pipeline()
                                 .addLast("decoder", decoder)

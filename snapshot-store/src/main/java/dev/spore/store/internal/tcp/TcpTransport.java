@@ -132,7 +132,8 @@ public final class TcpTransport implements Transport {
                         if (tls != null) {
                             ch.pipeline().addLast(Tls.clientHandler(tls, ch.alloc(), host, port));
                         }
-                        FrameCodec.Decoder decoder = new FrameCodec.Decoder(maxFrame);
+                        // CHUNK payloads: every chunk is SHA-256 checked by the sink, the frame CRC would be a second pass
+                        FrameCodec.Decoder decoder = new FrameCodec.Decoder(maxFrame, Frame.CHUNK);
                         // keep received buffers as they are and slice frames out of them: merging them into one
                         // buffer would copy every chunk once more, which costs as much as the socket itself
                         decoder.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);

@@ -87,6 +87,23 @@ class FrameCodecTest {
     }
 
     @Test
+    void aDecoderSkipsTheChecksumOfItsUncheckedTypeOnly() {
+        // the client's decoder: CHUNK payloads are SHA-256 checked chunk by chunk by the sink instead
+        EmbeddedChannel ch = new EmbeddedChannel(new FrameCodec.Decoder(1024, Frame.CHUNK));
+        ch.writeInbound(frame(FrameCodec.MAGIC, FrameCodec.VERSION, Frame.CHUNK, 4, "chunks".getBytes(StandardCharsets.UTF_8), 12345));
+        Frame f = ch.readInbound();
+        assertThat(f.type()).isEqualTo(Frame.CHUNK);
+        assertThat(f.payload().toString(StandardCharsets.UTF_8)).isEqualTo("chunks");
+        f.payload().release();
+        ByteBuf manifest = frame(FrameCodec.MAGIC, FrameCodec.VERSION, Frame.MANIFEST, 5, "m".getBytes(StandardCharsets.UTF_8), 12345);
+        assertThatThrownBy(() -> ch.writeInbound(manifest)).hasMessageContaining("checksum").hasMessageContaining("id=5");
+        // and the default decoder still checks CHUNK frames
+        EmbeddedChannel strict = new EmbeddedChannel(new FrameCodec.Decoder(1024));
+        ByteBuf chunk = frame(FrameCodec.MAGIC, FrameCodec.VERSION, Frame.CHUNK, 6, "chunks".getBytes(StandardCharsets.UTF_8), 12345);
+        assertThatThrownBy(() -> strict.writeInbound(chunk)).hasMessageContaining("checksum").hasMessageContaining("id=6");
+    }
+
+    @Test
     void encoderWritesHeaderThenThePayloadBufferItself() {
         EmbeddedChannel ch = new EmbeddedChannel(new FrameCodec.Encoder());
         ByteBuf payload = Unpooled.directBuffer().writeBytes("chunk-bytes".getBytes(StandardCharsets.UTF_8));
