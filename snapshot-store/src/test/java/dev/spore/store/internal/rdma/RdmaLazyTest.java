@@ -231,11 +231,12 @@ class RdmaLazyTest {
         long victimAt = image.manifest().files().stream().filter(f -> f.name().equals("pages-1.img")).findFirst()
                 .orElseThrow().chunks().get(0).length();
         nic.flipStoreByte(engine, victim.digest());
-        // CRC of the READ fails, again after a fresh LOCATE; TCP serves the same damaged memory and its frame
-        // CRC fails too: the fault fails with the chunk's bytes never in the file
+        // CRC of the READ fails, again after a fresh LOCATE; TCP serves the same damaged memory (its CHUNK frames carry
+        // no CRC check since the SHA-256 of every chunk makes it redundant): the sink's SHA-256 fails, twice, and the
+        // fault fails with the chunk's bytes never in the file
         assertThatThrownBy(() -> image.ensure("pages-1.img", victimAt, 4096, T)).isInstanceOf(StoreException.class)
-                .hasMessageContaining("payload checksum").hasMessageContaining("store's copy is damaged");
-        assertThat(t.refreshed()).isEqualTo(1);
+                .hasMessageContaining("chunk=" + victim.digest()).hasMessageContaining("store's copy is damaged");
+        assertThat(t.refreshed()).as("one fresh LOCATE per try: the image's first fetch and its one refetch").isEqualTo(2);
         assertThat(zeros(image.dir().resolve("pages-1.img"), victimAt, victim.length())).isTrue();
         // a store that describes the damaged bytes with their own CRC: the sink's SHA-256 catches them, twice
         nic.crcOfWhatIsThere = true;
