@@ -305,11 +305,31 @@ public final class LazySession implements AutoCloseable {
     boolean beginRestore() {
         restoring.readLock().lock();
         synchronized (this) {
-            if (completed || closed || retiring) {
+            if (completed || closed || retiring || !helpersAlive()) {
                 restoring.readLock().unlock();
                 return false;
             }
             users++;
+        }
+        return true;
+    }
+
+    /**
+     * Whether every spore-pagefs helper of this (incomplete) session still runs. A helper that died (killed, crashed, OOM)
+     * leaves a mount that fails every read with {@code ENOTCONN}: a restore from it fails in CRIU ("Unable to open
+     * pages-1.img: Transport endpoint is not connected") and its caller got a cold fallback, though a new session would
+     * have served it. The caller {@link #retire}s such a session.
+     */
+    boolean helpersAlive() {
+        for (PageFs m : mounts) {
+            if (!m.isAlive()) {
+                if (!completed) {
+                    LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": spore-pagefs for " + m.mountPoint()
+                            + " has exited: this lazy session takes no new restores (the next one opens a new session);"
+                            + " instances that still fault through it get SIGBUS");
+                }
+                return false;
+            }
         }
         return true;
     }

@@ -153,6 +153,9 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                     if (session.completed()) {
                         return fetch(name);
                     }
+                    // out of service (retired, closed, or a helper died): its fill must not complete into the node's copy
+                    // while a new session fills it too; its live instances keep it until they end
+                    session.retire();
                 }
                 try {
                     ReadManifest read = readManifests.remove(name);
