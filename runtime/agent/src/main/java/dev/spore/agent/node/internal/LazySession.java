@@ -449,6 +449,56 @@ public final class LazySession implements AutoCloseable {
         deleteQuietly(root);
     }
 
+    /**
+     * Removes what the lazy sessions of an earlier agent process left in {@code imagesDir}: that process was killed (no
+     * {@link #close} ran), its helpers went with it, and each mount it left fails every read with {@code ENOTCONN} while its
+     * directory keeps up to a whole pages image on disk, both for ever (seen on a cluster node: 239 MiB and a dead mount
+     * after `cluster.sh stop-agent` during a fill). Mounts are detached ({@code umount -l}: a process of the old agent that
+     * still maps one keeps its mapping), then the directories are deleted. Call once, before this process opens a session.
+     *
+     * @return the number of session directories removed
+     */
+    static int sweepLeftovers(Path imagesDir) {
+        if (!Files.isDirectory(imagesDir)) {
+            return 0;
+        }
+        String prefix;
+        try {
+            prefix = imagesDir.toRealPath() + "/.lazy-"; // as /proc/self/mounts names it
+        } catch (IOException e) {
+            prefix = imagesDir.toAbsolutePath().normalize() + "/.lazy-";
+        }
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
+                String[] f = line.split(" ");
+                if (f.length > 1 && f[1].startsWith(prefix)) {
+                    Process u = new ProcessBuilder("umount", "-l", f[1]).redirectErrorStream(true).start();
+                    u.getInputStream().readAllBytes();
+                    u.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot detach leftover lazy mounts under " + imagesDir + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 0;
+        }
+        int n = 0;
+        try (var dirs = Files.newDirectoryStream(imagesDir, ".lazy-*")) {
+            for (Path d : dirs) {
+                deleteQuietly(d);
+                n++;
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot list " + imagesDir + " for leftover lazy sessions: " + e.getMessage());
+        }
+        if (n > 0) {
+            LOG.log(System.Logger.Level.INFO, "removed " + n + " lazy session director" + (n == 1 ? "y" : "ies")
+                    + " (and their mounts) left in " + imagesDir + " by an earlier agent process");
+        }
+        return n;
+    }
+
     private static void deleteQuietly(Path p) {
         try {
             if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {

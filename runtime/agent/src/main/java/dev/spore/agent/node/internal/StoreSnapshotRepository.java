@@ -63,6 +63,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         this.home = home;
         this.uri = uri;
         this.imagesDir = Files.createDirectories(imagesDir);
+        LazySession.sweepLeftovers(this.imagesDir); // an earlier agent process that was killed left them
         this.store = StoreClient.builder(uri).cacheDir(cacheDir).build();
     }
 

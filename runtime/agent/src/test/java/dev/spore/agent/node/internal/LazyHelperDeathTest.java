@@ -58,6 +58,58 @@ class LazyHelperDeathTest {
         assertThat(Files.readString(Path.of("/proc/mounts"))).as("no mount left behind").doesNotContain(tmp.toString());
     }
 
+    @Test
+    void whatAKilledAgentLeftIsRemovedWhenTheNextOneStarts() throws Exception {
+        Path store = tmp.resolve("node-a/store");
+        try (LocalNode a = LocalNode.create(new LocalNode.Config("a", BigHeapSnapshots.home(), tmp.resolve("node-a"), null, 1))) {
+            BigHeapSnapshots.prepare(a, tmp, 1, MB);
+        }
+        String name = BigHeapSnapshots.name(1);
+        Path images = tmp.resolve("node-b/images");
+        try (StoreSnapshotRepository killed = new StoreSnapshotRepository("local:" + store, tmp.resolve("node-b/cache"), images,
+                BigHeapSnapshots.home())) {
+            SnapshotRepository.Fetched f = killed.fetch(name, RestoreMode.LAZY);
+            assertThat(f.lazy()).as("a lazy session (FUSE and a C compiler are needed here)").isNotNull();
+            Path root = f.dir().getParent();
+            // the agent process dies with its helpers: what stays is a dead mount and the session's directory
+            ProcessHandle helper = helperOf(root);
+            helper.destroyForcibly();
+            helper.onExit().get(30, TimeUnit.SECONDS);
+            assertThat(Files.readString(Path.of("/proc/mounts"))).as("the dead mount").contains(root.toString());
+
+            // the next agent process (a local store's data dir is locked by its one user: the next one reads a copy)
+            try (StoreSnapshotRepository next = new StoreSnapshotRepository("local:" + copyOf(store), tmp.resolve("node-b/cache2"), images,
+                    BigHeapSnapshots.home())) {
+                assertThat(Files.readString(Path.of("/proc/mounts"))).as("the dead mount is detached").doesNotContain(root.toString());
+                assertThat(root).as("the session's directory is deleted").doesNotExist();
+                SnapshotRepository.Fetched again = next.fetch(name, RestoreMode.LAZY);
+                try {
+                    assertThat(readHead(again.dir().resolve("pages-1.img"))).as("a new session serves the pages").hasSize(64 << 10);
+                } finally {
+                    again.lazy().restoreEnded(false);
+                }
+            } finally {
+                f.lazy().restoreEnded(false);
+            }
+        }
+        assertThat(Files.readString(Path.of("/proc/mounts"))).as("no mount left behind").doesNotContain(tmp.toString());
+    }
+
+    private static Path copyOf(Path dir) throws IOException {
+        Path to = dir.resolveSibling(dir.getFileName() + "-copy");
+        try (var all = Files.walk(dir)) {
+            for (Path p : all.toList()) {
+                Path t = to.resolve(dir.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else if (!p.getFileName().toString().equals("LOCK")) {
+                    Files.copy(p, t);
+                }
+            }
+        }
+        return to;
+    }
+
     private static byte[] readHead(Path pages) throws IOException {
         try (InputStream in = Files.newInputStream(pages)) {
             return in.readNBytes(64 << 10);
