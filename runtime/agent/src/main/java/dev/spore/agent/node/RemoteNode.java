@@ -422,6 +422,7 @@ public final class RemoteNode implements Node {
         private final RestoreProfile profile;
         private final long fetchedBytes;
         private final double fetchMillis;
+        private final String fetchTransport;
         private volatile boolean stopped;
 
         Remote(InstanceMsg m) {
@@ -431,6 +432,7 @@ public final class RemoteNode implements Node {
             this.profile = m.hasProfile() ? Protos.profile(m.getProfile()) : null;
             this.fetchedBytes = m.getFetchedBytes();
             this.fetchMillis = m.getFetchMillis();
+            this.fetchTransport = m.getFetchTransport();
         }
 
         @Override public String id() { return id; }
@@ -439,6 +441,7 @@ public final class RemoteNode implements Node {
         @Override public RestoreProfile profile() { return profile; }
         @Override public long fetchedBytes() { return fetchedBytes; }
         @Override public double fetchMillis() { return fetchMillis; }
+        @Override public String fetchTransport() { return fetchTransport; }
 
         @Override
         public Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) {

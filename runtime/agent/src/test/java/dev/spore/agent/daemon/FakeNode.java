@@ -171,6 +171,7 @@ public final class FakeNode implements Node {
         @Override public RestoreProfile profile() { return restored ? new RestoreProfile(1, 2, 3, 4, 5, 15) : null; }
         @Override public long fetchedBytes() { return 123; }
         @Override public double fetchMillis() { return 4.5; }
+        @Override public String fetchTransport() { return restored ? "tcp" : ""; }
 
         @Override
         public Invocation invoke(byte[] body, Map<String, String> headers, Duration timeout) {

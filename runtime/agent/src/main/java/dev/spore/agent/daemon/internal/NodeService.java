@@ -165,7 +165,8 @@ public final class NodeService extends NodeServiceGrpc.NodeServiceImplBase {
     private InstanceMsg started(NodeInstance i) {
         instances.put(i.id(), i);
         InstanceMsg.Builder b = InstanceMsg.newBuilder().setId(i.id()).setNode(Protos.nz(i.node())).setRestored(i.restored())
-                .setFetchedBytes(i.fetchedBytes()).setFetchMillis(i.fetchMillis());
+                .setFetchedBytes(i.fetchedBytes()).setFetchMillis(i.fetchMillis())
+                .setFetchTransport(Protos.nz(i.fetchTransport()));
         if (i.profile() != null) {
             b.setProfile(Protos.profile(i.profile()));
         }
