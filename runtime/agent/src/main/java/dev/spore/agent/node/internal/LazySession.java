@@ -262,6 +262,17 @@ public final class LazySession implements AutoCloseable {
         return t;
     }
 
+    /** The last page fault a mount of this session could not serve, or null (see {@link PageFs#lastFailure}). */
+    public String lastPageFailure() {
+        for (PageFs m : mounts) {
+            String f = m.lastFailure();
+            if (f != null) {
+                return f;
+            }
+        }
+        return null;
+    }
+
     /** Bytes the prefetch set names (0 without prefetch). */
     public long prefetchBytes() {
         return prefetchBytes;

@@ -206,6 +206,11 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             }
 
             @Override
+            public String pageFailure() {
+                return s.lastPageFailure();
+            }
+
+            @Override
             public long[] faults() {
                 long[] f = s.served();
                 return new long[] {f[0], f[1], f[2], s.prefetchBytes(), Math.round(s.prefetchMillis())};
