@@ -345,12 +345,16 @@ public final class LazySession implements AutoCloseable {
         return true;
     }
 
-    /** One user (a failed restore, or an instance that ended) is done; the last one closes a retired session. */
+    /**
+     * One user (a failed restore, or an instance that ended) is done; the last one closes a retired or completed session
+     * (a completed one's directory, with its bitmap and push FIFO, stayed for the agent's life: one per snapshot lazily
+     * restored, found on a cluster node after the version was deleted).
+     */
     void release() {
         boolean last;
         synchronized (this) {
             users = Math.max(0, users - 1);
-            last = retiring && users == 0;
+            last = (retiring || completed) && users == 0;
         }
         if (last) {
             close();

@@ -256,6 +256,10 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                         // the fill failed (store gone): the next restore opens a new session; this one closes, with its
                         // helpers, once the instances that fault through it have ended
                         s.retire();
+                    } else if (s.users() == 0) {
+                        // completed with no instance left (they ended during the fill): nothing will release it
+                        s.close();
+                        retired.remove(s);
                     }
                 });
             }
