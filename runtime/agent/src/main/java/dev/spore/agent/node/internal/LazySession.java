@@ -262,12 +262,24 @@ public final class LazySession implements AutoCloseable {
         return t;
     }
 
-    /** The last page fault a mount of this session could not serve, or null (see {@link PageFs#lastFailure}). */
+    /**
+     * The last page fault a mount of this session could not serve (see {@link PageFs#lastFailure}), else a helper that
+     * exited before the image was complete (its mount then fails every read in the kernel, no fault reaches the agent),
+     * or null.
+     */
     public String lastPageFailure() {
         for (PageFs m : mounts) {
             String f = m.lastFailure();
             if (f != null) {
                 return f;
+            }
+        }
+        if (!completed) {
+            for (PageFs m : mounts) {
+                if (!m.isAlive()) {
+                    return "snapshot=" + name + ": spore-pagefs for " + m.mountPoint() + " exited (killed or crashed) before the"
+                            + " image was complete: every read of a page not yet in memory fails";
+                }
             }
         }
         return null;

@@ -45,6 +45,8 @@ class LazyHelperDeathTest {
             ProcessHandle helper = helperOf(first.dir().getParent());
             helper.destroyForcibly();
             helper.onExit().get(30, TimeUnit.SECONDS);
+            // what an instance of it that dies now tells its caller (no fault reaches the agent: the kernel fails them)
+            assertThat(first.lazy().pageFailure()).as("the reason an instance of it died").contains("spore-pagefs").contains("exited");
 
             SnapshotRepository.Fetched second = repo.fetch(name, RestoreMode.LAZY);
             try {
