@@ -107,12 +107,22 @@ public final class LocalNode implements Node {
             throw new NodeException(NodeException.Kind.UNAVAILABLE, "node=" + c.name() + ": " + e.getMessage(), e);
         }
         String uri = c.storeUri() == null || c.storeUri().isBlank() ? "local:" + c.dataDir().resolve("store") : c.storeUri();
+        RestoreMode mode;
+        try {
+            // before the store opens: a typo in the setting is the node's configuration, not the store's (the message said
+            // "cannot open snapshot store tcp://...: ...")
+            mode = RestoreMode.nodeDefault(uri);
+        } catch (NodeException e) {
+            agent.close();
+            throw new NodeException(NodeException.Kind.BAD_REQUEST, "node=" + c.name() + ": " + e.getMessage()
+                    + "; fix it and start the node again", e);
+        }
         try {
             SnapshotRepository repo = uri.equals("dir")
                     ? new LocalSnapshotRepository(c.dataDir().resolve("snapshots"))
                     : new StoreSnapshotRepository(uri, c.dataDir().resolve("cache"), c.dataDir().resolve("images"), c.home());
             LocalNode node = new LocalNode(c.name(), agent, repo, work, c.maxConcurrentRestores());
-            node.defaultMode = RestoreMode.nodeDefault(uri);
+            node.defaultMode = mode;
             node.autoMode = RestoreMode.nodeDefaultIsAuto();
             return node;
         } catch (IOException | RuntimeException e) {

@@ -111,6 +111,6 @@ public enum RestoreMode {
             return EAGER;
         }
         return parse(System.getProperty("spore.node.restore-mode", System.getenv("SPORE_NODE_RESTORE_MODE")), EAGER,
-                "spore.node.restore-mode");
+                "the node's setting spore.node.restore-mode (env SPORE_NODE_RESTORE_MODE)");
     }
 }

@@ -106,6 +106,8 @@ class NodeDaemonTest {
         assertThat(r.profile().total()).isEqualTo(15.0);
         assertThat(r.fetchedBytes()).isEqualTo(123);
         assertThat(r.fetchMillis()).isEqualTo(4.5);
+        // the gateway labels spore_restore_fetched_bytes with it: over the daemon it was always "" ("none" on a cluster)
+        assertThat(r.fetchTransport()).isEqualTo("tcp");
         assertThat(r.node()).isEqualTo("fake");
         Invocation inv = r.invoke("hi".getBytes(StandardCharsets.UTF_8), Map.of("x", "1"), Duration.ofSeconds(5));
         assertThat(inv.bodyText()).isEqualTo("hi");

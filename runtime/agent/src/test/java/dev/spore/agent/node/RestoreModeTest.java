@@ -61,6 +61,26 @@ class RestoreModeTest {
     }
 
     @Test
+    void aTypoInTheNodesSettingIsReportedAsSuchAtStart(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+        String saved = System.getProperty("spore.node.restore-mode");
+        try {
+            System.setProperty("spore.node.restore-mode", "lazzy");
+            NodeException e = org.junit.jupiter.api.Assertions.assertThrows(NodeException.class, () -> LocalNode.create(
+                    new LocalNode.Config("a", dev.spore.agent.TestSupport.home(), tmp, "dir", 1)).close());
+            // it said "node=a: cannot open snapshot store dir: spore.node.restore-mode: ..." (seen with SPORE_NODE_RESTORE_MODE)
+            assertTrue(e.getMessage().startsWith("node=a: the node's setting spore.node.restore-mode (env SPORE_NODE_RESTORE_MODE):"
+                    + " restore mode 'lazzy' is unknown"), e.getMessage());
+            assertTrue(!e.getMessage().contains("snapshot store"), e.getMessage());
+        } finally {
+            if (saved == null) {
+                System.clearProperty("spore.node.restore-mode");
+            } else {
+                System.setProperty("spore.node.restore-mode", saved);
+            }
+        }
+    }
+
+    @Test
     void withoutASettingTheNodeChoosesPerSnapshot() {
         String saved = System.getProperty("spore.node.restore-mode");
         try {

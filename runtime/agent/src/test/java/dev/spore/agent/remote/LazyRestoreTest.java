@@ -87,6 +87,8 @@ class LazyRestoreTest {
             String mid = Files.readString(log);
             assertThat(mid).contains("reply=big-heap 48 MiB").contains("store-killed=");
             assertThat(mid).contains("sum-error-kind=INSTANCE_LOST").contains("instance-alive-after=false");
+            // the caller learns why (the page source failed), not only "exited before it answered" with an empty stderr
+            assertThat(mid).contains("it ended when a page it touched could not be fetched");
             assertThat(mid).doesNotContain("unexpected-reply=");
             startStore(net, "store-2.log");
             assertThat(b.waitFor(120, TimeUnit.SECONDS)).as("node b finished").isTrue();

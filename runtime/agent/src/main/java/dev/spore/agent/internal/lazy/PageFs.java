@@ -50,6 +50,7 @@ public final class PageFs {
 
     private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong requested = new java.util.concurrent.atomic.AtomicLong();
+    private volatile String lastFailure;
     private final java.util.concurrent.atomic.AtomicLong pushed = new java.util.concurrent.atomic.AtomicLong();
     private final Path mountPoint;
     private final Process helper;
@@ -198,6 +199,7 @@ public final class PageFs {
                     pager.page(off, len);
                 } catch (Exception e) {
                     status = 1;
+                    lastFailure = who + ": page fault at offset " + off + " (+" + len + ") not served: " + e.getMessage();
                     LOG.log(System.Logger.Level.ERROR, who + ": page fault at offset " + off + " (+" + len + ") cannot be served, "
                             + "the faulting process gets SIGBUS and is killed (" + killReader(tid) + "): " + e.getMessage());
                 }
@@ -301,6 +303,14 @@ public final class PageFs {
     }
 
     /** Reads the kernel sent so far (faults and read-ahead) and the bytes they asked for. */
+    /**
+     * The last page fault this mount could not serve (the faulting process got SIGBUS), or null: why an instance that
+     * maps it died, for the caller's error rather than only the node's log.
+     */
+    public String lastFailure() {
+        return lastFailure;
+    }
+
     public long[] served() {
         return new long[] {requests.get(), requested.get()};
     }

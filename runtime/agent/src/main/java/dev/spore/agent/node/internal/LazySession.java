@@ -262,6 +262,29 @@ public final class LazySession implements AutoCloseable {
         return t;
     }
 
+    /**
+     * The last page fault a mount of this session could not serve (see {@link PageFs#lastFailure}), else a helper that
+     * exited before the image was complete (its mount then fails every read in the kernel, no fault reaches the agent),
+     * or null.
+     */
+    public String lastPageFailure() {
+        for (PageFs m : mounts) {
+            String f = m.lastFailure();
+            if (f != null) {
+                return f;
+            }
+        }
+        if (!completed) {
+            for (PageFs m : mounts) {
+                if (!m.isAlive()) {
+                    return "snapshot=" + name + ": spore-pagefs for " + m.mountPoint() + " exited (killed or crashed) before the"
+                            + " image was complete: every read of a page not yet in memory fails";
+                }
+            }
+        }
+        return null;
+    }
+
     /** Bytes the prefetch set names (0 without prefetch). */
     public long prefetchBytes() {
         return prefetchBytes;
@@ -305,7 +328,7 @@ public final class LazySession implements AutoCloseable {
     boolean beginRestore() {
         restoring.readLock().lock();
         synchronized (this) {
-            if (completed || closed || retiring) {
+            if (completed || closed || retiring || !helpersAlive()) {
                 restoring.readLock().unlock();
                 return false;
             }
@@ -314,12 +337,36 @@ public final class LazySession implements AutoCloseable {
         return true;
     }
 
-    /** One user (a failed restore, or an instance that ended) is done; the last one closes a retired session. */
+    /**
+     * Whether every spore-pagefs helper of this (incomplete) session still runs. A helper that died (killed, crashed, OOM)
+     * leaves a mount that fails every read with {@code ENOTCONN}: a restore from it fails in CRIU ("Unable to open
+     * pages-1.img: Transport endpoint is not connected") and its caller got a cold fallback, though a new session would
+     * have served it. The caller {@link #retire}s such a session.
+     */
+    boolean helpersAlive() {
+        for (PageFs m : mounts) {
+            if (!m.isAlive()) {
+                if (!completed) {
+                    LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": spore-pagefs for " + m.mountPoint()
+                            + " has exited: this lazy session takes no new restores (the next one opens a new session);"
+                            + " instances that still fault through it get SIGBUS");
+                }
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * One user (a failed restore, or an instance that ended) is done; the last one closes a retired or completed session
+     * (a completed one's directory, with its bitmap and push FIFO, stayed for the agent's life: one per snapshot lazily
+     * restored, found on a cluster node after the version was deleted).
+     */
     void release() {
         boolean last;
         synchronized (this) {
             users = Math.max(0, users - 1);
-            last = retiring && users == 0;
+            last = (retiring || completed) && users == 0;
         }
         if (last) {
             close();
@@ -427,6 +474,56 @@ public final class LazySession implements AutoCloseable {
         }
         image.close();
         deleteQuietly(root);
+    }
+
+    /**
+     * Removes what the lazy sessions of an earlier agent process left in {@code imagesDir}: that process was killed (no
+     * {@link #close} ran), its helpers went with it, and each mount it left fails every read with {@code ENOTCONN} while its
+     * directory keeps up to a whole pages image on disk, both for ever (seen on a cluster node: 239 MiB and a dead mount
+     * after `cluster.sh stop-agent` during a fill). Mounts are detached ({@code umount -l}: a process of the old agent that
+     * still maps one keeps its mapping), then the directories are deleted. Call once, before this process opens a session.
+     *
+     * @return the number of session directories removed
+     */
+    static int sweepLeftovers(Path imagesDir) {
+        if (!Files.isDirectory(imagesDir)) {
+            return 0;
+        }
+        String prefix;
+        try {
+            prefix = imagesDir.toRealPath() + "/.lazy-"; // as /proc/self/mounts names it
+        } catch (IOException e) {
+            prefix = imagesDir.toAbsolutePath().normalize() + "/.lazy-";
+        }
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
+                String[] f = line.split(" ");
+                if (f.length > 1 && f[1].startsWith(prefix)) {
+                    Process u = new ProcessBuilder("umount", "-l", f[1]).redirectErrorStream(true).start();
+                    u.getInputStream().readAllBytes();
+                    u.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot detach leftover lazy mounts under " + imagesDir + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 0;
+        }
+        int n = 0;
+        try (var dirs = Files.newDirectoryStream(imagesDir, ".lazy-*")) {
+            for (Path d : dirs) {
+                deleteQuietly(d);
+                n++;
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot list " + imagesDir + " for leftover lazy sessions: " + e.getMessage());
+        }
+        if (n > 0) {
+            LOG.log(System.Logger.Level.INFO, "removed " + n + " lazy session director" + (n == 1 ? "y" : "ies")
+                    + " (and their mounts) left in " + imagesDir + " by an earlier agent process");
+        }
+        return n;
     }
 
     private static void deleteQuietly(Path p) {

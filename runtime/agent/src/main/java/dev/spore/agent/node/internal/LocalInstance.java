@@ -136,8 +136,29 @@ public final class LocalInstance implements NodeInstance {
                 throw new NodeException(NodeException.Kind.INSTANCE_LOST, who + ": " + oom + " (the invocation was lost with it;"
                         + " the next one runs on a new instance)", e);
             }
+            String paging = lazy == null ? null : lazy.pageFailure();
+            if (paging != null && exited(instance)) {
+                // its memory still came from the store: a fault that could not be served ended it (SIGBUS), which the
+                // caller would otherwise see only as "exited before it answered" with an empty stderr
+                throw new NodeException(NodeException.Kind.INSTANCE_LOST, who + ": restored lazily, it ended when a page it"
+                        + " touched could not be fetched (" + paging + "); the invocation was lost with it (the handler may"
+                        + " have run: not retried); the next restore fetches again: " + e.getMessage(), e);
+            }
             throw new NodeException(NodeException.Kind.INSTANCE_LOST, who + ": " + e.getMessage()
                     + " (the handler may have run: not retried)", e);
+        }
+    }
+
+    /** Whether the process has exited, waiting a little: its control channel closes just before it is reaped. */
+    private static boolean exited(Instance i) {
+        try {
+            i.onExit().get(2, java.util.concurrent.TimeUnit.SECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            return !i.isAlive();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return !i.isAlive();
         }
     }
 

@@ -134,5 +134,13 @@ public interface SnapshotRepository extends AutoCloseable {
         /** The instance restored by a successful restore ended: it maps the session's pages no more. Call at most once. */
         default void instanceEnded() {
         }
+
+        /**
+         * The last page fault of this restore's session that could not be served (store gone, corrupt chunk, disk full), or
+         * null: the likely reason an instance restored from it died (SIGBUS).
+         */
+        default String pageFailure() {
+            return null;
+        }
     }
 }

@@ -63,6 +63,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         this.home = home;
         this.uri = uri;
         this.imagesDir = Files.createDirectories(imagesDir);
+        LazySession.sweepLeftovers(this.imagesDir); // an earlier agent process that was killed left them
         this.store = StoreClient.builder(uri).cacheDir(cacheDir).build();
         this.store.countCopies(copies);
     }
@@ -243,6 +244,9 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                     if (session.completed()) {
                         return fetch(name);
                     }
+                    // out of service (retired, closed, or a helper died): its fill must not complete into the node's copy
+                    // while a new session fills it too; its live instances keep it until they end
+                    session.retire();
                 }
                 try {
                     ReadManifest read = readManifests.remove(name);
@@ -289,6 +293,11 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             @Override
             public String transport() {
                 return s.image().transport();
+            }
+
+            @Override
+            public String pageFailure() {
+                return s.lastPageFailure();
             }
 
             @Override
@@ -341,6 +350,10 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                         // the fill failed (store gone): the next restore opens a new session; this one closes, with its
                         // helpers, once the instances that fault through it have ended
                         s.retire();
+                    } else if (s.users() == 0) {
+                        // completed with no instance left (they ended during the fill): nothing will release it
+                        s.close();
+                        retired.remove(s);
                     }
                 });
             }
