@@ -1,11 +1,13 @@
 package dev.spore.store;
 
 import java.io.IOException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 
 /**
  * Deleting a directory tree, the one way every module does it: children before parents, symbolic links deleted
@@ -18,7 +20,9 @@ public final class FileTrees {
     }
 
     /**
-     * Deletes {@code root} and everything below it; nothing if it does not exist.
+     * Deletes {@code root} and everything below it; nothing if it does not exist. An entry that another thread or
+     * process deletes meanwhile is not an error (two clean-ups of one directory race: a lazy session's fill and its
+     * close did, and the directory stayed for good).
      *
      * @throws IOException the first entry that could not be deleted (the rest may be left)
      */
@@ -26,11 +30,30 @@ public final class FileTrees {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
+        Files.walkFileTree(root, new SimpleFileVisitor<>() { // does not follow links
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(file);
+                return FileVisitResult.CONTINUE;
             }
-        }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+                if (e != null && !(e instanceof NoSuchFileException)) {
+                    throw e;
+                }
+                Files.deleteIfExists(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     /** {@link #deleteTree} for clean-up paths (temporary directories, benches): a failure is ignored. */

@@ -435,9 +435,11 @@ public final class LazySession implements AutoCloseable {
                         return; // evicted while filling: the node's copy is not this session's to write any more
                     }
                     copy = image.completeInto(target);
-                    completed = true;
                     mounts.forEach(PageFs::detach); // running instances keep their mappings; the helper serves them
                     deleteQuietly(restoreDir);
+                    // last: release() closes a completed session without this lock, and its delete of the whole directory
+                    // raced the two lines above (a file gone under the walk ended it: the directory stayed for good)
+                    completed = true;
                     LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " lazy image filled in " + String.format(java.util.Locale.ROOT,
                             "%.0f", (System.nanoTime() - t0) / 1e6) + " ms (" + image.bytesFetched() + " bytes over " + image.transport()
                             + "); later restores map the node's copy " + copy);
