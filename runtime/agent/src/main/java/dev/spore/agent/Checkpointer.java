@@ -64,6 +64,9 @@ final class Checkpointer {
      * {@code Core.checkpointRestore()}). Without {@code leaveRunning} the JVM ends after the dump (it is the
      * template); with it, it continues as a live instance.
      */
+    /** Dumps taken before a checkpoint that keeps catching a cgroup read is refused ({@link Checkpoints#cgroupFiles}). */
+    static final int DUMP_ATTEMPTS = 3;
+
     Snapshot checkpoint(Instance instance, Path imageDir, String name, boolean leaveRunning, Duration timeout) {
         Message request = awaitCheckpointRequest(instance, name, timeout);
         if (request == null) {
@@ -83,21 +86,44 @@ final class Checkpointer {
         }
         long anonBytes = Checkpoints.anonymousBytes(instance.pid()); // about what the image needs, for a disk-full message
         try {
-            prepareImageDir(imageDir);
-            long t0 = System.nanoTime();
-            long dumpedAt = RestoreFidelity.epochNanos(); // before the freeze: restored clocks advance by at least the wait
-            try {
-                criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), leaveRunning, instance.mountNs(),
-                        instance.uid() != null, instance.dir().resolve("dump.log"), Criu.dumpTimeout());
-            } catch (Criu.TimedOut e) {
-                // CRIU died with the tree seized, maybe half-way through its parasite: this JVM cannot be trusted to resume
-                instance.stop();
-                instances.remove(instance);
-                Checkpoints.deletePartial(imageDir);
-                throw new AgentException("snapshot=" + name + " instance=" + instance.id() + ": " + e.getMessage()
-                        + "; the JVM was stopped and the partial image deleted", e);
-            } catch (AgentException e) {
-                throw Checkpoints.dumpFailed(name, instance.id(), imageDir, anonBytes, e);
+            long t0;
+            long dumpedAt;
+            for (int attempt = 1; ; attempt++) {
+                prepareImageDir(imageDir);
+                t0 = System.nanoTime();
+                dumpedAt = RestoreFidelity.epochNanos(); // before the freeze: restored clocks advance by at least the wait
+                try {
+                    // always --leave-running: a dump that caught a passing cgroup read (below) is taken again
+                    criu.dump(instance.pid(), imageDir, List.copyOf(pipes.values()), true, instance.mountNs(),
+                            instance.uid() != null, instance.dir().resolve("dump.log"), Criu.dumpTimeout());
+                } catch (Criu.TimedOut e) {
+                    // CRIU died with the tree seized, maybe half-way through its parasite: this JVM cannot be trusted to resume
+                    instance.stop();
+                    instances.remove(instance);
+                    Checkpoints.deletePartial(imageDir);
+                    throw new AgentException("snapshot=" + name + " instance=" + instance.id() + ": " + e.getMessage()
+                            + "; the JVM was stopped and the partial image deleted", e);
+                } catch (AgentException e) {
+                    throw Checkpoints.dumpFailed(name, instance.id(), imageDir, anonBytes, e);
+                }
+                List<String> held = Checkpoints.cgroupFiles(imageDir);
+                if (held.isEmpty()) {
+                    break;
+                }
+                // HotSpot's container support opens, reads and closes cgroup files from its own threads (the compile
+                // broker sizing its threads reads memory.usage_in_bytes); the host lets such a descriptor pass when it
+                // closes within 50 ms, but one can be open at the instant CRIU freezes the JVM. The image then names a
+                // file of this instance's cgroup, which is gone once it ends: no node could ever restore it (found by a
+                // breaker on a cluster: "deploy ready", every restore "Can't open file sys/fs/cgroup/memory/...").
+                if (attempt == DUMP_ATTEMPTS) {
+                    throw new AgentException("snapshot=" + name + " instance=" + instance.id() + ": " + DUMP_ATTEMPTS
+                            + " dumps each caught an open descriptor of " + held.get(0) + " (a cgroup file the JVM was"
+                            + " reading): such an image cannot be restored once this instance's cgroup is gone; does the"
+                            + " function poll its cgroup (e.g. OperatingSystemMXBean) in a loop? Deploy again");
+                }
+                LOG.log(System.Logger.Level.INFO, "snapshot=" + name + " instance=" + instance.id() + ": dump " + attempt
+                        + " caught an open descriptor of " + held.get(0) + " (a passing cgroup read); dumping again");
+                Thread.sleep(10L * attempt);
             }
             double dumpMs = (System.nanoTime() - t0) / 1e6;
             Map<String, String> meta = new LinkedHashMap<>(pipes);
@@ -131,6 +157,7 @@ final class Checkpointer {
             if (leaveRunning) {
                 restorer.resume(instance, Map.of("instance", instance.id(), "restored", "false"), timeout);
             } else {
+                instance.stop(); // dumped with --leave-running (above): the template ends here, as CRIU ended it before
                 instance.awaitExit(Duration.ofSeconds(10));
                 instances.remove(instance);
             }

@@ -99,4 +99,41 @@ public final class Checkpoints {
             // see above
         }
     }
+
+    /**
+     * The {@code /sys/fs/cgroup/...} paths an image's open files name ({@code files.img}: CRIU keeps each regular file's
+     * path as a plain protobuf string, so a byte search finds them without decoding). A function JVM never holds a cgroup
+     * file open on purpose (the host refuses such a checkpoint); one in the image is HotSpot's own passing read caught by
+     * the freeze, and it names this instance's cgroup, which no restore can open after the instance ended.
+     *
+     * @return the paths, in image order; empty when there is none or no {@code files.img}
+     */
+    public static java.util.List<String> cgroupFiles(Path imageDir) throws IOException {
+        Path files = imageDir.resolve("files.img");
+        if (!Files.isRegularFile(files)) {
+            return java.util.List.of();
+        }
+        return pathsUnder(Files.readAllBytes(files), "/sys/fs/cgroup/");
+    }
+
+    /** Every run of printable ASCII bytes in {@code data} that starts with {@code prefix}. */
+    static java.util.List<String> pathsUnder(byte[] data, String prefix) {
+        byte[] p = prefix.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        java.util.List<String> found = new java.util.ArrayList<>();
+        outer:
+        for (int i = 0; i + p.length <= data.length; i++) {
+            for (int j = 0; j < p.length; j++) {
+                if (data[i + j] != p[j]) {
+                    continue outer;
+                }
+            }
+            int end = i + p.length;
+            while (end < data.length && data[end] > 0x20 && data[end] < 0x7f) {
+                end++;
+            }
+            found.add(new String(data, i, end - i, java.nio.charset.StandardCharsets.US_ASCII));
+            i = end - 1;
+        }
+        return found;
+    }
 }
