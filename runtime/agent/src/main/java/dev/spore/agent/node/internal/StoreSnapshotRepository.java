@@ -133,6 +133,56 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         }
     }
 
+    /**
+     * Whether a lazy restore checks the class path jars while its session opens ({@code
+     * -Dspore.lazy.jars-overlap=false}: one after the other, as before; for measuring).
+     */
+    static final boolean JARS_OVERLAP = !"false".equals(System.getProperty("spore.lazy.jars-overlap"));
+
+    private java.util.concurrent.CompletableFuture<Long> materializeAsync(String name, Map<String, String> metadata) {
+        java.util.concurrent.CompletableFuture<Long> f = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                f.complete(jars.materialize(store, name, metadata, incoming()));
+            } catch (IOException | RuntimeException e) {
+                f.completeExceptionally(e);
+            }
+        }, "spore-lazy-jars " + name);
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
+    private static long joinJars(java.util.concurrent.CompletableFuture<Long> f) throws IOException {
+        try {
+            return f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(e.getCause().toString(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while checking the class path jars", e);
+        }
+    }
+
+    /** Waits for a jar check that is no longer needed (it must not outlive the call that started it); ignores its outcome. */
+    private static void joinQuietly(java.util.concurrent.CompletableFuture<Long> f) {
+        if (f != null) {
+            try {
+                f.get();
+            } catch (java.util.concurrent.ExecutionException ignored) {
+                // the open failed first: its error is the one reported
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     @Override
     public Fetched fetch(String name, dev.spore.agent.node.RestoreMode mode) throws IOException {
         if (mode == dev.spore.agent.node.RestoreMode.EAGER || home == null) {
@@ -154,24 +204,40 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                         return fetch(name);
                     }
                 }
+                ReadManifest read = readManifests.remove(name);
+                Manifest reuse = read != null && System.nanoTime() - read.atNanos() < READ_MANIFEST_TTL_NANOS ? read.manifest() : null;
+                // the jars the manifest lists are checked (hashed, or fetched) on another core while the session opens
+                // (small files, mounts): both stand before CRIU. The manifest is verified by the open; a jar is placed only
+                // if its bytes match the listed SHA-256, so checking against it early places nothing unverified
+                java.util.concurrent.CompletableFuture<Long> earlyJars = reuse != null && JARS_OVERLAP
+                        ? materializeAsync(name, reuse.metadata()) : null;
                 try {
-                    ReadManifest read = readManifests.remove(name);
-                    Manifest reuse = read != null && System.nanoTime() - read.atNanos() < READ_MANIFEST_TTL_NANOS ? read.manifest() : null;
                     session = LazySession.open(store, name, reuse, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
                             mode == dev.spore.agent.node.RestoreMode.PREFETCH);
                 } catch (dev.spore.agent.AgentException e) {
+                    joinQuietly(earlyJars);
                     // no FUSE, no compiler, no mount: this node restores eagerly, as before lazy restore existed
                     System.getLogger("spore.agent.lazy").log(System.Logger.Level.WARNING, "snapshot=" + name + ": lazy restore "
                             + "unavailable on this node (" + e.getMessage() + "); fetching the whole image instead");
                     return fetch(name);
+                } catch (IOException | RuntimeException e) {
+                    joinQuietly(earlyJars);
+                    throw e;
                 }
                 try {
                     // the jars the verified manifest lists (one manifest fetch less than asking the store again: a 1 GiB
                     // image's manifest is ~7 MB); a session whose jars cannot be had is dropped, never used
                     long tj = System.nanoTime();
-                    jarBytes = jars.materialize(store, name, session.image().manifest().metadata(), incoming());
-                    System.getLogger("spore.agent.lazy").log(System.Logger.Level.DEBUG, "snapshot=" + name + " class path jars ready in "
-                            + String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - tj) / 1e6) + " ms (" + jarBytes + " bytes fetched)");
+                    Map<String, String> verified = session.image().manifest().metadata();
+                    if (earlyJars != null && verified.equals(reuse.metadata())) {
+                        jarBytes = joinJars(earlyJars);
+                    } else {
+                        joinQuietly(earlyJars);
+                        jarBytes = jars.materialize(store, name, verified, incoming());
+                    }
+                    System.getLogger("spore.agent.lazy").log(System.Logger.Level.DEBUG, "snapshot=" + name + " class path jars ready "
+                            + String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - tj) / 1e6) + " ms after the open ("
+                            + jarBytes + " bytes fetched)");
                 } catch (IOException | RuntimeException e) {
                     session.close();
                     throw e;
