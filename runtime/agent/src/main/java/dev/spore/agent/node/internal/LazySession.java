@@ -84,6 +84,10 @@ public final class LazySession implements AutoCloseable {
     private volatile double prefetchMillis = -1;
     private volatile long prefetched;
     private volatile double openMillis;
+    /** The open's phases in µs: {manifest check and small files, mounts}; the repository adds the class path jars' wait. */
+    private volatile long imageMicros;
+    private volatile long mountMicros;
+    private volatile long jarsWaitMicros;
     /** Restores hold the read lock while CRIU runs; completion takes the write lock before it unmounts. */
     private final ReadWriteLock restoring = new ReentrantReadWriteLock();
     private final AtomicBoolean fillStarted = new AtomicBoolean();
@@ -155,6 +159,8 @@ public final class LazySession implements AutoCloseable {
                 }
             }
             long tMount = System.nanoTime();
+            s.imageMicros = (tImage - t0) / 1000;
+            s.mountMicros = (tMount - tImage) / 1000;
             s.phases = String.format(java.util.Locale.ROOT, "manifest+small-files %.1f ms, mounts %.1f ms", (tImage - t0) / 1e6,
                     (tMount - tImage) / 1e6);
             if (prefetch) {
@@ -270,6 +276,16 @@ public final class LazySession implements AutoCloseable {
     /** Milliseconds from the prefetch's start (CRIU may start) until its last byte was here; -1 while it runs. */
     public double prefetchMillis() {
         return prefetchMillis;
+    }
+
+    /** µs of the open: {manifest check + small files, mounts, waiting for the class path jars after them}. */
+    public long[] openPhasesMicros() {
+        return new long[] {imageMicros, mountMicros, jarsWaitMicros};
+    }
+
+    /** The repository's wait for the class path jars once the session was open (they are checked meanwhile). */
+    void jarsWaited(long micros) {
+        jarsWaitMicros = micros;
     }
 
     /** The directory CRIU restores from. */

@@ -235,6 +235,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                         joinQuietly(earlyJars);
                         jarBytes = jars.materialize(store, name, verified, incoming());
                     }
+                    session.jarsWaited((System.nanoTime() - tj) / 1000);
                     System.getLogger("spore.agent.lazy").log(System.Logger.Level.DEBUG, "snapshot=" + name + " class path jars ready "
                             + String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - tj) / 1e6) + " ms after the open ("
                             + jarBytes + " bytes fetched)");
@@ -270,7 +271,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             @Override
             public long[] faults() {
                 long[] f = s.served();
-                return new long[] {f[0], f[1], f[2], s.prefetchBytes(), Math.round(s.prefetchMillis())};
+                long[] o = s.openPhasesMicros();
+                return new long[] {f[0], f[1], f[2], s.prefetchBytes(), Math.round(s.prefetchMillis()), o[0], o[1], o[2]};
             }
 
             private final java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
