@@ -139,50 +139,6 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
      */
     static final boolean JARS_OVERLAP = !"false".equals(System.getProperty("spore.lazy.jars-overlap"));
 
-    private java.util.concurrent.CompletableFuture<Long> materializeAsync(String name, Map<String, String> metadata) {
-        java.util.concurrent.CompletableFuture<Long> f = new java.util.concurrent.CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                f.complete(jars.materialize(store, name, metadata, incoming()));
-            } catch (IOException | RuntimeException e) {
-                f.completeExceptionally(e);
-            }
-        }, "spore-lazy-jars " + name);
-        t.setDaemon(true);
-        t.start();
-        return f;
-    }
-
-    private static long joinJars(java.util.concurrent.CompletableFuture<Long> f) throws IOException {
-        try {
-            return f.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IOException(e.getCause().toString(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while checking the class path jars", e);
-        }
-    }
-
-    /** Waits for a jar check that is no longer needed (it must not outlive the call that started it); ignores its outcome. */
-    private static void joinQuietly(java.util.concurrent.CompletableFuture<Long> f) {
-        if (f != null) {
-            try {
-                f.get();
-            } catch (java.util.concurrent.ExecutionException ignored) {
-                // the open failed first: its error is the one reported
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
     @Override
     public Fetched fetch(String name, dev.spore.agent.node.RestoreMode mode) throws IOException {
         if (mode == dev.spore.agent.node.RestoreMode.EAGER || home == null) {
@@ -210,18 +166,18 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                 // (small files, mounts): both stand before CRIU. The manifest is verified by the open; a jar is placed only
                 // if its bytes match the listed SHA-256, so checking against it early places nothing unverified
                 java.util.concurrent.CompletableFuture<Long> earlyJars = reuse != null && JARS_OVERLAP
-                        ? materializeAsync(name, reuse.metadata()) : null;
+                        ? jars.materializeAsync(store, name, reuse.metadata(), incoming()) : null;
                 try {
                     session = LazySession.open(store, name, reuse, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
                             mode == dev.spore.agent.node.RestoreMode.PREFETCH);
                 } catch (dev.spore.agent.AgentException e) {
-                    joinQuietly(earlyJars);
+                    ClassPathJars.joinQuietly(earlyJars);
                     // no FUSE, no compiler, no mount: this node restores eagerly, as before lazy restore existed
                     System.getLogger("spore.agent.lazy").log(System.Logger.Level.WARNING, "snapshot=" + name + ": lazy restore "
                             + "unavailable on this node (" + e.getMessage() + "); fetching the whole image instead");
                     return fetch(name);
                 } catch (IOException | RuntimeException e) {
-                    joinQuietly(earlyJars);
+                    ClassPathJars.joinQuietly(earlyJars);
                     throw e;
                 }
                 try {
@@ -230,9 +186,9 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                     long tj = System.nanoTime();
                     Map<String, String> verified = session.image().manifest().metadata();
                     if (earlyJars != null && verified.equals(reuse.metadata())) {
-                        jarBytes = joinJars(earlyJars);
+                        jarBytes = ClassPathJars.join(earlyJars);
                     } else {
-                        joinQuietly(earlyJars);
+                        ClassPathJars.joinQuietly(earlyJars);
                         jarBytes = jars.materialize(store, name, verified, incoming());
                     }
                     session.jarsWaited((System.nanoTime() - tj) / 1000);
