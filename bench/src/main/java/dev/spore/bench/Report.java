@@ -21,8 +21,13 @@ public final class Report {
     }
 
     public static void write(Path home, String name, Map<String, Object> json, String markdown) throws IOException {
+        write(home, name, null, json, markdown);
+    }
+
+    /** {@code <name>-<date>-<variant>.json/.md}, or without {@code -<variant>} when it is null. */
+    public static void write(Path home, String name, String variant, Map<String, Object> json, String markdown) throws IOException {
         Path dir = results(home);
-        String stem = name + "-" + LocalDate.now();
+        String stem = name + "-" + LocalDate.now() + (variant == null ? "" : "-" + variant);
         Files.writeString(dir.resolve(stem + ".json"), Json.write(json) + "\n");
         Files.writeString(dir.resolve(stem + ".md"), markdown);
         System.out.println("wrote " + dir.resolve(stem + ".json") + " and .md");

@@ -67,7 +67,8 @@ public final class StoreClient {
         private final String uri;
         private Path cacheDir = defaultCacheDir();
         private String cacheMax = System.getProperty("spore.store.cache-max", System.getenv("SPORE_STORE_CACHE_MAX"));
-        private String chunking = Chunker.DEFAULT;
+        /** {@code -Dspore.store.chunking} (e.g. {@code fixed-4096}), else {@link Chunker#DEFAULT}: see {@link #chunking}. */
+        private String chunking = System.getProperty("spore.store.chunking", Chunker.DEFAULT);
         private String override = TransportChoice.override();
         private Duration timeout = Duration.ofSeconds(60);
         private Duration reconnectWithin = RealStoreClient.DEFAULT_RECONNECT_WITHIN;
@@ -157,7 +158,7 @@ public final class StoreClient {
             return this;
         }
 
-        /** Chunking used when this client publishes: {@code gear-N} (default) or {@code fixed-N}. */
+        /** Chunking used when this client publishes: {@code fixed-N} (default fixed-16384), {@code gear-N} or {@code page-N}. */
         public Builder chunking(String spec) {
             this.chunking = spec;
             return this;

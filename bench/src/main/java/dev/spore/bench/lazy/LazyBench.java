@@ -35,7 +35,8 @@ import java.util.Map;
  * a new data directory (its own image directory and chunk cache) for every repetition; it is created before the clock
  * starts. Pinned jars are shared by every node on this machine (they are a few hundred KiB, not the image).
  *
- * <p>Usage: {@code bash bench/run-lazy.sh [--reps N] [--big-reps N] [--functions hello,quarkus-hello,big-heap]}.
+ * <p>Usage: {@code bash bench/run-lazy.sh [--reps N] [--big-reps N] [--functions hello,quarkus-hello,big-heap]
+ * [--modes eager,lazy,prefetch] [--out VARIANT]}; the settings of the variant go in {@code JAVA_TOOL_OPTIONS} (recorded).
  */
 public final class LazyBench {
 
@@ -50,14 +51,16 @@ public final class LazyBench {
         int bigReps = 2;
         List<String> only = List.of("hello", "quarkus-hello", "big-heap");
         List<String> modeNames = List.of("eager", "lazy", "prefetch");
+        String out = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--reps" -> reps = Integer.parseInt(args[++i]);
                 case "--big-reps" -> bigReps = Integer.parseInt(args[++i]);
                 case "--functions" -> only = List.of(args[++i].split(","));
                 case "--modes" -> modeNames = List.of(args[++i].split(","));
+                case "--out" -> out = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (--reps N --big-reps N --functions a,b --modes eager,lazy,prefetch)");
+                        + " (--reps N --big-reps N --functions a,b --modes eager,lazy,prefetch --out VARIANT)");
             }
         }
         List<Fn> fns = new ArrayList<>();
@@ -77,11 +80,14 @@ public final class LazyBench {
         json.put("machine", Machine.describe(System.getProperty("java.runtime.version")));
         json.put("reps", reps);
         json.put("big_reps", bigReps);
+        json.put("java_tool_options", System.getenv().getOrDefault("JAVA_TOOL_OPTIONS", ""));
         Map<String, Object> results = new LinkedHashMap<>();
         StringBuilder md = new StringBuilder("# On-demand restore: eager vs lazy vs prefetch (" + java.time.LocalDate.now() + ")\n\n");
         md.append("Store daemon on loopback TCP; each \"fresh node\" repetition is a new node (new image directory and chunk cache). "
                 + "Times in ms, restore call → first response returned, median of the repetitions (min-max); bytes = fetched from "
-                + "the store before the first response returned (median). Command: `bash bench/run-lazy.sh`.\n\n");
+                + "the store before the first response returned (median). Command: `bash bench/run-lazy.sh " + String.join(" ", args)
+                + "`" + (System.getenv("JAVA_TOOL_OPTIONS") == null ? "" : " with JAVA_TOOL_OPTIONS=\"" + System.getenv("JAVA_TOOL_OPTIONS") + "\"")
+                + ".\n\n");
         md.append("| function | image MiB | publish ms | eager | bytes | lazy | bytes | prefetch | bytes | cached | lazy/cached | prefetch/cached |\n")
                 .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         StoreConfig cfg = StoreConfig.builder(work.resolve("store")).bind("127.0.0.1", 0).memoryBudget(6L << 30).fsync(false).build();
@@ -158,7 +164,8 @@ public final class LazyBench {
                 + "(the machine is shared with other work: compare ratios from one run).%n", m.get("cpu_model"), m.get("cpus"),
                 m.get("kernel"), m.get("bench_jdk"), ((Map<?, ?>) json.get("machine")).get("load_avg_at_start"), loadEnd));
         System.out.println(md);
-        Report.write(home, "lazy", json, md.toString());
+        // --out VARIANT: bench/results/lazy-<date>-VARIANT.* (A/B runs of one day beside each other)
+        Report.write(home, "lazy", out, json, md.toString());
     }
 
     private static String cell(Map<RestoreMode, Series> modes, RestoreMode m, boolean bytes) {
@@ -181,6 +188,13 @@ public final class LazyBench {
             double ms = (System.nanoTime() - t0) / 1e6;
             f.check(r, "first response after a " + mode + " restore");
             s.detail(ms, i);
+            // the next calls: what a lazy restore left for later (pages faulted in, copies on write) shows here
+            long t1 = System.nanoTime();
+            f.check(i.invoke(f.request(), Map.of(), Duration.ofSeconds(60)), "second response after a " + mode + " restore");
+            double second = (System.nanoTime() - t1) / 1e6;
+            long t2 = System.nanoTime();
+            f.check(i.invoke(f.request(), Map.of(), Duration.ofSeconds(60)), "third response after a " + mode + " restore");
+            s.later(second, (System.nanoTime() - t2) / 1e6);
             return ms;
         } finally {
             i.stop();
@@ -213,6 +227,12 @@ public final class LazyBench {
             }
             i.pageStats().forEach((k, v) -> d.put(k.replace('-', '_'), v));
             details.add(d);
+        }
+
+        void later(double secondMs, double thirdMs) {
+            Map<String, Object> d = details.get(details.size() - 1);
+            d.put("second_call_ms", Stats.round(secondMs));
+            d.put("third_call_ms", Stats.round(thirdMs));
         }
 
         String cell() {

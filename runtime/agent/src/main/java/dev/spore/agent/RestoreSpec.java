@@ -17,8 +17,10 @@ public final class RestoreSpec {
     final int concurrency;
     final OutputListener output;
     final Duration timeout;
+    final boolean populatePages;
 
     private RestoreSpec(Builder b) {
+        this.populatePages = b.populatePages;
         this.instanceId = b.instanceId;
         this.config = Map.copyOf(b.config);
         this.env = Map.copyOf(b.env);
@@ -42,6 +44,7 @@ public final class RestoreSpec {
         private int concurrency = 1;
         private OutputListener output = OutputListener.NONE;
         private Duration timeout = Duration.ofSeconds(30);
+        private boolean populatePages = true;
 
         public Builder instanceId(String id) {
             this.instanceId = id;
@@ -86,6 +89,16 @@ public final class RestoreSpec {
         /** How long CRIU plus the instance's restore hooks may take before the restore is abandoned. */
         public Builder timeout(Duration value) {
             this.timeout = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * Whether CRIU copies the snapshot's working set and maps in its read set before the instance runs
+         * ({@code --mmap-pages-copy}, {@code --mmap-pages-read}; default true). False: the instance faults those pages
+         * in itself as it touches them (a lazy restore's experiment: docs/images.md, Measurements).
+         */
+        public Builder populatePages(boolean value) {
+            this.populatePages = value;
             return this;
         }
 

@@ -68,7 +68,8 @@ final class Restorer {
         List<String> exec = new ArrayList<>(criu.command());
         exec.addAll(List.of("restore", "-D", snapshot.dir().toString(), "-o", dir.resolve("restore.log").toString(),
                 "--pidfile", dir.resolve("pid").toString()));
-        exec.addAll(criu.restoreOptions(snapshot.file(WorkingSet.FILE), snapshot.file(WorkingSet.READ_FILE),
+        exec.addAll(criu.restoreOptions(spec.populatePages ? snapshot.file(WorkingSet.FILE) : null,
+                spec.populatePages ? snapshot.file(WorkingSet.READ_FILE) : null,
                 "true".equals(snapshot.get(Agent.MOUNT_NS))));
         exec.addAll(criu.clockOptions(snapshot.get(RestoreFidelity.DUMPED_AT)));
         if (dev.spore.agent.internal.CriuUffd.enabled()) { // bench-only design (a), off by default: see CriuUffd

@@ -72,6 +72,11 @@ public final class LocalNode implements Node {
     private volatile RestoreMode defaultMode = RestoreMode.EAGER;
     /** The node's setting is {@code auto}: a snapshot without {@code restore-mode} gets {@link RestoreMode#forSnapshot}. */
     private volatile boolean autoMode;
+    /**
+     * {@code -Dspore.lazy.criu-populate=false}: a lazy restore's CRIU copies and maps in nothing up front; the instance
+     * faults in what it touches while the prefetch streams (an experiment, measured in docs/images.md).
+     */
+    private static final boolean LAZY_NO_POPULATE = "false".equals(System.getProperty("spore.lazy.criu-populate"));
     private static final System.Logger LOG = System.getLogger("spore.node");
 
     private LocalNode(String name, Agent agent, SnapshotRepository snapshots, Path workDir, int maxRestores) {
@@ -285,6 +290,9 @@ public final class LocalNode implements Node {
                         .timeout(r.timeout() == null ? DEFAULT_START_TIMEOUT : r.timeout());
                 if (r.instanceId() != null) {
                     b.instanceId(r.instanceId());
+                }
+                if (fetched.lazy() != null && LAZY_NO_POPULATE) {
+                    b.populatePages(false);
                 }
                 Instance i = agent.restore(s, b.build());
                 use.restoreDone();

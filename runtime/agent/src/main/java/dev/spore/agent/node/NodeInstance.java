@@ -48,7 +48,9 @@ public interface NodeInstance {
      * (counted over the session: siblings share it): {@code agent-reads} (FUSE reads the agent had to serve: misses),
      * {@code agent-read-bytes}, {@code pushed-bytes} (fetched pages handed to the page cache before anything faulted on
      * them), {@code prefetch-bytes} (the recorded set), {@code prefetch-ms} (its stream, from CRIU's start; -1: still
-     * running). Empty for eager and cached restores and remote nodes.
+     * running), and the session's open before CRIU in µs: {@code open-image-us} (manifest check and small files),
+     * {@code open-mounts-us}, {@code jars-wait-us} (waiting for the class path jar check after that). Empty for eager
+     * and cached restores and remote nodes.
      */
     default Map<String, Long> pageStats() {
         return Map.of();

@@ -46,6 +46,12 @@ public final class RealLazyImage implements LazyImage {
 
     private static final System.Logger LOG = System.getLogger("spore.store.lazy");
     private static final long FILL_BATCH = 4L << 20;
+    /**
+     * Whether chunks are verified and written on every core while the transport receives the next response
+     * ({@link Transport.ChunkSink#concurrent()}); {@code -Dspore.lazy.parallel-verify=false} keeps it on the fetch
+     * thread (for measuring). Each chunk is still verified before any of its bytes are written.
+     */
+    static final boolean PARALLEL_VERIFY = !"false".equals(System.getProperty("spore.lazy.parallel-verify"));
 
     /** Seals a completed copy (the store client's {@code CopySeal}). */
     @FunctionalInterface
@@ -294,8 +300,37 @@ public final class RealLazyImage implements LazyImage {
         for (String d : digests) {
             want.add(refs.get(where.get(d).get(0)));
         }
-        List<String> bad = new ArrayList<>();
-        transport.read(want, (d, data) -> {
+        List<String> bad = java.util.Collections.synchronizedList(new ArrayList<>());
+        transport.read(want, new VerifyingSink(where, bad, PARALLEL_VERIFY));
+        synchronized (bad) {
+            return new ArrayList<>(bad);
+        }
+    }
+
+    /**
+     * Verifies each chunk (SHA-256 of its bytes against its digest) and only then writes it at every position it
+     * has and completes those slots; a chunk that fails is added to {@code bad} and nothing of it is written. With
+     * {@code concurrent}, the transport may call it from several threads at once: positional writes to distinct
+     * ranges, an atomic byte count and the futures need no lock, {@code bad} is a synchronized list.
+     */
+    private final class VerifyingSink implements Transport.ChunkSink {
+        private final Map<String, List<Integer>> where;
+        private final List<String> bad;
+        private final boolean concurrent;
+
+        VerifyingSink(Map<String, List<Integer>> where, List<String> bad, boolean concurrent) {
+            this.where = where;
+            this.bad = bad;
+            this.concurrent = concurrent;
+        }
+
+        @Override
+        public boolean concurrent() {
+            return concurrent;
+        }
+
+        @Override
+        public void accept(String d, ByteBuffer data) throws IOException {
             List<Integer> ss = where.get(d);
             if (ss == null) {
                 return;
@@ -320,8 +355,7 @@ public final class RealLazyImage implements LazyImage {
                     f.complete(null);
                 }
             }
-        });
-        return bad;
+        }
     }
 
     private int fileOf(int slot) {

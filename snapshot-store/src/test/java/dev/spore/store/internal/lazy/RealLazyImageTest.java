@@ -46,6 +46,11 @@ class RealLazyImageTest {
         final List<String> delivered = new ArrayList<>();
         volatile CountDownLatch gate;
         volatile boolean down;
+        /** Deliveries of a digest to flip, by digest (in addition to {@link #corrupt}, which flips the next ones). */
+        final Map<String, AtomicInteger> corruptDigest = new java.util.concurrent.ConcurrentHashMap<>();
+        /** With a pool, a sink that says it is {@link ChunkSink#concurrent()} gets the chunks of one read on its threads. */
+        volatile java.util.concurrent.ExecutorService pool;
+        final List<Boolean> concurrentSinks = java.util.Collections.synchronizedList(new ArrayList<>());
 
         @Override
         public void read(List<Manifest.ChunkRef> refs, ChunkSink sink) throws IOException {
@@ -60,16 +65,45 @@ class RealLazyImageTest {
             if (down) {
                 throw new StoreUnavailableException("store=fake unreachable");
             }
-            for (Manifest.ChunkRef r : refs) {
-                byte[] b = chunks.get(r.digest()).clone();
-                if (corrupt.getAndDecrement() > 0) {
-                    b[7] ^= 1;
+            concurrentSinks.add(sink.concurrent());
+            if (!sink.concurrent() || pool == null) {
+                for (Manifest.ChunkRef r : refs) {
+                    deliver(r, sink);
                 }
-                synchronized (delivered) {
-                    delivered.add(r.digest());
-                }
-                sink.accept(r.digest(), ByteBuffer.wrap(b));
+                return;
             }
+            // as TcpTransport does for a concurrent sink: the chunks of one response on several threads at once
+            List<java.util.concurrent.Future<?>> running = new ArrayList<>();
+            CountDownLatch start = new CountDownLatch(1);
+            for (Manifest.ChunkRef r : refs) {
+                running.add(pool.submit(() -> {
+                    start.await();
+                    deliver(r, sink);
+                    return null;
+                }));
+            }
+            start.countDown();
+            for (var f : running) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+                } catch (InterruptedException e) {
+                    throw new IOException("interrupted");
+                }
+            }
+        }
+
+        private void deliver(Manifest.ChunkRef r, ChunkSink sink) throws IOException {
+            byte[] b = chunks.get(r.digest()).clone();
+            AtomicInteger times = corruptDigest.get(r.digest());
+            if (corrupt.getAndDecrement() > 0 || times != null && times.getAndDecrement() > 0) {
+                b[7] ^= 1;
+            }
+            synchronized (delivered) {
+                delivered.add(r.digest());
+            }
+            sink.accept(r.digest(), ByteBuffer.wrap(b));
         }
 
         @Override public String name() { return "fake"; }

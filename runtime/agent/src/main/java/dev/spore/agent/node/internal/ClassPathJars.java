@@ -134,6 +134,52 @@ final class ClassPathJars {
         return bytes;
     }
 
+    /** {@link #materialize} on a thread of its own (the caller opens a lazy session meanwhile); join it with {@link #join}. */
+    java.util.concurrent.CompletableFuture<Long> materializeAsync(SnapshotStore store, String name, Map<String, String> metadata,
+                                                                  Path tmpRoot) {
+        java.util.concurrent.CompletableFuture<Long> f = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                f.complete(materialize(store, name, metadata, tmpRoot));
+            } catch (IOException | RuntimeException e) {
+                f.completeExceptionally(e);
+            }
+        }, "spore-lazy-jars " + name);
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
+    static long join(java.util.concurrent.CompletableFuture<Long> f) throws IOException {
+        try {
+            return f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(e.getCause().toString(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while checking the class path jars", e);
+        }
+    }
+
+    /** Waits for a jar check that is no longer needed (it must not outlive the call that started it); ignores its outcome. */
+    static void joinQuietly(java.util.concurrent.CompletableFuture<Long> f) {
+        if (f != null) {
+            try {
+                f.get();
+            } catch (java.util.concurrent.ExecutionException ignored) {
+                // the open failed first: its error is the one reported
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     private static boolean matches(Path file, Jar jar) throws IOException {
         return Files.size(file) == jar.size() && HostFacts.sha256(file).equals(jar.sha256());
     }

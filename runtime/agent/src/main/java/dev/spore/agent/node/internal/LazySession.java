@@ -65,6 +65,12 @@ public final class LazySession implements AutoCloseable {
      * only once the whole set is here, as before 2026-11-30's second round; for measuring).
      */
     static final boolean OVERLAP = !"false".equals(System.getProperty("spore.lazy.prefetch-overlap"));
+    /**
+     * Whether a fault on a page of the prefetch set fetches only that page's chunk (it is in flight: the fault waits for
+     * it) instead of the {@link #MISS_WINDOW} around it; {@code -Dspore.lazy.narrow-in-set-misses=false}: the window,
+     * as before (for measuring).
+     */
+    static final boolean NARROW_IN_SET = !"false".equals(System.getProperty("spore.lazy.narrow-in-set-misses"));
     /** How much of the streaming prefetch is marked present and pushed at a time. */
     static final long PUSH_PIECE = 1L << 20;
     private static final Duration FILL_BATCH_TIMEOUT = Duration.ofSeconds(30);
@@ -79,11 +85,17 @@ public final class LazySession implements AutoCloseable {
     private final List<PageFs> mounts = new ArrayList<>();
     private final Map<String, PresentPages> present = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, PageFs> mountByFile = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Per lazy file, the pages the prefetch set names (set before CRIU starts, read-only afterwards). */
+    private final Map<String, java.util.BitSet> prefetchPages = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile String phases = "";
     private volatile long prefetchBytes;
     private volatile double prefetchMillis = -1;
     private volatile long prefetched;
     private volatile double openMillis;
+    /** The open's phases in µs: {manifest check and small files, mounts}; the repository adds the class path jars' wait. */
+    private volatile long imageMicros;
+    private volatile long mountMicros;
+    private volatile long jarsWaitMicros;
     /** Restores hold the read lock while CRIU runs; completion takes the write lock before it unmounts. */
     private final ReadWriteLock restoring = new ReentrantReadWriteLock();
     private final AtomicBoolean fillStarted = new AtomicBoolean();
@@ -135,6 +147,13 @@ public final class LazySession implements AutoCloseable {
                     s.present.put(f.name(), bits);
                     PageFs[] self = new PageFs[1];
                     PageFs fs = PageFs.mount(helper, mnt, f.name(), f.size(), image.dir().resolve(f.name()), (off, len) -> {
+                        if (NARROW_IN_SET && s.inPrefetchSet(f.name(), off, len)) {
+                            // a page of the prefetch set that is still streaming: wait for that same fetch, and claim no
+                            // window around it (that claimed chunks outside the set, fetched behind the stream)
+                            image.ensure(f.name(), off, len, FAULT_TIMEOUT);
+                            bits.mark(off, len);
+                            return;
+                        }
                         // a miss: fetch the window around it in the same request (one round trip, more bytes); the rest
                         // of the window goes into the page cache, so the next faults nearby are not even FUSE reads
                         long from = Math.max(0, off - off % MISS_WINDOW);
@@ -155,6 +174,8 @@ public final class LazySession implements AutoCloseable {
                 }
             }
             long tMount = System.nanoTime();
+            s.imageMicros = (tImage - t0) / 1000;
+            s.mountMicros = (tMount - tImage) / 1000;
             s.phases = String.format(java.util.Locale.ROOT, "manifest+small-files %.1f ms, mounts %.1f ms", (tImage - t0) / 1e6,
                     (tMount - tImage) / 1e6);
             if (prefetch) {
@@ -200,6 +221,11 @@ public final class LazySession implements AutoCloseable {
         }
         long total = 0;
         for (var e : ranges.entrySet()) {
+            java.util.BitSet pages = new java.util.BitSet();
+            for (long[] r : e.getValue()) {
+                pages.set((int) (r[0] / 4096), (int) ((r[0] + r[1]) / 4096));
+            }
+            prefetchPages.put(e.getKey(), pages);
             image.prefetch(e.getKey(), e.getValue());
             for (long[] r : e.getValue()) {
                 total += r[1];
@@ -250,6 +276,21 @@ public final class LazySession implements AutoCloseable {
         }
     }
 
+    /** Whether every page of [{@code off}, {@code off + len}) of {@code file} is in the prefetch set. */
+    boolean inPrefetchSet(String file, long off, long len) {
+        return covers(prefetchPages.get(file), off, len);
+    }
+
+    /** Whether {@code pages} (one bit per 4 KiB page) has every page [{@code off}, {@code off + len}) touches; false for none. */
+    static boolean covers(java.util.BitSet pages, long off, long len) {
+        if (pages == null || len <= 0 || off < 0) {
+            return false;
+        }
+        int first = (int) (off / 4096);
+        int end = (int) ((off + len + 4095) / 4096);
+        return pages.nextClearBit(first) >= end;
+    }
+
     /** FUSE reads the agent served so far over all mounts: {requests, bytes asked for, bytes pushed into the page cache}. */
     public long[] served() {
         long[] t = new long[3];
@@ -293,6 +334,16 @@ public final class LazySession implements AutoCloseable {
     /** Milliseconds from the prefetch's start (CRIU may start) until its last byte was here; -1 while it runs. */
     public double prefetchMillis() {
         return prefetchMillis;
+    }
+
+    /** µs of the open: {manifest check + small files, mounts, waiting for the class path jars after them}. */
+    public long[] openPhasesMicros() {
+        return new long[] {imageMicros, mountMicros, jarsWaitMicros};
+    }
+
+    /** The repository's wait for the class path jars once the session was open (they are checked meanwhile). */
+    void jarsWaited(long micros) {
+        jarsWaitMicros = micros;
     }
 
     /** The directory CRIU restores from. */

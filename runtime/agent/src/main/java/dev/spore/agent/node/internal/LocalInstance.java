@@ -122,7 +122,7 @@ public final class LocalInstance implements NodeInstance {
                 if (lazy != null) {
                     long[] f = lazy.faults();
                     pageStats = Map.of("agent-reads", f[0], "agent-read-bytes", f[1], "pushed-bytes", f[2], "prefetch-bytes", f[3],
-                            "prefetch-ms", f[4]);
+                            "prefetch-ms", f[4], "open-image-us", f[5], "open-mounts-us", f[6], "jars-wait-us", f[7]);
                     lazy.firstResponse();
                 }
             }

@@ -118,7 +118,8 @@ public interface SnapshotRepository extends AutoCloseable {
 
         /**
          * Page counters so far for the session this restore uses: {FUSE reads the agent served, bytes they asked for,
-         * bytes pushed into the page cache, prefetch set bytes, prefetch stream ms (-1 while it runs)}.
+         * bytes pushed into the page cache, prefetch set bytes, prefetch stream ms (-1 while it runs), and the session
+         * open's µs: manifest check + small files, mounts, wait for the class path jars after them}.
          */
         long[] faults();
 

@@ -224,6 +224,12 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
         }
     }
 
+    /**
+     * Whether a lazy restore checks the class path jars while its session opens ({@code
+     * -Dspore.lazy.jars-overlap=false}: one after the other, as before; for measuring).
+     */
+    static final boolean JARS_OVERLAP = !"false".equals(System.getProperty("spore.lazy.jars-overlap"));
+
     @Override
     public Fetched fetch(String name, dev.spore.agent.node.RestoreMode mode) throws IOException {
         if (mode == dev.spore.agent.node.RestoreMode.EAGER || home == null) {
@@ -248,24 +254,41 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                     // while a new session fills it too; its live instances keep it until they end
                     session.retire();
                 }
+                ReadManifest read = readManifests.remove(name);
+                Manifest reuse = read != null && System.nanoTime() - read.atNanos() < READ_MANIFEST_TTL_NANOS ? read.manifest() : null;
+                // the jars the manifest lists are checked (hashed, or fetched) on another core while the session opens
+                // (small files, mounts): both stand before CRIU. The manifest is verified by the open; a jar is placed only
+                // if its bytes match the listed SHA-256, so checking against it early places nothing unverified
+                java.util.concurrent.CompletableFuture<Long> earlyJars = reuse != null && JARS_OVERLAP
+                        ? jars.materializeAsync(store, name, reuse.metadata(), incoming()) : null;
                 try {
-                    ReadManifest read = readManifests.remove(name);
-                    Manifest reuse = read != null && System.nanoTime() - read.atNanos() < READ_MANIFEST_TTL_NANOS ? read.manifest() : null;
                     session = LazySession.open(store, name, reuse, imagesDir, dev.spore.agent.internal.lazy.PageFs.helper(home),
                             mode == dev.spore.agent.node.RestoreMode.PREFETCH);
                 } catch (dev.spore.agent.AgentException e) {
+                    ClassPathJars.joinQuietly(earlyJars);
                     // no FUSE, no compiler, no mount: this node restores eagerly, as before lazy restore existed
                     System.getLogger("spore.agent.lazy").log(System.Logger.Level.WARNING, "snapshot=" + name + ": lazy restore "
                             + "unavailable on this node (" + e.getMessage() + "); fetching the whole image instead");
                     return fetch(name);
+                } catch (IOException | RuntimeException e) {
+                    ClassPathJars.joinQuietly(earlyJars);
+                    throw e;
                 }
                 try {
                     // the jars the verified manifest lists (one manifest fetch less than asking the store again: a 1 GiB
                     // image's manifest is ~7 MB); a session whose jars cannot be had is dropped, never used
                     long tj = System.nanoTime();
-                    jarBytes = jars.materialize(store, name, session.image().manifest().metadata(), incoming());
-                    System.getLogger("spore.agent.lazy").log(System.Logger.Level.DEBUG, "snapshot=" + name + " class path jars ready in "
-                            + String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - tj) / 1e6) + " ms (" + jarBytes + " bytes fetched)");
+                    Map<String, String> verified = session.image().manifest().metadata();
+                    if (earlyJars != null && verified.equals(reuse.metadata())) {
+                        jarBytes = ClassPathJars.join(earlyJars);
+                    } else {
+                        ClassPathJars.joinQuietly(earlyJars);
+                        jarBytes = jars.materialize(store, name, verified, incoming());
+                    }
+                    session.jarsWaited((System.nanoTime() - tj) / 1000);
+                    System.getLogger("spore.agent.lazy").log(System.Logger.Level.DEBUG, "snapshot=" + name + " class path jars ready "
+                            + String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - tj) / 1e6) + " ms after the open ("
+                            + jarBytes + " bytes fetched)");
                 } catch (IOException | RuntimeException e) {
                     session.close();
                     throw e;
@@ -303,7 +326,8 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             @Override
             public long[] faults() {
                 long[] f = s.served();
-                return new long[] {f[0], f[1], f[2], s.prefetchBytes(), Math.round(s.prefetchMillis())};
+                long[] o = s.openPhasesMicros();
+                return new long[] {f[0], f[1], f[2], s.prefetchBytes(), Math.round(s.prefetchMillis()), o[0], o[1], o[2]};
             }
 
             private final java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
