@@ -283,7 +283,8 @@ public final class RealLazyImage implements LazyImage {
         } catch (IOException | RuntimeException e) {
             RuntimeException failure = e instanceof StoreException se ? se
                     : new StoreUnavailableException("snapshot=" + manifest.name() + ": fetching " + claimed.size()
-                    + " chunk(s) over " + transport.name() + " failed: " + e.getMessage(), e);
+                    + " chunk(s) over " + transport.name() + " failed: " + (closed
+                    ? "the lazy image was closed meanwhile (its session ended); restore again" : e.toString()), e);
             for (int s : claimed) {
                 CompletableFuture<Void> f = slots.get(s);
                 if (f != null && !f.isDone()) {

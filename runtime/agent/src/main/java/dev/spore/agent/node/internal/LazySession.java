@@ -260,7 +260,7 @@ public final class LazySession implements AutoCloseable {
                         + String.format(java.util.Locale.ROOT, "%.1f", prefetchMillis) + " ms after CRIU could start");
             } catch (RuntimeException e) {
                 // the pages are fetched again by the faults that need them (or those fail, and the instance with them)
-                LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": prefetch stopped: " + e.getMessage()
+                LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": prefetch stopped: " + (e.getMessage() != null ? e.getMessage() : e.toString())
                         + "; the restore faults in what it needs");
             }
         }, "spore-lazy-prefetch " + name);
@@ -501,8 +501,8 @@ public final class LazySession implements AutoCloseable {
                 // waits for the read lock in beginRestore (the deadlock of bench/run-cluster.sh)
                 onComplete.accept(copy);
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": background fill of the lazy image stopped: " + e.getMessage()
-                        + "; instances fault in what they need while the store answers, the next restore fetches again");
+                LOG.log(System.Logger.Level.WARNING, "snapshot=" + name + ": background fill of the lazy image stopped: "
+                        + (e.getMessage() != null ? e.getMessage() : e.toString()) + "; instances fault in what they need while the store answers, the next restore fetches again");
                 onComplete.accept(null);
             }
         }, "spore-lazy-fill " + name);
