@@ -118,8 +118,29 @@ public final class VersionPool implements AutoCloseable {
         });
         return waiter.exceptionallyCompose(e -> CompletableFuture.failedFuture(e instanceof TimeoutException
                 ? new PoolException(PoolException.Reason.UNAVAILABLE, name + ": no instance became free within "
-                        + limit + " ms (limit acquireTimeout); all " + settings.maxInstances() + " allowed instances are busy or starting", null)
+                        + limit + " ms (limit acquireTimeout): " + occupancy(), null)
                 : e));
+    }
+
+    /**
+     * What held the instances when a waiter gave up, for its 503: "busy or starting" alone sent a breaker looking at
+     * load when every instance was a start stuck on a frozen snapshot store.
+     */
+    private synchronized String occupancy() {
+        int busy = 0;
+        for (Slot s : slots) {
+            if (s.inFlight > 0) {
+                busy++;
+            }
+        }
+        String text = busy + " instance(s) busy serving, " + starting + " starting, of " + settings.maxInstances() + " allowed";
+        if (starting > 0 && busy == 0) {
+            text += "; no start finished in time: a restore may be waiting for the snapshot store or its node"
+                    + " (see the node's log and GET /nodes)";
+        } else {
+            text += "; retry later or raise maxInstances";
+        }
+        return text;
     }
 
     /**

@@ -24,6 +24,8 @@ final class FakeWorkers implements WorkerFactory {
     volatile boolean failCold;
     /** When set, invocations wait on it (released by the test). */
     volatile CountDownLatch hold;
+    /** When set, restores wait on it before they start (a restore stuck on a frozen store). */
+    volatile CountDownLatch holdRestore;
     /** Payload "hang" makes the invocation time out. */
 
     @Override
@@ -34,6 +36,15 @@ final class FakeWorkers implements WorkerFactory {
     @Override
     public Worker restore(String id) {
         restores.incrementAndGet();
+        CountDownLatch h = holdRestore;
+        if (h != null) {
+            try {
+                h.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("instance=" + id + ": interrupted while held");
+            }
+        }
         if (failRestore) {
             throw new IllegalStateException("instance=" + id + ": forced restore failure");
         }

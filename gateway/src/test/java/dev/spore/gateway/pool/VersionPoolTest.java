@@ -111,6 +111,22 @@ class VersionPoolTest {
     }
 
     @Test
+    void aCallerThatGivesUpOnAStuckStartIsToldWhatHeldTheInstances() throws Exception {
+        workers.holdRestore = new java.util.concurrent.CountDownLatch(1);
+        PoolSettings s = new PoolSettings(1, 1, 10, Duration.ofMinutes(1), Duration.ofSeconds(5), Duration.ofMillis(200));
+        pool = new VersionPool("fn=t v=1", s, workers, new PoolListener() { }, threads, () -> "i" + ids.incrementAndGet());
+        try {
+            assertThatThrownBy(() -> pool.acquire().get(10, TimeUnit.SECONDS))
+                    .isInstanceOf(ExecutionException.class).cause().isInstanceOf(PoolException.class)
+                    .hasMessageContaining("no instance became free within 200 ms")
+                    .hasMessageContaining("0 instance(s) busy serving, 1 starting, of 1 allowed")
+                    .hasMessageContaining("no start finished in time");
+        } finally {
+            workers.holdRestore.countDown();
+        }
+    }
+
+    @Test
     void parallelCallsScaleOutUpToMaxInstances() throws Exception {
         pool(1, 3, 20, Duration.ofMinutes(1));
         workers.hold = new CountDownLatch(1);
