@@ -10,6 +10,6 @@ cd "$HOME_DIR"
 for d in runtime/agent/target/classes runtime/host/target/classes runtime/agent/target/lib bench/target/classes functions/big-heap/target/big-heap.jar; do
   [ -e "$d" ] || { echo "run-node-publish: $d missing: build the project first (mvn -q package -DskipTests)" >&2; exit 2; }
 done
-exec java -XX:+UseParallelGC -Xmx1g -XX:MaxDirectMemorySize=6g ${SPORE_BENCH_JAVA_OPTS:-} -Dspore.home="$HOME_DIR" \
+exec java ${SPORE_BENCH_GC:--XX:+UseParallelGC -Xmx1g} -XX:MaxDirectMemorySize=6g ${SPORE_BENCH_JAVA_OPTS:-} -Dspore.home="$HOME_DIR" \
   -cp "${SPORE_BENCH_CP:+$SPORE_BENCH_CP:}bench/target/classes:runtime/agent/target/classes:runtime/host/target/classes:runtime/agent/target/lib/*" \
   dev.spore.bench.lazy.NodePublishBench "$@"
