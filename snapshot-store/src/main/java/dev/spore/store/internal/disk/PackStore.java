@@ -146,17 +146,7 @@ public final class PackStore implements AutoCloseable {
         // one direct buffer for every header and trailer of the batch: a heap buffer would be copied by the JDK
         ByteBuffer frames = ByteBuffer.allocateDirect(n * (PackFormat.RECORD_HEADER + PackFormat.RECORD_TRAILER));
         for (int i = 0; i < n; i++) {
-            ByteBuffer r = raws.get(i);
-            ChunkCodec.Encoded enc = codec.encode(r);
-            flags[i] = enc.flags();
-            raw[i] = r.remaining();
-            payloads[i] = enc.payload();
-            ByteBuffer header = PackFormat.header(flags[i], payloads[i].remaining(), raw[i], Digests.toBytes(digests.get(i)));
-            recordCrc[i] = crcs != null && flags[i] == 0
-                    ? Crc32c.combine(PackFormat.crc(header, ByteBuffer.allocate(0)), crcs[i], raw[i])
-                    : PackFormat.crc(header, payloads[i]);
-            frames.put(header);
-            frames.putInt(recordCrc[i]);
+            frame(i, digests.get(i), raws.get(i), crcs, flags, raw, payloads, recordCrc, frames);
         }
         frames.flip();
         synchronized (this) {
@@ -205,6 +195,24 @@ public final class PackStore implements AutoCloseable {
             }
             return out;
         }
+    }
+
+    /**
+     * Encodes chunk {@code i} and puts its header and record CRC into {@code frames}: appendAll's per-chunk step as a
+     * small method, which C2 compiles once instead of recompiling appendAll's loops (OSR) through a publish.
+     */
+    private void frame(int i, String digest, ByteBuffer r, int[] crcs, int[] flags, int[] raw, ByteBuffer[] payloads,
+                       int[] recordCrc, ByteBuffer frames) {
+        ChunkCodec.Encoded enc = codec.encode(r);
+        flags[i] = enc.flags();
+        raw[i] = r.remaining();
+        payloads[i] = enc.payload();
+        ByteBuffer header = PackFormat.header(flags[i], payloads[i].remaining(), raw[i], Digests.toBytes(digest));
+        recordCrc[i] = crcs != null && flags[i] == 0
+                ? Crc32c.combine(PackFormat.crc(header, ByteBuffer.allocate(0)), crcs[i], raw[i])
+                : PackFormat.crc(header, payloads[i]);
+        frames.put(header);
+        frames.putInt(recordCrc[i]);
     }
 
     /**

@@ -228,8 +228,19 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
                     + in.readableBytes());
         }
         List<java.nio.ByteBuffer> data = new ArrayList<>(n);
+        ByteBuf joined = joinedChunks(ctx, in, lengths);
         for (int i = 0; i < n; i++) {
-            data.add(in.nioBuffer(in.readerIndex(), lengths[i]));
+            if (in.nioBufferCount() > 1 && in.slice(in.readerIndex(), lengths[i]).nioBufferCount() > 1) {
+                // a chunk across two socket reads of the composite payload: joined into direct memory here, as
+                // CompositeByteBuf.nioBuffer would join it into a new heap buffer (garbage, and the pack's gathering
+                // write copies a heap buffer once more into a temporary direct one)
+                int at = joined.writerIndex();
+                in.getBytes(in.readerIndex(), joined, at, lengths[i]); // part by part (writeBytes would join on the heap)
+                joined.writerIndex(at + lengths[i]);
+                data.add(joined.nioBuffer(at, lengths[i]));
+            } else {
+                data.add(in.nioBuffer(in.readerIndex(), lengths[i]));
+            }
             in.skipBytes(lengths[i]);
         }
         in.retain(); // the views above stay valid until the engine has stored them
@@ -241,12 +252,27 @@ public final class StoreServerHandler extends SimpleChannelInboundHandler<Frame>
                     failed(ctx, f, e);
                 } finally {
                     in.release();
+                    joined.release();
                 }
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
             in.release();
+            joined.release();
             throw new StoreException("store is shutting down: publish again once it is back");
         }
+    }
+
+    /** A direct buffer with room for every chunk of {@code in} that spans two of its components (empty if none does). */
+    private static ByteBuf joinedChunks(ChannelHandlerContext ctx, ByteBuf in, int[] lengths) {
+        int need = 0;
+        if (in.nioBufferCount() > 1) {
+            for (int i = 0, at = in.readerIndex(); i < lengths.length; at += lengths[i], i++) {
+                if (in.slice(at, lengths[i]).nioBufferCount() > 1) {
+                    need += lengths[i];
+                }
+            }
+        }
+        return need == 0 ? Unpooled.EMPTY_BUFFER : ctx.alloc().directBuffer(need, need);
     }
 
     /** RDMA: descriptors for chunks in registered memory; the previous batch's pins are released first. */
