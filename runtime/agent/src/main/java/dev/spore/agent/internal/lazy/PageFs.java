@@ -195,6 +195,9 @@ public final class PageFs {
                 int status = 0;
                 requests.incrementAndGet();
                 requested.addAndGet(len);
+                if (ReadLog.ON) {
+                    ReadLog.log(who, off, len, tid); // before serving: the reader's maps and name are still there
+                }
                 try {
                     pager.page(off, len);
                 } catch (Exception e) {
