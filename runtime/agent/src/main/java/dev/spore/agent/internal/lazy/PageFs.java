@@ -45,6 +45,12 @@ public final class PageFs {
         void page(long offset, int length) throws Exception;
     }
 
+    /**
+     * Threads reading {@code /dev/fuse} in each helper ({@code -Dspore.pagefs.threads}, 1-16, default 4): reads of
+     * present pages are answered while another waits for the agent; requests to the agent stay one at a time.
+     */
+    public static final int THREADS = Math.max(1, Math.min(16, Integer.getInteger("spore.pagefs.threads", 4)));
+
     /** Bytes the kernel reads around a fault ({@code -Dspore.lazy.readahead-bytes}); see docs/images.md for the measurements. */
     public static final long READAHEAD = Long.getLong("spore.lazy.readahead-bytes", 0);
 
@@ -132,6 +138,7 @@ public final class PageFs {
             }
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
             pb.environment().put("SPORE_PAGEFS_READAHEAD", Long.toString(readahead));
+            pb.environment().put("SPORE_PAGEFS_THREADS", Integer.toString(THREADS));
             if (push) {
                 pb.environment().put("SPORE_PAGEFS_PUSH", fifo.toString());
             }
