@@ -29,11 +29,12 @@
  * Why raw /dev/fuse and not libfuse: the protocol needed for one read-only file is eight opcodes, and the
  * node then needs no FUSE library (Debian's libfuse3 is not installed on these hosts).
  *
- * THREADS (environment SPORE_PAGEFS_THREADS, 1-16, default 4): that many threads read /dev/fuse (the kernel hands
+ * THREADS (environment SPORE_PAGEFS_THREADS, 1-16, default 1): that many threads read /dev/fuse (the kernel hands
  * each request to one reader). Requests to the agent stay one at a time (a mutex around the 16-byte request and its
  * status byte: the agent's protocol is in order), but a read of present pages (bitmap set) is answered by another
- * thread while one waits for the agent: a fault on a prefetched page is not stuck behind a miss. 1: one thread, as
- * before. (The push thread only writes to /dev/fuse; it never answers a request.)
+ * thread while one waits for the agent: a fault on a prefetched page is not stuck behind a miss. On a 2-core host 4
+ * threads were slower than 1 (docs/images.md, Round 4), hence the default. (The push thread only writes to /dev/fuse;
+ * it never answers a request.)
  *
  * Exits 0 when the file system is unmounted (umount, or the agent's `umount -l`), 2 on a usage error, 1 on a
  * failure to mount (message on stderr).
@@ -413,7 +414,7 @@ int main(int argc, char **argv) {
         agent_gone = 1;
     }
     const char *th = getenv("SPORE_PAGEFS_THREADS");
-    long threads = th && *th ? strtol(th, NULL, 10) : 4;
+    long threads = th && *th ? strtol(th, NULL, 10) : 1;
     if (threads < 1 || threads > MAX_THREADS) {
         threads = threads < 1 ? 1 : MAX_THREADS;
     }

@@ -267,6 +267,7 @@ final class Checkpointer {
                 int done = more > 0 ? touchAgain(snapshot, meta, touch, payload, budget, more) : 0;
                 touch.write(snapshot.dir().resolve(TouchRecorder.FILE));
                 recorded.put("working-set.touch-pages", Long.toString(touch.pages()));
+                recorded.put("working-set.touch-age-ms", Long.toString(touchAge().toMillis()));
                 if (more > 0) {
                     recorded.put("working-set.touch-restores", Integer.toString(1 + done));
                     recorded.put("working-set.touch-first-pages", Long.toString(first));

@@ -35,7 +35,8 @@ public final class ChunkSpans {
         }
         List<long[]> sorted = new ArrayList<>(ranges);
         sorted.sort((a, b) -> Long.compare(a[0], b[0]));
-        List<long[]> out = new ArrayList<>();
+        // the byte spans of the chunks under the ranges, neighbouring chunks merged (a page across their border is whole)
+        List<long[]> spans = new ArrayList<>();
         for (long[] r : sorted) {
             if (r[0] % PAGE != 0 || r[1] % PAGE != 0 || r[1] <= 0 || r[0] + r[1] > end) {
                 throw new IllegalArgumentException("range {" + r[0] + ", " + r[1] + "}: expected whole pages inside the "
@@ -43,13 +44,20 @@ public final class ChunkSpans {
             }
             int first = chunkAt(ends, r[0]);
             int last = chunkAt(ends, r[0] + r[1] - 1);
-            long chunkStart = first == 0 ? 0 : ends[first - 1];
-            long from = Math.min(r[0], (chunkStart + PAGE - 1) / PAGE * PAGE); // first whole page of the first chunk
-            long to = Math.max(r[0] + r[1], ends[last] / PAGE * PAGE); // end of the last chunk's last whole page
-            long[] prev = out.isEmpty() ? null : out.get(out.size() - 1);
-            if (prev != null && from <= prev[0] + prev[1]) {
-                prev[1] = Math.max(prev[1], to - prev[0]);
+            long from = first == 0 ? 0 : ends[first - 1];
+            long[] prev = spans.isEmpty() ? null : spans.get(spans.size() - 1);
+            if (prev != null && from <= prev[1]) {
+                prev[1] = Math.max(prev[1], ends[last]);
             } else {
+                spans.add(new long[] {from, ends[last]});
+            }
+        }
+        // whole pages inside each span; every recorded page lies in one, so the result holds the input
+        List<long[]> out = new ArrayList<>();
+        for (long[] sp : spans) {
+            long from = (sp[0] + PAGE - 1) / PAGE * PAGE;
+            long to = sp[1] / PAGE * PAGE;
+            if (to > from) {
                 out.add(new long[] {from, to - from});
             }
         }

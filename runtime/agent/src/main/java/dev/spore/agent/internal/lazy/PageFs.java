@@ -46,10 +46,11 @@ public final class PageFs {
     }
 
     /**
-     * Threads reading {@code /dev/fuse} in each helper ({@code -Dspore.pagefs.threads}, 1-16, default 4): reads of
-     * present pages are answered while another waits for the agent; requests to the agent stay one at a time.
+     * Threads reading {@code /dev/fuse} in each helper ({@code -Dspore.pagefs.threads}, 1-16, default 1): reads of
+     * present pages are answered while another waits for the agent; requests to the agent stay one at a time. 4 were
+     * slower than 1 on a 2-core host (docs/images.md, Round 4), hence the default.
      */
-    public static final int THREADS = Math.max(1, Math.min(16, Integer.getInteger("spore.pagefs.threads", 4)));
+    public static final int THREADS = Math.max(1, Math.min(16, Integer.getInteger("spore.pagefs.threads", 1)));
 
     /** Bytes the kernel reads around a fault ({@code -Dspore.lazy.readahead-bytes}); see docs/images.md for the measurements. */
     public static final long READAHEAD = Long.getLong("spore.lazy.readahead-bytes", 0);

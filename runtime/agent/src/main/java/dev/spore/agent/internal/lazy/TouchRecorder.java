@@ -26,7 +26,8 @@ public final class TouchRecorder implements AutoCloseable {
 
     /**
      * How many recording restores make the set (their union): {@value #RESTORES_PROPERTY}, 1 to {@value #MAX_RESTORES}
-     * (default {@value #DEFAULT_RESTORES}). One restore's set missed 350-930 pages of the next restores' first requests.
+     * (default {@value #DEFAULT_RESTORES}: the misses were systematic, not random, and recording at an aged clock
+     * removed most of them; a second restore was not clearly better and costs the prepare ~150 ms, docs/images.md).
      */
     public static final String RESTORES_PROPERTY = "spore.working-set.touch-restores";
     public static final int DEFAULT_RESTORES = 1;
