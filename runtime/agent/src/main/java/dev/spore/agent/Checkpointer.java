@@ -262,12 +262,12 @@ final class Checkpointer {
                 instances.remove(recorder);
                 recorder = null;
                 long first = touch.pages();
-                int more = touchRestores() - 1;
+                int more = TouchRecorder.restoresSetting() - 1;
                 long tMore = System.nanoTime();
                 int done = more > 0 ? touchAgain(snapshot, meta, touch, payload, budget, more) : 0;
                 touch.write(snapshot.dir().resolve(TouchRecorder.FILE));
                 recorded.put("working-set.touch-pages", Long.toString(touch.pages()));
-                recorded.put("working-set.touch-age-ms", Long.toString(touchAge().toMillis()));
+                recorded.put("working-set.touch-age-ms", Long.toString(TouchRecorder.age().toMillis()));
                 if (more > 0) {
                     recorded.put("working-set.touch-restores", Integer.toString(1 + done));
                     recorded.put("working-set.touch-first-pages", Long.toString(first));
@@ -302,7 +302,7 @@ final class Checkpointer {
     }
 
     /**
-     * The recorder's snapshot (its shadow directory, whatever image files it holds now), dumped {@link #touchAge()}
+     * The recorder's snapshot (its shadow directory, whatever image files it holds now), dumped {@link TouchRecorder#age()}
      * earlier than it was: CRIU advances a restore's monotonic clock by the snapshot's age, so a recording restore run
      * a second after the dump saw no time pass, while a node's restore minutes later sees every periodic task due at
      * once. quarkus-hello's "VM Periodic Task" thread then read ~143 pages (malloc arenas) that no recording had
@@ -310,39 +310,12 @@ final class Checkpointer {
      */
     private Snapshot recordingView(TouchRecorder touch, Map<String, String> meta) throws IOException {
         Map<String, String> view = new LinkedHashMap<>(meta);
-        Duration age = touchAge();
+        Duration age = TouchRecorder.age();
         String dumped = meta.get(RestoreFidelity.DUMPED_AT);
         if (!age.isZero() && dumped != null && dumped.matches("\\d{1,19}")) {
             view.put(RestoreFidelity.DUMPED_AT, Long.toString(Long.parseLong(dumped) - age.toNanos()));
         }
         return Snapshot.write(touch.dir(), view);
-    }
-
-    /** {@code -Dspore.working-set.touch-age} (default 10m; 0: the real age): how much older the recording restores see the dump. */
-    static Duration touchAge() {
-        String v = System.getProperty(TOUCH_AGE);
-        if (v != null && v.strip().equals("0")) {
-            return Duration.ZERO;
-        }
-        try {
-            return Durations.property(TOUCH_AGE, Duration.ofMinutes(10));
-        } catch (AgentException e) {
-            LOG.log(System.Logger.Level.WARNING, e.getMessage() + " (or 0); using 10m");
-            return Duration.ofMinutes(10);
-        }
-    }
-
-    static final String TOUCH_AGE = "spore.working-set.touch-age";
-
-    /** {@code -Dspore.working-set.touch-restores}: restores whose touched pages make the prefetch set (union), 1-8. */
-    static int touchRestores() {
-        try {
-            return TouchRecorder.restores(System.getProperty(TouchRecorder.RESTORES_PROPERTY));
-        } catch (IllegalArgumentException e) {
-            // a typo costs prefetch coverage, not the deploy: said once per checkpoint, the default used
-            LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; using " + TouchRecorder.DEFAULT_RESTORES);
-            return TouchRecorder.DEFAULT_RESTORES;
-        }
     }
 
     /**

@@ -32,6 +32,9 @@ public final class TouchRecorder implements AutoCloseable {
     public static final String RESTORES_PROPERTY = "spore.working-set.touch-restores";
     public static final int DEFAULT_RESTORES = 1;
     public static final int MAX_RESTORES = 8;
+    /** See {@link #age()}. */
+    public static final String AGE_PROPERTY = "spore.working-set.touch-age";
+    private static final System.Logger LOG = System.getLogger("spore.agent.lazy");
 
     private final Path shadow;
     private final List<PageFs> mounts = new ArrayList<>();
@@ -101,6 +104,35 @@ public final class TouchRecorder implements AutoCloseable {
                     + "fix or remove the setting");
         }
         return n;
+    }
+
+    /** {@value #RESTORES_PROPERTY} as set, or the default when it is not a number from 1 to 8 (warned). */
+    public static int restoresSetting() {
+        try {
+            return restores(System.getProperty(RESTORES_PROPERTY));
+        } catch (IllegalArgumentException e) {
+            // a typo costs prefetch coverage, not the deploy: the default is used
+            LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; using " + DEFAULT_RESTORES);
+            return DEFAULT_RESTORES;
+        }
+    }
+
+    /**
+     * How much older than it is the recording restores see the dump ({@value #AGE_PROPERTY}, default 10m; {@code 0}:
+     * its real age). CRIU advances a restore's monotonic clock by the snapshot's age, so a recording run a second
+     * after the dump saw no periodic JVM task due, while a node's restore later finds them all due at once.
+     */
+    public static java.time.Duration age() {
+        String v = System.getProperty(AGE_PROPERTY);
+        if (v != null && v.strip().equals("0")) {
+            return java.time.Duration.ZERO;
+        }
+        try {
+            return dev.spore.agent.internal.Durations.property(AGE_PROPERTY, java.time.Duration.ofMinutes(10));
+        } catch (dev.spore.agent.AgentException e) {
+            LOG.log(System.Logger.Level.WARNING, e.getMessage() + " (or 0); using 10m");
+            return java.time.Duration.ofMinutes(10);
+        }
     }
 
     /** The directory to restore the recorder from. */
