@@ -27,9 +27,14 @@
  * (the pages are then read through FUSE as before, nothing is lost).
  *
  * Why raw /dev/fuse and not libfuse: the protocol needed for one read-only file is eight opcodes, and the
- * node then needs no FUSE library (Debian's libfuse3 is not installed on these hosts). Single-threaded on
- * purpose: the agent serves faults in order and a page fault is one request at a time per faulting thread
- * (the push thread only writes to /dev/fuse; it never answers a request).
+ * node then needs no FUSE library (Debian's libfuse3 is not installed on these hosts).
+ *
+ * THREADS (environment SPORE_PAGEFS_THREADS, 1-16, default 1): that many threads read /dev/fuse (the kernel hands
+ * each request to one reader). Requests to the agent stay one at a time (a mutex around the 16-byte request and its
+ * status byte: the agent's protocol is in order), but a read of present pages (bitmap set) is answered by another
+ * thread while one waits for the agent: a fault on a prefetched page is not stuck behind a miss. On a 2-core host 4
+ * threads were slower than 1 (docs/images.md, Round 4), hence the default. (The push thread only writes to /dev/fuse;
+ * it never answers a request.)
  *
  * Exits 0 when the file system is unmounted (umount, or the agent's `umount -l`), 2 on a usage error, 1 on a
  * failure to mount (message on stderr).
@@ -62,6 +67,8 @@ static int agent_gone;
 static const volatile unsigned char *bitmap;
 static uint64_t bitmap_bytes;
 static uint64_t pushed_bytes;
+static pthread_mutex_t agent_lock = PTHREAD_MUTEX_INITIALIZER; /* one request to the agent at a time */
+#define MAX_THREADS 16
 #define PUSH_PIECE (1024 * 1024)
 
 static int all_present(uint64_t off, uint64_t len) {
@@ -95,8 +102,18 @@ static void fill_attr(struct fuse_attr *a, uint64_t ino) {
 }
 
 /* Asks the agent for [off, off+len); returns 0 when the bytes are in the backing file. */
+static int ask_agent_locked(uint64_t off, uint32_t len, uint32_t pid);
+
 static int ask_agent(uint64_t off, uint32_t len, uint32_t pid) {
-    if (agent_gone) {
+    pthread_mutex_lock(&agent_lock);
+    /* another thread's request may have made these pages present meanwhile (a window around its miss) */
+    int r = all_present(off, len) ? 0 : ask_agent_locked(off, len, pid);
+    pthread_mutex_unlock(&agent_lock);
+    return r;
+}
+
+static int ask_agent_locked(uint64_t off, uint32_t len, uint32_t pid) {
+    if (__atomic_load_n(&agent_gone, __ATOMIC_RELAXED)) {
         return -1;
     }
     unsigned char req[16];
@@ -213,73 +230,14 @@ static void do_read(uint64_t unique, uint32_t pid, const struct fuse_read_in *in
     reply(unique, 0, out, len);
 }
 
-int main(int argc, char **argv) {
-    if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING [BITMAP]\n");
-        return 2;
-    }
-    const char *mnt = argv[1];
-    file_name = argv[2];
-    file_size = strtoull(argv[3], NULL, 10);
-    backing = open(argv[4], O_RDONLY | O_CLOEXEC);
-    if (backing < 0) {
-        fprintf(stderr, "spore-pagefs: cannot open backing file %s: %s\n", argv[4], strerror(errno));
-        return 1;
-    }
-    if (argc == 6) {
-        int bfd = open(argv[5], O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (bfd < 0 || fstat(bfd, &st) != 0 || st.st_size == 0) {
-            fprintf(stderr, "spore-pagefs: cannot open bitmap %s: %s\n", argv[5], strerror(errno));
-            return 1;
-        }
-        bitmap_bytes = st.st_size;
-        void *m = mmap(NULL, bitmap_bytes, PROT_READ, MAP_SHARED, bfd, 0);
-        if (m == MAP_FAILED) {
-            fprintf(stderr, "spore-pagefs: cannot map bitmap %s: %s\n", argv[5], strerror(errno));
-            return 1;
-        }
-        bitmap = m;
-        close(bfd);
-    }
-    const char *push = getenv("SPORE_PAGEFS_PUSH");
-    if (push && *push) {
-        unlink(push);
-        if (mkfifo(push, 0600) != 0) {
-            fprintf(stderr, "spore-pagefs: cannot create push FIFO %s: %s\n", push, strerror(errno));
-            return 1;
-        }
-    }
-    fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-    if (fuse_fd < 0) {
-        fprintf(stderr, "spore-pagefs: cannot open /dev/fuse: %s (load the fuse module, or run the agent privileged)\n",
-                strerror(errno));
-        return 1;
-    }
-    char opts[256];
-    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,max_read=%d", fuse_fd, MAX_READ);
-    if (mount("spore-pagefs", mnt, "fuse.spore-pagefs", MS_NOSUID | MS_NODEV | MS_RDONLY, opts) != 0) {
-        fprintf(stderr, "spore-pagefs: cannot mount on %s: %s\n", mnt, strerror(errno));
-        return 1;
-    }
-    if (push && *push) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, pusher, (void *) push) != 0) {
-            fprintf(stderr, "spore-pagefs: cannot start the push thread; pages are read through FUSE instead\n");
-        } else {
-            pthread_detach(t);
-        }
-    }
-    /* tell the agent the mount is in place: it must not start CRIU before */
-    unsigned char ready[16] = {0};
-    memset(ready, 0xff, sizeof ready);
-    if (write(STDOUT_FILENO, ready, sizeof ready) != (ssize_t) sizeof ready) {
-        agent_gone = 1;
-    }
+/* One reader of /dev/fuse: answers requests until the file system is unmounted (then ends the process). */
+static void *serve(void *unused) {
+    (void) unused;
     char *buf = malloc(BUF_SIZE);
     char *out = malloc(MAX_READ);
     if (!buf || !out) {
-        return 1;
+        fprintf(stderr, "spore-pagefs: out of memory for a reader thread\n");
+        exit(1);
     }
     for (;;) {
         ssize_t n = read(fuse_fd, buf, BUF_SIZE);
@@ -288,10 +246,10 @@ int main(int argc, char **argv) {
                 continue;
             }
             if (errno == ENODEV) {
-                return 0; /* unmounted */
+                exit(0); /* unmounted */
             }
             perror("spore-pagefs: read /dev/fuse");
-            return 1;
+            exit(1);
         }
         if ((size_t) n < sizeof(struct fuse_in_header)) {
             continue;
@@ -383,11 +341,90 @@ int main(int argc, char **argv) {
             break; /* no reply */
         case FUSE_DESTROY:
             reply(h->unique, 0, NULL, 0);
-            return 0;
+            exit(0);
         case FUSE_INTERRUPT:
             break; /* reads are answered anyway */
         default:
             reply(h->unique, -ENOSYS, NULL, 0);
         }
     }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: spore-pagefs MOUNTPOINT FILENAME SIZE BACKING [BITMAP]\n");
+        return 2;
+    }
+    const char *mnt = argv[1];
+    file_name = argv[2];
+    file_size = strtoull(argv[3], NULL, 10);
+    backing = open(argv[4], O_RDONLY | O_CLOEXEC);
+    if (backing < 0) {
+        fprintf(stderr, "spore-pagefs: cannot open backing file %s: %s\n", argv[4], strerror(errno));
+        return 1;
+    }
+    if (argc == 6) {
+        int bfd = open(argv[5], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (bfd < 0 || fstat(bfd, &st) != 0 || st.st_size == 0) {
+            fprintf(stderr, "spore-pagefs: cannot open bitmap %s: %s\n", argv[5], strerror(errno));
+            return 1;
+        }
+        bitmap_bytes = st.st_size;
+        void *m = mmap(NULL, bitmap_bytes, PROT_READ, MAP_SHARED, bfd, 0);
+        if (m == MAP_FAILED) {
+            fprintf(stderr, "spore-pagefs: cannot map bitmap %s: %s\n", argv[5], strerror(errno));
+            return 1;
+        }
+        bitmap = m;
+        close(bfd);
+    }
+    const char *push = getenv("SPORE_PAGEFS_PUSH");
+    if (push && *push) {
+        unlink(push);
+        if (mkfifo(push, 0600) != 0) {
+            fprintf(stderr, "spore-pagefs: cannot create push FIFO %s: %s\n", push, strerror(errno));
+            return 1;
+        }
+    }
+    fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fuse_fd < 0) {
+        fprintf(stderr, "spore-pagefs: cannot open /dev/fuse: %s (load the fuse module, or run the agent privileged)\n",
+                strerror(errno));
+        return 1;
+    }
+    char opts[256];
+    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,max_read=%d", fuse_fd, MAX_READ);
+    if (mount("spore-pagefs", mnt, "fuse.spore-pagefs", MS_NOSUID | MS_NODEV | MS_RDONLY, opts) != 0) {
+        fprintf(stderr, "spore-pagefs: cannot mount on %s: %s\n", mnt, strerror(errno));
+        return 1;
+    }
+    if (push && *push) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, pusher, (void *) push) != 0) {
+            fprintf(stderr, "spore-pagefs: cannot start the push thread; pages are read through FUSE instead\n");
+        } else {
+            pthread_detach(t);
+        }
+    }
+    /* tell the agent the mount is in place: it must not start CRIU before */
+    unsigned char ready[16] = {0};
+    memset(ready, 0xff, sizeof ready);
+    if (write(STDOUT_FILENO, ready, sizeof ready) != (ssize_t) sizeof ready) {
+        agent_gone = 1;
+    }
+    const char *th = getenv("SPORE_PAGEFS_THREADS");
+    long threads = th && *th ? strtol(th, NULL, 10) : 1;
+    if (threads < 1 || threads > MAX_THREADS) {
+        threads = threads < 1 ? 1 : MAX_THREADS;
+    }
+    for (long i = 1; i < threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve, NULL) != 0) {
+            break; /* fewer readers: still correct */
+        }
+        pthread_detach(t);
+    }
+    serve(NULL);
+    return 0;
 }

@@ -45,6 +45,13 @@ public final class PageFs {
         void page(long offset, int length) throws Exception;
     }
 
+    /**
+     * Threads reading {@code /dev/fuse} in each helper ({@code -Dspore.pagefs.threads}, 1-16, default 1): reads of
+     * present pages are answered while another waits for the agent; requests to the agent stay one at a time. 4 were
+     * slower than 1 on a 2-core host (docs/images.md, Round 4), hence the default.
+     */
+    public static final int THREADS = Math.max(1, Math.min(16, Integer.getInteger("spore.pagefs.threads", 1)));
+
     /** Bytes the kernel reads around a fault ({@code -Dspore.lazy.readahead-bytes}); see docs/images.md for the measurements. */
     public static final long READAHEAD = Long.getLong("spore.lazy.readahead-bytes", 0);
 
@@ -132,6 +139,7 @@ public final class PageFs {
             }
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
             pb.environment().put("SPORE_PAGEFS_READAHEAD", Long.toString(readahead));
+            pb.environment().put("SPORE_PAGEFS_THREADS", Integer.toString(THREADS));
             if (push) {
                 pb.environment().put("SPORE_PAGEFS_PUSH", fifo.toString());
             }
@@ -195,6 +203,9 @@ public final class PageFs {
                 int status = 0;
                 requests.incrementAndGet();
                 requested.addAndGet(len);
+                if (ReadLog.ON) {
+                    ReadLog.log(who, off, len, tid); // before serving: the reader's maps and name are still there
+                }
                 try {
                     pager.page(off, len);
                 } catch (Exception e) {

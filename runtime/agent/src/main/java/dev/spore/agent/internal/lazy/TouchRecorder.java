@@ -24,6 +24,18 @@ public final class TouchRecorder implements AutoCloseable {
     /** The recorded set's file name inside a snapshot directory. */
     public static final String FILE = "working-set-touch";
 
+    /**
+     * How many recording restores make the set (their union): {@value #RESTORES_PROPERTY}, 1 to {@value #MAX_RESTORES}
+     * (default {@value #DEFAULT_RESTORES}: the misses were systematic, not random, and recording at an aged clock
+     * removed most of them; a second restore was not clearly better and costs the prepare ~150 ms, docs/images.md).
+     */
+    public static final String RESTORES_PROPERTY = "spore.working-set.touch-restores";
+    public static final int DEFAULT_RESTORES = 1;
+    public static final int MAX_RESTORES = 8;
+    /** See {@link #age()}. */
+    public static final String AGE_PROPERTY = "spore.working-set.touch-age";
+    private static final System.Logger LOG = System.getLogger("spore.agent.lazy");
+
     private final Path shadow;
     private final List<PageFs> mounts = new ArrayList<>();
     private final List<String> files = new ArrayList<>();
@@ -68,6 +80,59 @@ public final class TouchRecorder implements AutoCloseable {
             throw e;
         }
         return r;
+    }
+
+    /**
+     * The number of recording restores {@code value} (the property's text; null: the default) asks for.
+     *
+     * @throws IllegalArgumentException when it is not a whole number from 1 to {@value #MAX_RESTORES}, naming the value,
+     *         the limits and the property
+     */
+    public static int restores(String value) {
+        if (value == null || value.isBlank()) {
+            return DEFAULT_RESTORES;
+        }
+        int n;
+        try {
+            n = Integer.parseInt(value.strip());
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        if (n < 1 || n > MAX_RESTORES) {
+            throw new IllegalArgumentException("-D" + RESTORES_PROPERTY + "=" + value + ": expected a whole number from 1 to "
+                    + MAX_RESTORES + " (recording restores whose touched pages make a lazy restore's prefetch set); "
+                    + "fix or remove the setting");
+        }
+        return n;
+    }
+
+    /** {@value #RESTORES_PROPERTY} as set, or the default when it is not a number from 1 to 8 (warned). */
+    public static int restoresSetting() {
+        try {
+            return restores(System.getProperty(RESTORES_PROPERTY));
+        } catch (IllegalArgumentException e) {
+            // a typo costs prefetch coverage, not the deploy: the default is used
+            LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; using " + DEFAULT_RESTORES);
+            return DEFAULT_RESTORES;
+        }
+    }
+
+    /**
+     * How much older than it is the recording restores see the dump ({@value #AGE_PROPERTY}, default 10m; {@code 0}:
+     * its real age). CRIU advances a restore's monotonic clock by the snapshot's age, so a recording run a second
+     * after the dump saw no periodic JVM task due, while a node's restore later finds them all due at once.
+     */
+    public static java.time.Duration age() {
+        String v = System.getProperty(AGE_PROPERTY);
+        if (v != null && v.strip().equals("0")) {
+            return java.time.Duration.ZERO;
+        }
+        try {
+            return dev.spore.agent.internal.Durations.property(AGE_PROPERTY, java.time.Duration.ofMinutes(10));
+        } catch (dev.spore.agent.AgentException e) {
+            LOG.log(System.Logger.Level.WARNING, e.getMessage() + " (or 0); using 10m");
+            return java.time.Duration.ofMinutes(10);
+        }
     }
 
     /** The directory to restore the recorder from. */

@@ -70,6 +70,11 @@ public final class LazySession implements AutoCloseable {
      * it) instead of the {@link #MISS_WINDOW} around it; {@code -Dspore.lazy.narrow-in-set-misses=false}: the window,
      * as before (for measuring).
      */
+    /**
+     * A prefetched run's whole chunks count as present (the helper answers faults on their other pages itself, see
+     * {@link dev.spore.agent.internal.lazy.ChunkSpans}); {@code -Dspore.lazy.mark-chunks=false}: only the recorded runs.
+     */
+    static final boolean MARK_CHUNKS = !"false".equals(System.getProperty("spore.lazy.mark-chunks"));
     static final boolean NARROW_IN_SET = !"false".equals(System.getProperty("spore.lazy.narrow-in-set-misses"));
     /** How much of the streaming prefetch is marked present and pushed at a time. */
     static final long PUSH_PIECE = 1L << 20;
@@ -220,9 +225,21 @@ public final class LazySession implements AutoCloseable {
             }
         }
         long total = 0;
+        Map<String, List<long[]>> widened = new LinkedHashMap<>(); // what the stream makes present: whole chunks' pages
         for (var e : ranges.entrySet()) {
+            e.getValue().sort((a, b) -> Long.compare(a[0], b[0]));
+            List<long[]> marked = e.getValue();
+            if (MARK_CHUNKS) {
+                for (var f : image.manifest().files()) {
+                    if (f.name().equals(e.getKey())) {
+                        marked = dev.spore.agent.internal.lazy.ChunkSpans.widen(e.getValue(),
+                                f.chunks().stream().map(dev.spore.store.Manifest.ChunkRef::length).toList());
+                    }
+                }
+            }
+            widened.put(e.getKey(), marked);
             java.util.BitSet pages = new java.util.BitSet();
-            for (long[] r : e.getValue()) {
+            for (long[] r : marked) {
                 pages.set((int) (r[0] / 4096), (int) ((r[0] + r[1]) / 4096));
             }
             prefetchPages.put(e.getKey(), pages);
@@ -235,9 +252,11 @@ public final class LazySession implements AutoCloseable {
         long t0 = System.nanoTime();
         Thread t = new Thread(() -> {
             try {
-                for (var e : ranges.entrySet()) {
+                for (var e : widened.entrySet()) {
                     PresentPages bits = present.get(e.getKey());
                     PageFs fs = mountByFile.get(e.getKey());
+                    List<long[]> recorded = ranges.get(e.getKey());
+                    int pushed = 0; // recorded runs pushed so far: only those go into the page cache, not their chunks' rest
                     List<long[]> piece = new ArrayList<>();
                     long bytes = 0;
                     for (int i = 0; i < e.getValue().size() && !closed; i++) {
@@ -245,10 +264,14 @@ public final class LazySession implements AutoCloseable {
                         piece.add(r);
                         bytes += r[1];
                         if (bytes >= PUSH_PIECE || i == e.getValue().size() - 1) {
-                            image.ensure(e.getKey(), piece, Duration.ofSeconds(60)); // waits for the claimed fetch
+                            // waits for the claimed fetch; the widened ranges lie in the chunks the recorded runs claimed
+                            image.ensure(e.getKey(), piece, Duration.ofSeconds(60));
                             for (long[] x : piece) {
                                 bits.mark(x[0], x[1]);
-                                fs.push(x[0], x[1]);
+                            }
+                            long pieceEnd = r[0] + r[1];
+                            for (; pushed < recorded.size() && recorded.get(pushed)[0] < pieceEnd; pushed++) {
+                                fs.push(recorded.get(pushed)[0], recorded.get(pushed)[1]);
                             }
                             piece = new ArrayList<>();
                             bytes = 0;
