@@ -230,11 +230,25 @@ class FunctionInvokeTest {
             // request reads mapped before READY, cause not yet pinned down: docs/images.md, "Open questions".)
             // the count is per process: on a loaded host the JVM's own threads (compiler, GC) may still be mapping
             // pages after READY and landed inside the call's window (197 and 469 pages seen). Wait until they are done.
-            long[] before = settled(instance.pid());
-            assertThat(call(instance, "Spore").bodyText()).isEqualTo("Hello, Spore!");
-            long faulted = WorkingSet.readSince(instance.pid(), before).pages();
-            assertThat(faulted).as("file pages the first request mapped itself").isLessThanOrEqualTo(Math.max(16, recorded.size() / 10));
+            // Still, a periodic JVM task can fire inside the window (105 pages once, in a full run): the first request of
+            // a second restore is measured too, and the better of the two must be small. A read set that does not work
+            // makes both large.
+            long bound = Math.max(16, recorded.size() / 10);
+            long faulted = firstRequestFaults(instance);
+            if (faulted > bound) {
+                instance.stop();
+                instance = agent.restore(snapshot, RestoreSpec.builder().instanceId("hello-read-2").build());
+                faulted = Math.min(faulted, firstRequestFaults(instance));
+            }
+            assertThat(faulted).as("file pages the first request mapped itself (the better of two restores)").isLessThanOrEqualTo(bound);
         }
+    }
+
+    /** File pages the instance mapped during its first request, counted once its own threads stopped mapping. */
+    private static long firstRequestFaults(Instance instance) throws Exception {
+        long[] before = settled(instance.pid());
+        assertThat(call(instance, "Spore").bodyText()).isEqualTo("Hello, Spore!");
+        return WorkingSet.readSince(instance.pid(), before).pages();
     }
 
     /** The process's mapped file pages once two reads 200 ms apart agree (at most 10 s). */
