@@ -41,6 +41,22 @@ final class BigHeapSnapshots {
                 List.of(jar), List.of(warmup), 1, 64 + 2 * mb, Map.of(), null), e -> { });
     }
 
+    /**
+     * Prepares big-heap v1 of {@code mb} MiB on a node "a" whose store is a local one under {@code tmp/node-a/store},
+     * closes the node and returns that store's directory: what a second node then fetches from.
+     */
+    static Path publishOnNodeA(Path tmp, int mb) throws IOException {
+        try (LocalNode a = LocalNode.create(new LocalNode.Config("a", home(), tmp.resolve("node-a"), null, 1))) {
+            prepare(a, tmp, 1, mb);
+        }
+        return tmp.resolve("node-a/store");
+    }
+
+    /** A node's repository over {@code store} with its own chunk cache {@code cache} and copies in {@code images}. */
+    static StoreSnapshotRepository repository(Path store, Path cache, Path images) throws IOException {
+        return new StoreSnapshotRepository("local:" + store, cache, images, home());
+    }
+
     static String name(int version) {
         return "big-heap.v" + version;
     }

@@ -1,6 +1,5 @@
 package dev.spore.agent.node.internal;
 
-import dev.spore.agent.node.LocalNode;
 import dev.spore.agent.node.RestoreMode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,14 +29,10 @@ class LazyHelperDeathTest {
 
     @Test
     void aSessionWhoseHelperDiedIsReplacedNotReused() throws Exception {
-        Path store = tmp.resolve("node-a/store");
-        try (LocalNode a = LocalNode.create(new LocalNode.Config("a", BigHeapSnapshots.home(), tmp.resolve("node-a"), null, 1))) {
-            BigHeapSnapshots.prepare(a, tmp, 1, MB);
-        }
+        Path store = BigHeapSnapshots.publishOnNodeA(tmp, MB);
         String name = BigHeapSnapshots.name(1);
         Path images = tmp.resolve("node-b/images");
-        try (StoreSnapshotRepository repo = new StoreSnapshotRepository("local:" + store, tmp.resolve("node-b/cache"), images,
-                BigHeapSnapshots.home())) {
+        try (StoreSnapshotRepository repo = BigHeapSnapshots.repository(store, tmp.resolve("node-b/cache"), images)) {
             SnapshotRepository.Fetched first = repo.fetch(name, RestoreMode.LAZY);
             assertThat(first.lazy()).as("a lazy session (FUSE and a C compiler are needed here)").isNotNull();
             byte[] head = readHead(first.dir().resolve("pages-1.img"));
@@ -62,14 +57,10 @@ class LazyHelperDeathTest {
 
     @Test
     void whatAKilledAgentLeftIsRemovedWhenTheNextOneStarts() throws Exception {
-        Path store = tmp.resolve("node-a/store");
-        try (LocalNode a = LocalNode.create(new LocalNode.Config("a", BigHeapSnapshots.home(), tmp.resolve("node-a"), null, 1))) {
-            BigHeapSnapshots.prepare(a, tmp, 1, MB);
-        }
+        Path store = BigHeapSnapshots.publishOnNodeA(tmp, MB);
         String name = BigHeapSnapshots.name(1);
         Path images = tmp.resolve("node-b/images");
-        try (StoreSnapshotRepository killed = new StoreSnapshotRepository("local:" + store, tmp.resolve("node-b/cache"), images,
-                BigHeapSnapshots.home())) {
+        try (StoreSnapshotRepository killed = BigHeapSnapshots.repository(store, tmp.resolve("node-b/cache"), images)) {
             SnapshotRepository.Fetched f = killed.fetch(name, RestoreMode.LAZY);
             assertThat(f.lazy()).as("a lazy session (FUSE and a C compiler are needed here)").isNotNull();
             Path root = f.dir().getParent();
@@ -80,8 +71,7 @@ class LazyHelperDeathTest {
             assertThat(Files.readString(Path.of("/proc/mounts"))).as("the dead mount").contains(root.toString());
 
             // the next agent process (a local store's data dir is locked by its one user: the next one reads a copy)
-            try (StoreSnapshotRepository next = new StoreSnapshotRepository("local:" + copyOf(store), tmp.resolve("node-b/cache2"), images,
-                    BigHeapSnapshots.home())) {
+            try (StoreSnapshotRepository next = BigHeapSnapshots.repository(copyOf(store), tmp.resolve("node-b/cache2"), images)) {
                 assertThat(Files.readString(Path.of("/proc/mounts"))).as("the dead mount is detached").doesNotContain(root.toString());
                 assertThat(root).as("the session's directory is deleted").doesNotExist();
                 SnapshotRepository.Fetched again = next.fetch(name, RestoreMode.LAZY);

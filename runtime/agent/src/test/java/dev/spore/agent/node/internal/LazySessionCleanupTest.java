@@ -1,6 +1,5 @@
 package dev.spore.agent.node.internal;
 
-import dev.spore.agent.node.LocalNode;
 import dev.spore.agent.node.RestoreMode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,14 +23,10 @@ class LazySessionCleanupTest {
 
     @Test
     void aCompletedSessionGoesWithItsLastInstance() throws Exception {
-        Path store = tmp.resolve("node-a/store");
-        try (LocalNode a = LocalNode.create(new LocalNode.Config("a", BigHeapSnapshots.home(), tmp.resolve("node-a"), null, 1))) {
-            BigHeapSnapshots.prepare(a, tmp, 1, MB);
-        }
+        Path store = BigHeapSnapshots.publishOnNodeA(tmp, MB);
         String name = BigHeapSnapshots.name(1);
         Path images = tmp.resolve("node-b/images");
-        try (StoreSnapshotRepository repo = new StoreSnapshotRepository("local:" + store, tmp.resolve("node-b/cache"), images,
-                BigHeapSnapshots.home())) {
+        try (StoreSnapshotRepository repo = BigHeapSnapshots.repository(store, tmp.resolve("node-b/cache"), images)) {
             SnapshotRepository.Fetched f = repo.fetch(name, RestoreMode.LAZY);
             assertThat(f.lazy()).as("a lazy session (FUSE and a C compiler are needed here)").isNotNull();
             Path root = f.dir().getParent();
