@@ -154,7 +154,7 @@ public final class TcpTransport implements Transport {
         if (token != null) {
             h.put("token", token);
         }
-        Frame f = await(send(c, Frame.HELLO, Wire.map(h), true));
+        Frame f = await(send(c, Frame.HELLO, Wire.map(h), true), metadataTimeout.compareTo(timeout) < 0 ? metadataTimeout : timeout);
         try {
             return Wire.readMap(f.payload());
         } finally {
@@ -274,14 +274,18 @@ public final class TcpTransport implements Transport {
 
     /** Waits for a response; ERROR frames become exceptions. The caller releases the returned payload. */
     Frame await(CompletableFuture<Frame> future) {
+        return await(future, timeout);
+    }
+
+    private Frame await(CompletableFuture<Frame> future, Duration limit) {
         Frame f;
         try {
-            f = future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            f = future.get(limit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             if (future instanceof Pending p) {
                 p.channel.close(); // a connection that answers nothing is not used again; the next call reconnects
             }
-            throw new StoreException("store=" + address + " did not answer within " + timeout.toMillis() + " ms (limit); "
+            throw new StoreException("store=" + address + " did not answer within " + limit.toMillis() + " ms (limit); "
                     + "closed that connection: check the store's log, then retry");
         } catch (ExecutionException e) {
             throw e.getCause() instanceof StoreException se ? se : new StoreException("store=" + address + ": " + e.getCause(), e);
@@ -309,8 +313,17 @@ public final class TcpTransport implements Transport {
     }
 
     Frame call(byte type, ByteBuf payload) {
-        return await(send(type, payload, true));
+        boolean small = type == Frame.GET_MANIFEST || type == Frame.GET_MANIFEST_ID || type == Frame.LIST || type == Frame.STATS;
+        return await(send(type, payload, true), small && metadataTimeout.compareTo(timeout) < 0 ? metadataTimeout : timeout);
     }
+
+    /**
+     * The limit for HELLO and a manifest, list or stats request ({@code -Dspore.store.metadata-timeout-ms}, 15000), below the
+     * request timeout (60 s): a store that is frozen (SIGSTOP, a hung disk) keeps its connections open and answers
+     * nothing, and a restore waited the whole 60 s on its manifest before it could fall back (a breaker, on a cluster).
+     * The largest manifest here (88,545 chunks, ~9 MB) arrives in well under a second.
+     */
+    private final Duration metadataTimeout = Duration.ofMillis(Long.getLong("spore.store.metadata-timeout-ms", 15_000));
 
     /** A raw request/response for other transports built on this connection (RDMA's LOCATE). */
     public Frame callFrame(byte type, ByteBuf payload) {
