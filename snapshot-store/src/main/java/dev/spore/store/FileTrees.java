@@ -12,7 +12,8 @@ import java.nio.file.attribute.BasicFileAttributes;
 /**
  * Deleting a directory tree, the one way every module does it: children before parents, symbolic links deleted
  * themselves, never followed (so a link planted in an instance's directory cannot make Spore delete its target).
- * Not atomic: a failure part-way leaves the rest. Thread-safe as far as the file system is.
+ * Not atomic: a failure part-way leaves the rest. Thread-safe as far as the file system is. Also the size of an image
+ * directory, as the node cache and the node's copies count it.
  */
 public final class FileTrees {
 
@@ -63,5 +64,25 @@ public final class FileTrees {
         } catch (IOException | java.io.UncheckedIOException ignored) {
             // best effort: what is left is in a temporary directory or reported by the caller's own check
         }
+    }
+
+    /**
+     * Bytes of the files directly in {@code dir} (an image directory is flat); a file removed meanwhile counts 0 (an
+     * eviction running beside the count).
+     *
+     * @throws IOException {@code dir} cannot be listed
+     */
+    public static long filesBytes(Path dir) throws IOException {
+        long n = 0;
+        try (java.nio.file.DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path f : ds) {
+                try {
+                    n += Files.size(f);
+                } catch (NoSuchFileException e) {
+                    // being removed
+                }
+            }
+        }
+        return n;
     }
 }

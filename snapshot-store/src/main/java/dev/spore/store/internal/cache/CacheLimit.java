@@ -212,7 +212,7 @@ public final class CacheLimit {
         try (Stream<Path> s = Files.list(images)) {
             for (Path d : (Iterable<Path>) s::iterator) {
                 if (!d.getFileName().toString().startsWith(".") && Files.isDirectory(d)) {
-                    total += sizeOf(d);
+                    total += dev.spore.store.FileTrees.filesBytes(d);
                 }
             }
         }
@@ -260,7 +260,7 @@ public final class CacheLimit {
                 if (dirName.startsWith(".") || !Files.isDirectory(d)) {
                     continue;
                 }
-                Entry e = new Entry(dirName.substring(0, dirName.lastIndexOf('@')), d, sizeOf(d), lastUsed(dirName));
+                Entry e = new Entry(dirName.substring(0, dirName.lastIndexOf('@')), d, dev.spore.store.FileTrees.filesBytes(d), lastUsed(dirName));
                 all.add(e);
                 total += e.size();
             }
@@ -344,19 +344,5 @@ public final class CacheLimit {
         } catch (IOException e) {
             return 0;
         }
-    }
-
-    private static long sizeOf(Path dir) throws IOException {
-        long n = 0;
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-            for (Path f : ds) {
-                try {
-                    n += Files.size(f);
-                } catch (NoSuchFileException e) {
-                    // being removed
-                }
-            }
-        }
-        return n;
     }
 }

@@ -272,11 +272,7 @@ public final class NodeCache {
         try (Stream<Path> dirs = Files.list(images)) {
             for (Path d : (Iterable<Path>) dirs::iterator) {
                 if (!d.getFileName().toString().startsWith(".") && Files.isDirectory(d)) {
-                    try (Stream<Path> fs = Files.list(d)) {
-                        for (Path f : (Iterable<Path>) fs::iterator) {
-                            n += Files.size(f);
-                        }
-                    }
+                    n += dev.spore.store.FileTrees.filesBytes(d);
                 }
             }
         }

@@ -98,7 +98,7 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
                     }
                     try {
                         long used = lastUsed.getOrDefault(n, Files.getLastModifiedTime(d).toMillis());
-                        out.add(new Copy(n, bytesOf(d), used));
+                        out.add(new Copy(n, dev.spore.store.FileTrees.filesBytes(d), used));
                     } catch (IOException e) {
                         // being deleted
                     }
@@ -118,20 +118,6 @@ public final class StoreSnapshotRepository implements SnapshotRepository {
             return true;
         }
     };
-
-    private static long bytesOf(Path dir) throws IOException {
-        long n = 0;
-        try (java.util.stream.Stream<Path> fs = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) fs::iterator) {
-                try {
-                    n += Files.size(f);
-                } catch (java.nio.file.NoSuchFileException e) {
-                    // being removed
-                }
-            }
-        }
-        return n;
-    }
 
     /** The cap evicted the copy of {@code name}: gone now unless a restore began reading it meanwhile. */
     private void dropCopy(String name) {
