@@ -135,15 +135,11 @@ public final class Criu {
 
     private static boolean isRoot() {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("Uid:")) {
-                    return line.split("\\s+")[2].equals("0");
-                }
-            }
+            String uid = ProcStatus.field("self", "Uid"); // real, effective, saved, filesystem
+            return uid != null && uid.split("\\s+")[1].equals("0");
         } catch (IOException ignored) {
-            // fall through
+            return false;
         }
-        return false;
     }
 
     public String version() {

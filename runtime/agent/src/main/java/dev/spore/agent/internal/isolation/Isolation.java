@@ -170,15 +170,11 @@ public record Isolation(boolean cgroups, Integer uid, Integer gid, int uidRangeS
     /** Whether this process has CAP_SYS_RESOURCE (bit 24 of CapEff), which stock CRIU needs to dump a task of another uid. */
     public static boolean hasCapSysResource() {
         try {
-            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("CapEff:")) {
-                    return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << 24)) != 0;
-                }
-            }
+            String eff = dev.spore.agent.internal.ProcStatus.field("self", "CapEff");
+            return eff != null && (Long.parseUnsignedLong(eff, 16) & (1L << 24)) != 0;
         } catch (java.io.IOException | RuntimeException e) {
             return false;
         }
-        return false;
     }
 
     /**

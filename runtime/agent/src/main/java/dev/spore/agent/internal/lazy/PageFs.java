@@ -235,10 +235,9 @@ public final class PageFs {
         }
         long pid = tid;
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + tid + "/status"))) {
-                if (line.startsWith("Tgid:")) {
-                    pid = Long.parseLong(line.substring(5).trim());
-                }
+            String tgid = dev.spore.agent.internal.ProcStatus.field(Integer.toString(tid), "Tgid");
+            if (tgid != null) {
+                pid = Long.parseLong(tgid);
             }
         } catch (IOException | RuntimeException e) {
             return "reader thread " + tid + " already gone";
