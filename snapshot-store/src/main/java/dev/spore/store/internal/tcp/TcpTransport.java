@@ -107,6 +107,8 @@ public final class TcpTransport implements Transport {
         this.port = port;
         this.maxFrame = maxFrame;
         this.timeout = timeout;
+        Duration metadata = Duration.ofMillis(Long.getLong("spore.store.metadata-timeout-ms", 15_000));
+        this.metadataTimeout = metadata.compareTo(timeout) < 0 ? metadata : timeout;
         this.token = token;
         this.tls = tls;
         try {
@@ -154,7 +156,7 @@ public final class TcpTransport implements Transport {
         if (token != null) {
             h.put("token", token);
         }
-        Frame f = await(send(c, Frame.HELLO, Wire.map(h), true), metadataTimeout.compareTo(timeout) < 0 ? metadataTimeout : timeout);
+        Frame f = await(send(c, Frame.HELLO, Wire.map(h), true), metadataTimeout);
         try {
             return Wire.readMap(f.payload());
         } finally {
@@ -314,16 +316,16 @@ public final class TcpTransport implements Transport {
 
     Frame call(byte type, ByteBuf payload) {
         boolean small = type == Frame.GET_MANIFEST || type == Frame.GET_MANIFEST_ID || type == Frame.LIST || type == Frame.STATS;
-        return await(send(type, payload, true), small && metadataTimeout.compareTo(timeout) < 0 ? metadataTimeout : timeout);
+        return await(send(type, payload, true), small ? metadataTimeout : timeout);
     }
 
     /**
      * The limit for HELLO and a manifest, list or stats request ({@code -Dspore.store.metadata-timeout-ms}, 15000), below the
      * request timeout (60 s): a store that is frozen (SIGSTOP, a hung disk) keeps its connections open and answers
      * nothing, and a restore waited the whole 60 s on its manifest before it could fall back (a breaker, on a cluster).
-     * The largest manifest here (88,545 chunks, ~9 MB) arrives in well under a second.
+     * The largest manifest here (88,545 chunks, ~9 MB) arrives in well under a second. Never above the request timeout.
      */
-    private final Duration metadataTimeout = Duration.ofMillis(Long.getLong("spore.store.metadata-timeout-ms", 15_000));
+    private final Duration metadataTimeout;
 
     /** A raw request/response for other transports built on this connection (RDMA's LOCATE). */
     public Frame callFrame(byte type, ByteBuf payload) {
